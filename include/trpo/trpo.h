@@ -1,0 +1,399 @@
+// trpo.h: the public API of libtrpo, Trust Region Policy Optimization for MPI clusters.
+//
+// One header, sectioned like mujoco.h. Every module's exported symbols are declared here with the
+// module name as prefix (src/cg.c exports trpo_cg_*). No third-party header is included: MPI,
+// HDF5, OpenBLAS and MuJoCo each live behind exactly one module, and everything else sees plain
+// ints and double buffers.
+//
+// The unit of work is the environment, not the rank. Environment e (0 <= e < nenv_total) owns
+// its random streams and the batch rows [e*nsteps, (e+1)*nsteps); a rank merely holds the
+// contiguous share [env_begin, env_begin+nenv). Every sum across environments goes through the
+// exact fixed-point accumulator (trpo_fxsum), so results do not depend on the rank count.
+
+#ifndef TRPO_TRPO_H
+#define TRPO_TRPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//---------------------------------- exit codes -----------------------------------------------------
+
+#define TRPO_EXIT_OK          0    // finished
+#define TRPO_EXIT_FAIL        1    // training failed (too many skipped updates, fatal error)
+#define TRPO_EXIT_BADINPUT    2    // bad config, model or checkpoint: nothing was changed
+#define TRPO_EXIT_IOERROR     3    // a checkpoint could not be written; the last good one stays
+#define TRPO_EXIT_CHECKPOINTED 75  // stopped by a signal after writing a checkpoint (requeue me)
+
+//---------------------------------- alloc: the project's only allocator ----------------------------
+// Every allocation of the project goes through these, so a test can count them around the
+// iteration loop. Out of memory is fatal.
+
+void* trpo_alloc(size_t nbytes);                 // zero-filled, 64-byte aligned
+void  trpo_alloc_free(void* p);
+long  trpo_alloc_count(void);                    // number of trpo_alloc calls so far
+
+//---------------------------------- fatal errors ---------------------------------------------------
+// Tier one of the three error tiers: a bug, a broken invariant, OOM or an MPI failure. Prints one
+// line with file, line, function and rank, then aborts the whole MPI job (never exit()).
+
+void trpo_fatal(const char* file, int line, const char* func, const char* fmt, ...)
+    __attribute__((noreturn, format(printf, 4, 5)));
+#define TRPO_FATAL(...) trpo_fatal(__FILE__, __LINE__, __func__, __VA_ARGS__)
+#define TRPO_CHECK(cond) \
+  do { if (!(cond)) TRPO_FATAL("check failed: %s", #cond); } while (0)
+
+//---------------------------------- rng: explicit generator state ----------------------------------
+// xoshiro256** seeded through splitmix64 from (seed, stream, purpose). One state per global
+// environment index and purpose, plus global streams with stream = TRPO_RNG_GLOBAL.
+
+typedef struct trpo_rng_ { uint64_t s[4]; } trpo_rng;
+
+#define TRPO_RNG_GLOBAL UINT64_C(0xFFFFFFFFFFFF)   // stream index of non-environment streams
+typedef enum trpo_rngpurpose_ {
+  TRPO_RNG_RESET = 1,        // per env: reset noise of the simulator
+  TRPO_RNG_ACTION = 2,       // per env: action sampling
+  TRPO_RNG_INIT = 3,         // global: network initialisation
+  TRPO_RNG_SHUFFLE = 4,      // global: value-function minibatch order
+  TRPO_RNG_SUBSAMPLE = 5     // global: Fisher subsample
+} trpo_rngpurpose;
+
+void     trpo_rng_seed(trpo_rng* r, uint64_t seed, uint64_t stream, uint64_t purpose);
+uint64_t trpo_rng_next(trpo_rng* r);                      // 64 random bits
+double   trpo_rng_uniform(trpo_rng* r);                   // U[0, 1), 53 bits
+double   trpo_rng_range(trpo_rng* r, double lo, double hi);   // U[lo, hi)
+double   trpo_rng_normal(trpo_rng* r);                    // N(0, 1), no cached second value
+uint64_t trpo_rng_below(trpo_rng* r, uint64_t n);         // uniform integer in [0, n), unbiased
+
+//---------------------------------- fxsum: exact, order-independent sums ---------------------------
+// A double x with |x| < 2^57 is held exactly (to 2^-110) as TRPO_FXWORDS signed 42-bit digits in
+// int64 words: x = sum_k w[k] * 2^(16 - 42 k). Integer addition is exact and associative, so sums
+// over environments give the same bits in any order and on any number of ranks (the words are
+// reduced with an integer MPI_SUM). Each vector carries one extra word counting non-finite or
+// out-of-range inputs; such a sum reads back as NaN.
+
+#define TRPO_FXWORDS 4
+typedef struct trpo_fxsum_ {
+  int n;            // number of doubles summed elementwise
+  long nadd;        // additions since the last normalisation (carry headroom)
+  int64_t* w;       // digits, n*TRPO_FXWORDS + 1 (the last word counts bad inputs)
+} trpo_fxsum;
+
+void   trpo_fxsum_make(trpo_fxsum* s, int n);
+void   trpo_fxsum_free(trpo_fxsum* s);
+void   trpo_fxsum_zero(trpo_fxsum* s);
+void   trpo_fxsum_add(trpo_fxsum* s, const double* x);          // s += x (n values)
+void   trpo_fxsum_add1(trpo_fxsum* s, int i, double x);         // s[i] += x
+void   trpo_fxsum_normalize(trpo_fxsum* s);                     // canonical carries
+void   trpo_fxsum_get(trpo_fxsum* s, double* out);              // normalise, read n doubles
+size_t trpo_fxsum_nwords(const trpo_fxsum* s);                  // words to reduce
+
+//---------------------------------- comm: the MPI module -------------------------------------------
+// The only module that includes <mpi.h>. Every call is checked; a failure is fatal on all ranks.
+
+typedef struct trpo_comm_ {
+  int rank, nrank;
+  double t_wait;     // seconds waiting at collectives for slower ranks (barrier before each)
+  double t_comm;     // seconds inside collectives proper
+  int timing;        // 1: measure wait and comm separately (adds one barrier per collective)
+} trpo_comm;
+
+// before MPI_Init: refuse a plain srun without PMIx; returns 0 or TRPO_EXIT_BADINPUT with a message
+int  trpo_comm_precheck(char* err, size_t nerr);
+void trpo_comm_init(trpo_comm* c, int* argc, char*** argv);
+void trpo_comm_finalize(trpo_comm* c);
+void trpo_comm_abort(int code);
+void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s);             // exact allreduce, normalises
+void trpo_comm_bcast(trpo_comm* c, double* x, int n, int root);
+void trpo_comm_bcast_bytes(trpo_comm* c, void* x, size_t n, int root);
+void trpo_comm_max_double(trpo_comm* c, double* x, int n);      // allreduce MAX
+void trpo_comm_max_int(trpo_comm* c, int* x, int n);            // allreduce MAX (OR of flags)
+void trpo_comm_sum_long(trpo_comm* c, long* x, int n);          // allreduce SUM, exact
+void trpo_comm_barrier(trpo_comm* c);
+// gather variable-size byte blocks to root (counts known on every rank); recv NULL off root
+void trpo_comm_gatherv(trpo_comm* c, const void* send, size_t nsend, void* recv,
+                       const size_t* counts, int root);
+void trpo_comm_scatterv(trpo_comm* c, const void* send, const size_t* counts, void* recv,
+                        size_t nrecv, int root);
+
+//---------------------------------- shard: environments to ranks -----------------------------------
+// Pure integer arithmetic, testable without MPI: rank r of nrank holds envs [begin, begin+count).
+
+void trpo_shard_range(int nenv_total, int rank, int nrank, int* begin, int* count);
+
+//---------------------------------- env: the environment interface ---------------------------------
+// A task is data plus reset/step. Environments write into caller-owned rows: reset writes the
+// observation; step writes observation and reward and returns flags. Truncation at the task's
+// time limit is decided here from the step counter. On a simulator fault the episode is ended as
+// truncated, the observation written is the last finite one, and TRPO_ENV_SIMFAULT is set.
+
+#define TRPO_ENV_TERMINATED 1
+#define TRPO_ENV_TRUNCATED  2
+#define TRPO_ENV_SIMFAULT   4
+
+typedef struct trpo_envinfo_ {
+  char name[64];
+  int nobs;            // observation size
+  int nact;            // action size (continuous) or number of choices (discrete)
+  int discrete;        // 1: categorical action, passed as one double holding the index
+  double act_lo, act_hi;   // Box bounds of every action component (continuous)
+  int max_steps;       // time limit
+  int nsim;            // doubles of simulator state in trpo_envs_getstate
+  int substeps;        // physics steps per env step (1 for classic control)
+} trpo_envinfo;
+
+typedef struct trpo_envs_ trpo_envs;    // the environments one rank holds
+
+// returns 0, or TRPO_EXIT_BADINPUT with a message naming the task, file and element
+int  trpo_envs_make(trpo_envs** out, const char* task, const char* model_path, uint64_t seed,
+                    int env_begin, int nenv, char* err, size_t nerr);
+void trpo_envs_free(trpo_envs* e);
+const trpo_envinfo* trpo_envs_info(const trpo_envs* e);
+int  trpo_envs_count(const trpo_envs* e);
+void trpo_envs_reset(trpo_envs* e, int i, double* obs);
+int  trpo_envs_step(trpo_envs* e, int i, double* obs, double* reward, const double* act);
+int  trpo_envs_steps(const trpo_envs* e, int i);                // env steps since reset
+long trpo_envs_simfaults(const trpo_envs* e);                   // faults so far (all local envs)
+// in-flight state of env i for checkpoints: simulator state (nsim), its rng streams, step count
+void trpo_envs_getstate(const trpo_envs* e, int i, double* sim, trpo_rng* rng_reset, int* t);
+void trpo_envs_setstate(trpo_envs* e, int i, const double* sim, const trpo_rng* rng_reset, int t);
+// names of known tasks, NULL-terminated
+const char* const* trpo_envs_tasks(void);
+
+//---------------------------------- linalg: the BLAS module ----------------------------------------
+// The only module that includes <cblas.h>. Row-major. C = alpha * op(A) op(B) + beta * C.
+// trpo_linalg_gemm_ref is the plain-loop reference path kept for tests and for 1-row products.
+
+void trpo_linalg_gemm(int transa, int transb, int m, int n, int k, double alpha,
+                      const double* a, int lda, const double* b, int ldb, double beta,
+                      double* c, int ldc);
+void trpo_linalg_gemm_ref(int transa, int transb, int m, int n, int k, double alpha,
+                          const double* a, int lda, const double* b, int ldb, double beta,
+                          double* c, int ldc);
+double trpo_linalg_dot(const double* x, const double* y, int n);      // fixed loop order
+void   trpo_linalg_axpy(double* y, double a, const double* x, int n);  // y += a x
+void   trpo_linalg_use_ref(int on);   // 1: every gemm takes the reference path (tests)
+
+//---------------------------------- mlp: tanh multilayer perceptron --------------------------------
+// Parameters are one flat vector theta; layer l's weight W_l (size[l] x size[l+1], row-major,
+// x W) and bias b_l are views into it at woff[l], boff[l]. Hidden layers use tanh, the output
+// is linear. Activations of the last forward pass are kept in the work struct for backward and
+// forward-mode (tangent) passes.
+
+#define TRPO_MAXLAYER 8
+typedef struct trpo_mlp_ {
+  int nlayer;                      // weight layers
+  int size[TRPO_MAXLAYER + 1];     // size[0] inputs ... size[nlayer] outputs
+  int woff[TRPO_MAXLAYER];         // offset of W_l in theta
+  int boff[TRPO_MAXLAYER];         // offset of b_l in theta
+  int nparam;
+} trpo_mlp;
+
+typedef struct trpo_mlpwork_ {
+  int maxrows;
+  double* h[TRPO_MAXLAYER + 1];    // h[0] = input copy, h[l] = layer l output   (maxrows x size[l])
+  double* dh[TRPO_MAXLAYER + 1];   // tangents or backward deltas               (maxrows x size[l])
+} trpo_mlpwork;
+
+void trpo_mlp_init(trpo_mlp* m, int nin, const int* hidden, int nhidden, int nout);
+// W ~ N(0, 1/fan_in) (LeCun), output layer scaled by out_scale, biases 0
+void trpo_mlp_randomize(const trpo_mlp* m, double* theta, trpo_rng* rng, double out_scale);
+void trpo_mlp_workmake(const trpo_mlp* m, trpo_mlpwork* w, int maxrows);
+void trpo_mlp_workfree(trpo_mlpwork* w);
+// y = f(x) for n rows; the output is w->h[nlayer] (n x nout); n == 1 uses the reference loops
+const double* trpo_mlp_forward(const trpo_mlp* m, const double* theta, trpo_mlpwork* w,
+                               const double* x, int n);
+// grad += d(sum_rows dout . y)/dtheta using the activations of the last forward of these rows
+void trpo_mlp_backward(const trpo_mlp* m, const double* theta, trpo_mlpwork* w, double* grad,
+                       const double* dout, int n);
+// tangent of the output along parameter direction v: w->dh[nlayer] (n x nout), at the last forward
+const double* trpo_mlp_jvp(const trpo_mlp* m, const double* theta, trpo_mlpwork* w,
+                           const double* v, int n);
+
+//---------------------------------- policy: Gaussian and categorical heads -------------------------
+// theta = [mlp parameters | log-std (nact, Gaussian only)]. The network outputs the mean
+// (Gaussian) or the logits (categorical). "dist" rows hold the distribution parameters that the
+// KL and ratio need: Gaussian [mean (nact) | logstd (nact)], categorical [logits (nact)].
+
+typedef struct trpo_policy_ {
+  trpo_mlp net;
+  int nobs, nact, discrete;
+  int nparam;          // net.nparam + (discrete ? 0 : nact)
+  int ndist;           // doubles per dist row: 2*nact (Gaussian) or nact (categorical)
+} trpo_policy;
+
+void trpo_policy_init(trpo_policy* p, int nobs, int nact, int discrete, const int* hidden,
+                      int nhidden);
+void trpo_policy_randomize(const trpo_policy* p, double* theta, trpo_rng* rng, double init_logstd);
+// dist rows for n observations (runs the net forward; activations stay in w)
+void trpo_policy_dist(const trpo_policy* p, const double* theta, trpo_mlpwork* w, double* dist,
+                      const double* obs, int n);
+void trpo_policy_sample(const trpo_policy* p, const double* dist, trpo_rng* rng, double* act);
+double trpo_policy_mode(const trpo_policy* p, const double* dist, double* act);  // deterministic
+double trpo_policy_logp(const trpo_policy* p, const double* dist, const double* act);
+double trpo_policy_entropy(const trpo_policy* p, const double* dist);
+double trpo_policy_kl(const trpo_policy* p, const double* dold, const double* dnew); // KL(old||new)
+
+// surrogate over n rows at theta (forward included): returns sum_rows ratio*adv (caller divides),
+// and, if kl != NULL, *kl = sum_rows KL(old||new). If grad != NULL, grad += d(sum ratio*adv)*scale.
+double trpo_policy_surrogate(const trpo_policy* p, const double* theta, trpo_mlpwork* w,
+                             double* grad, double scale, double* kl, const double* obs,
+                             const double* act, const double* adv, const double* logp_old,
+                             const double* dist_old, int n);
+// Fisher-vector product at the dist of the last forward (w holds its activations):
+// out += scale * J^T M J v, M the Fisher of the output distribution. No damping here.
+void trpo_policy_fvp(const trpo_policy* p, const double* theta, trpo_mlpwork* w, double* out,
+                     double scale, const double* dist, const double* v, int n);
+// gradients for finite-difference tests: d/dtheta of sum_rows logp / entropy / KL(old||new)
+void trpo_policy_grad_logp(const trpo_policy* p, const double* theta, trpo_mlpwork* w,
+                           double* grad, const double* obs, const double* act, int n);
+void trpo_policy_grad_entropy(const trpo_policy* p, const double* theta, trpo_mlpwork* w,
+                              double* grad, const double* obs, int n);
+void trpo_policy_grad_kl(const trpo_policy* p, const double* theta, trpo_mlpwork* w, double* grad,
+                         const double* obs, const double* dist_old, int n);
+
+//---------------------------------- cg: conjugate gradient -----------------------------------------
+// Solves A x = b for SPD A given only products A v (Hestenes-Stiefel, x0 = 0). Stops after
+// iters iterations or when r.r <= tol. Work: 3n doubles.
+
+typedef void (*trpo_cg_matvec)(void* ctx, double* out, const double* v);
+typedef struct trpo_cgresult_ { int iters; double residual; int converged; } trpo_cgresult;
+trpo_cgresult trpo_cg_solve(trpo_cg_matvec f, void* ctx, double* x, const double* b, double* work,
+                            int n, int iters, double tol);
+
+//---------------------------------- gae: advantages ------------------------------------------------
+// GAE(gamma, lambda) over one environment's segment of T steps (Schulman et al. 2016, eq. 16).
+// value[t] = V(s_t); vend[t] = V(s_{t+1}) where it is needed: V(final observation) at a
+// time-limit truncation, V(next observation) at the segment's last step, anything elsewhere.
+// flags[t] are TRPO_ENV_* flags: terminated bootstraps 0, truncated bootstraps vend[t], and
+// the recursion is cut at both. Writes adv and ret = adv + value (lambda-returns).
+
+void trpo_gae_segment(double* adv, double* ret, const double* reward, const double* value,
+                      const double* vend, const int* flags, int T, double gamma, double lambda);
+
+//---------------------------------- normalizer: running observation statistics ---------------------
+// Mergeable (count, mean, M2) per dimension (Chan et al.), clipping of normalised values.
+
+typedef struct trpo_normalizer_ {
+  int n;
+  double count;
+  double* mean;     // (n)
+  double* m2;       // (n) sum of squared deviations
+  double clip;
+  double eps;
+} trpo_normalizer;
+
+void trpo_normalizer_make(trpo_normalizer* z, int n, double clip);
+void trpo_normalizer_free(trpo_normalizer* z);
+// merge a batch given as (count, mean, m2)
+void trpo_normalizer_merge(trpo_normalizer* z, double count, const double* mean, const double* m2);
+// y = clip((x - mean) / sqrt(var + eps)) for rows of n; y may equal x
+void trpo_normalizer_apply(const trpo_normalizer* z, double* y, const double* x, int rows);
+
+//---------------------------------- adam ------------------------------------------------------------
+
+typedef struct trpo_adam_ {
+  int n;
+  double lr, beta1, beta2, eps;
+  long t;
+  double* m;   // first moment  (n)
+  double* v;   // second moment (n)
+} trpo_adam;
+
+void trpo_adam_make(trpo_adam* a, int n, double lr);
+void trpo_adam_free(trpo_adam* a);
+void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
+
+//---------------------------------- config ---------------------------------------------------------
+// One X-macro list of keys drives the struct, parsing, range checks, the resolved config file and
+// --help. Files are INI-style "key = value" lines (libinih); command-line "key=value" overrides.
+
+#define TRPO_STRLEN 512
+
+// X(type, name, default, min, max, help); type is INT, LONG, DOUBLE or STR
+#define TRPO_CONFIG_FIELDS(X)                                                                     \
+  X(STR, env, "Pendulum-v1", 0, 0, "task name (see `trpo tasks`)")                               \
+  X(STR, model, "", 0, 0, "MJCF file for MuJoCo tasks (empty: the task's default model)")       \
+  X(LONG, seed, 1, 0, 4294967295.0, "master seed of every random stream")                        \
+  X(LONG, total_steps, 200000, 1, 1e15, "env steps to train for (all environments)")             \
+  X(STR, run_dir, "runs/default", 0, 0, "output directory (config, progress.csv, checkpoints)")  \
+  X(INT, nenv, 2, 1, 1000000, "environments in total, over all ranks")                           \
+  X(INT, nsteps, 1024, 1, 10000000, "env steps per environment per iteration (segment length)")  \
+  X(STR, hidden, "64,64", 0, 0, "policy hidden layer sizes, comma separated")                   \
+  X(STR, vf_hidden, "64,64", 0, 0, "value-function hidden layer sizes")                         \
+  X(DOUBLE, init_logstd, 0.0, -10, 10, "initial log standard deviation (Gaussian policy)")       \
+  X(DOUBLE, max_kl, 0.01, 1e-8, 10, "trust region radius: mean KL(old||new) bound")              \
+  X(DOUBLE, damping, 0.1, 0, 1e6, "Fisher damping added to every Fisher-vector product")         \
+  X(INT, cg_iters, 10, 1, 1000, "conjugate-gradient iterations")                                 \
+  X(DOUBLE, cg_tol, 1e-10, 0, 1e6, "conjugate-gradient residual tolerance (r.r)")                \
+  X(DOUBLE, fvp_fraction, 1.0, 1e-6, 1, "fraction of each segment used for Fisher products")     \
+  X(INT, ls_steps, 10, 1, 100, "line-search backtracking steps")                                 \
+  X(DOUBLE, ls_shrink, 0.5, 0.01, 0.99, "line-search shrink factor")                             \
+  X(DOUBLE, gamma, 0.99, 0, 1, "discount")                                                       \
+  X(DOUBLE, lam, 0.95, 0, 1, "GAE lambda")                                                       \
+  X(INT, vf_epochs, 5, 0, 10000, "value-function epochs per iteration")                          \
+  X(INT, vf_minibatch, 64, 1, 100000000, "value-function minibatch size (samples, global)")      \
+  X(DOUBLE, vf_lr, 1e-3, 1e-9, 10, "value-function Adam learning rate")                          \
+  X(INT, obs_norm, 1, 0, 1, "normalise observations with running statistics")                    \
+  X(DOUBLE, obs_clip, 10.0, 0, 1e9, "clip normalised observations to +-obs_clip")                \
+  X(INT, norm_adv, 1, 0, 1, "normalise advantages to zero mean, unit std")                       \
+  X(INT, clip_actions, 1, 0, 1, "clip sampled actions to the Box bounds before env step")        \
+  X(INT, max_skips, 5, 1, 1000000, "consecutive skipped (non-finite) updates before stopping")   \
+  X(INT, checkpoint_every, 1, 0, 1000000, "checkpoint every N iterations (0: off)")              \
+  X(DOUBLE, checkpoint_minutes, 0, 0, 1e9, "also checkpoint every M minutes (0: off)")           \
+  X(INT, keep_checkpoints, 3, 1, 1000, "checkpoints kept in run_dir")                            \
+  X(INT, comm_timing, 1, 0, 1, "separate waiting from communication (one barrier/collective)")   \
+  X(INT, quiet, 0, 0, 1, "no per-iteration line on stdout")
+
+typedef struct trpo_config_ {
+#define TRPO_CONFIG_MEMBER_INT(name) int name;
+#define TRPO_CONFIG_MEMBER_LONG(name) long name;
+#define TRPO_CONFIG_MEMBER_DOUBLE(name) double name;
+#define TRPO_CONFIG_MEMBER_STR(name) char name[TRPO_STRLEN];
+#define TRPO_CONFIG_MEMBER(type, name, def, lo, hi, help) TRPO_CONFIG_MEMBER_##type(name)
+  TRPO_CONFIG_FIELDS(TRPO_CONFIG_MEMBER)
+#undef TRPO_CONFIG_MEMBER
+  int nhidden, hidden_sizes[TRPO_MAXLAYER];        // parsed from hidden
+  int nvf_hidden, vf_hidden_sizes[TRPO_MAXLAYER];  // parsed from vf_hidden
+} trpo_config;
+
+void trpo_config_default(trpo_config* c);
+// parse a file (path may be NULL) then overrides "key=value"; 0 or TRPO_EXIT_BADINPUT + message
+int  trpo_config_load(trpo_config* c, const char* path, int noverride, char** overrides, char* err,
+                      size_t nerr);
+int  trpo_config_set(trpo_config* c, const char* key, const char* value, const char* where,
+                     char* err, size_t nerr);
+// the resolved config as INI text into buf (returns length, truncated at nbuf)
+size_t trpo_config_write(const trpo_config* c, char* buf, size_t nbuf);
+void trpo_config_help(void* file);   // FILE*, kept as void* so stdio stays out of this header
+
+//---------------------------------- stats: one field list for the log ------------------------------
+// All doubles. The X-macro drives the struct, progress.csv's header and rows and the console line.
+
+#define TRPO_STATS_FIELDS(X) \
+  X(iteration) X(env_steps) X(wall_s) X(episodes) X(return_mean) X(return_std) X(len_mean)      \
+  X(kl) X(entropy) X(surr_improve) X(ls_steps) X(cg_iters) X(cg_residual) X(vf_loss)           \
+  X(vf_explained_var) X(skipped_updates) X(steps_per_s) X(ls_rejected) X(sim_faults)           \
+  X(t_sample) X(t_grad) X(t_cg) X(t_ls) X(t_vf) X(t_wait) X(t_comm) X(t_iter)
+
+typedef struct trpo_stats_ {
+#define TRPO_STATS_MEMBER(name) double name;
+  TRPO_STATS_FIELDS(TRPO_STATS_MEMBER)
+#undef TRPO_STATS_MEMBER
+} trpo_stats;
+
+void   trpo_stats_header(char* buf, size_t nbuf);                   // CSV header line
+void   trpo_stats_row(const trpo_stats* s, char* buf, size_t nbuf); // CSV row, %.17g
+int    trpo_stats_parse(trpo_stats* s, const char* line);           // CSV row back (0 ok)
+
+//---------------------------------- timer ----------------------------------------------------------
+
+double trpo_time_now(void);   // monotonic seconds
+
+#ifdef __cplusplus
+}
+#endif
+#endif  // TRPO_TRPO_H

@@ -1,0 +1,191 @@
+// comm.c: the MPI module, the only code that includes <mpi.h>.
+//
+// Collectives used by training, each checked: an MPI error is fatal on every rank. Sums of
+// doubles across environments never use a floating-point MPI_SUM (its rounding depends on the
+// rank count); they travel as the exact integer digits of trpo_fxsum. When timing is on, each
+// collective is preceded by a barrier so that waiting for slower ranks (load imbalance, t_wait)
+// is told apart from the collective itself (t_comm).
+//
+// Also here: trpo_fatal (it needs MPI_Abort) and the launch check for a plain srun.
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trpo/trpo.h"
+
+static int world_rank = -1;
+
+void trpo_fatal(const char* file, int line, const char* func, const char* fmt, ...) {
+  // one line, flushed, then the whole job goes down
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "trpo: fatal [rank %d] %s:%d %s: %s\n", world_rank, file, line, func, msg);
+  fflush(stderr);
+  int up = 0, down = 0;
+  MPI_Initialized(&up);
+  MPI_Finalized(&down);
+  if (up && !down) MPI_Abort(MPI_COMM_WORLD, TRPO_EXIT_FAIL);
+  abort();
+}
+
+#define MPICHECK(call)                                                           \
+  do {                                                                           \
+    int rc_ = (call);                                                            \
+    if (rc_ != MPI_SUCCESS) {                                                    \
+      char s_[MPI_MAX_ERROR_STRING];                                             \
+      int n_ = 0;                                                                \
+      MPI_Error_string(rc_, s_, &n_);                                            \
+      TRPO_FATAL("%s failed: %s", #call, s_);                                    \
+    }                                                                            \
+  } while (0)
+
+int trpo_comm_precheck(char* err, size_t nerr) {
+  // a plain srun without PMIx starts N singletons that would each train alone
+  const char* ntask = getenv("SLURM_STEP_NUM_TASKS");
+  if (ntask && atoi(ntask) > 1 && !getenv("PMIX_RANK") && !getenv("OMPI_COMM_WORLD_SIZE")) {
+    snprintf(err, nerr,
+             "started by srun with %s tasks but without an MPI process manager: launch with "
+             "`srun --mpi=pmix ...` or `mpirun ...`",
+             ntask);
+    return TRPO_EXIT_BADINPUT;
+  }
+  return 0;
+}
+
+void trpo_comm_init(trpo_comm* c, int* argc, char*** argv) {
+  memset(c, 0, sizeof *c);
+  int up = 0;
+  MPI_Initialized(&up);
+  if (!up) MPICHECK(MPI_Init(argc, argv));
+  // errors come back as codes, and MPICHECK turns them into one fatal line
+  MPICHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  MPICHECK(MPI_Comm_rank(MPI_COMM_WORLD, &c->rank));
+  MPICHECK(MPI_Comm_size(MPI_COMM_WORLD, &c->nrank));
+  world_rank = c->rank;
+  c->timing = 1;
+}
+
+void trpo_comm_finalize(trpo_comm* c) {
+  (void)c;
+  int down = 0;
+  MPI_Finalized(&down);
+  if (!down) MPI_Finalize();
+}
+
+void trpo_comm_abort(int code) {
+  int up = 0;
+  MPI_Initialized(&up);
+  if (up) MPI_Abort(MPI_COMM_WORLD, code);
+  exit(code);
+}
+
+// wait for every rank (counted as imbalance) and start the clock of the collective proper
+static double enter(trpo_comm* c) {
+  double t0 = trpo_time_now();
+  if (c->timing && c->nrank > 1) MPICHECK(MPI_Barrier(MPI_COMM_WORLD));
+  double t1 = trpo_time_now();
+  c->t_wait += t1 - t0;
+  return t1;
+}
+
+static void leave(trpo_comm* c, double t1) { c->t_comm += trpo_time_now() - t1; }
+
+void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s) {
+  // local carries first: each word then holds less than 2^42 in magnitude, so nrank < 2^21
+  // ranks can add without overflow
+  trpo_fxsum_normalize(s);
+  double t = enter(c);
+  if (c->nrank > 1)
+    MPICHECK(MPI_Allreduce(MPI_IN_PLACE, s->w, (int)trpo_fxsum_nwords(s), MPI_INT64_T, MPI_SUM,
+                           MPI_COMM_WORLD));
+  leave(c, t);
+  s->nadd = c->nrank;
+  trpo_fxsum_normalize(s);
+}
+
+void trpo_comm_bcast(trpo_comm* c, double* x, int n, int root) {
+  double t = enter(c);
+  if (c->nrank > 1) MPICHECK(MPI_Bcast(x, n, MPI_DOUBLE, root, MPI_COMM_WORLD));
+  leave(c, t);
+}
+
+void trpo_comm_bcast_bytes(trpo_comm* c, void* x, size_t n, int root) {
+  double t = enter(c);
+  if (c->nrank > 1) {
+    if (n > (size_t)1 << 30) TRPO_FATAL("broadcast of %zu bytes is too large", n);
+    MPICHECK(MPI_Bcast(x, (int)n, MPI_BYTE, root, MPI_COMM_WORLD));
+  }
+  leave(c, t);
+}
+
+void trpo_comm_max_double(trpo_comm* c, double* x, int n) {
+  double t = enter(c);
+  if (c->nrank > 1) MPICHECK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+  leave(c, t);
+}
+
+void trpo_comm_max_int(trpo_comm* c, int* x, int n) {
+  double t = enter(c);
+  if (c->nrank > 1) MPICHECK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+  leave(c, t);
+}
+
+void trpo_comm_sum_long(trpo_comm* c, long* x, int n) {
+  double t = enter(c);
+  if (c->nrank > 1) MPICHECK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_LONG, MPI_SUM, MPI_COMM_WORLD));
+  leave(c, t);
+}
+
+void trpo_comm_barrier(trpo_comm* c) {
+  double t0 = trpo_time_now();
+  if (c->nrank > 1) MPICHECK(MPI_Barrier(MPI_COMM_WORLD));
+  c->t_wait += trpo_time_now() - t0;
+}
+
+// byte counts and displacements for the v-collectives; MPI takes int counts
+static void displs(trpo_comm* c, const size_t* counts, int* icount, int* idispl) {
+  size_t off = 0;
+  for (int r = 0; r < c->nrank; r++) {
+    if (counts[r] > (size_t)1 << 30 || off > (size_t)1 << 30)
+      TRPO_FATAL("gather of %zu bytes is too large", off + counts[r]);
+    icount[r] = (int)counts[r];
+    idispl[r] = (int)off;
+    off += counts[r];
+  }
+}
+
+void trpo_comm_gatherv(trpo_comm* c, const void* send, size_t nsend, void* recv,
+                       const size_t* counts, int root) {
+  double t = enter(c);
+  if (c->nrank == 1) {
+    if (nsend) memmove(recv, send, nsend);
+  } else {
+    int icount[c->nrank], idispl[c->nrank];
+    displs(c, counts, icount, idispl);
+    MPICHECK(MPI_Gatherv(send, (int)nsend, MPI_BYTE, recv, icount, idispl, MPI_BYTE, root,
+                         MPI_COMM_WORLD));
+  }
+  leave(c, t);
+}
+
+void trpo_comm_scatterv(trpo_comm* c, const void* send, const size_t* counts, void* recv,
+                        size_t nrecv, int root) {
+  double t = enter(c);
+  if (c->nrank == 1) {
+    if (nrecv) memmove(recv, send, nrecv);
+  } else {
+    int icount[c->nrank], idispl[c->nrank];
+    displs(c, counts, icount, idispl);
+    MPICHECK(MPI_Scatterv(send, icount, idispl, MPI_BYTE, recv, (int)nrecv, MPI_BYTE, root,
+                          MPI_COMM_WORLD));
+  }
+  leave(c, t);
+}

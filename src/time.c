@@ -1,0 +1,13 @@
+// time.c: a monotonic wall clock for phase timing (not MPI_Wtime, which would need <mpi.h>).
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <time.h>
+
+#include "trpo/trpo.h"
+
+double trpo_time_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
