@@ -389,6 +389,70 @@ void   trpo_stats_header(char* buf, size_t nbuf);                   // CSV heade
 void   trpo_stats_row(const trpo_stats* s, char* buf, size_t nbuf); // CSV row, %.17g
 int    trpo_stats_parse(trpo_stats* s, const char* line);           // CSV row back (0 ok)
 
+//---------------------------------- checkpoint: the HDF5 module -----------------------------------
+// The only module that includes <hdf5.h>. A checkpoint is a list of named arrays ("items") written
+// as one self-describing HDF5 file: groups from the '/'-separated paths, a "description" attribute
+// on every dataset, Fletcher32 on every (chunked) dataset and metadata checksums (libver bounds
+// V18..LATEST). Files are DIR/ckpt-NNNNNNNNN.h5 (iteration, 9 digits), published safely (write
+// .tmp, fsync, rename, fsync DIR); the newest `keep` are kept.
+
+#define TRPO_CKPT_FORMAT 1
+typedef enum trpo_ckpttype_ { TRPO_CKPT_F64 = 0, TRPO_CKPT_I64 = 1, TRPO_CKPT_U64 = 2 } trpo_ckpttype;
+
+typedef struct trpo_ckptitem_ {
+  const char* path;          // "policy/theta"; groups are created as needed
+  const char* description;   // stored as the dataset's "description" attribute
+  int type;                  // trpo_ckpttype
+  int ndim;                  // 1 or 2
+  size_t dims[2];            // shape; a read must find exactly this shape
+  void* data;                // write: source; read: destination of the right size
+} trpo_ckptitem;
+
+typedef struct trpo_ckptattr_ { const char* key; const char* value; } trpo_ckptattr;  // file attributes
+
+// write items (and string attributes, plus format_version and the text blob "config") as the
+// checkpoint of `iteration`; 0, or TRPO_EXIT_IOERROR with a message naming the path and the system
+// error (the previous checkpoints are untouched)
+int trpo_checkpoint_write(const char* dir, long iteration, const trpo_ckptitem* items, int nitems,
+                          const trpo_ckptattr* attrs, int nattrs, const char* config_text,
+                          int keep, char* err, size_t nerr);
+// load the newest usable checkpoint of dir into items, trying older ones when one fails to open,
+// fails a checksum, has another format version or another shape; each rejected file is reported
+// as one line through report(ctx, line). Returns 0 (with *iteration and the path used),
+// 1 when dir has no checkpoint file at all, or TRPO_EXIT_BADINPUT when files exist but none is
+// usable (message in err). config_text (may be NULL) receives the stored config, nconfig bytes max.
+int trpo_checkpoint_read(const char* dir, trpo_ckptitem* items, int nitems, long* iteration,
+                         char* path, size_t npath, char* config_text, size_t nconfig,
+                         void (*report)(void* ctx, const char* line), void* ctx, char* err,
+                         size_t nerr);
+// the library versions string for file attributes: "hdf5 1.10.8"
+const char* trpo_checkpoint_libversion(void);
+
+//---------------------------------- rundir: run directory, lock, signals ---------------------------
+// Plain POSIX, no third-party library.
+
+// create dir (and parents); 0 or TRPO_EXIT_IOERROR + message
+int  trpo_rundir_make(const char* dir, char* err, size_t nerr);
+// take DIR/lock (O_EXCL, holding "host pid"); a lock whose process is gone on this host is
+// stale and taken over (*stale = 1). 0, or TRPO_EXIT_BADINPUT + message naming the holder.
+int  trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr);
+void trpo_rundir_unlock(const char* dir);
+// keep the header and the rows of iteration <= last of a CSV file whose first column is
+// `iteration`; rewrite it safely. 0, or TRPO_EXIT_IOERROR + message.
+int  trpo_rundir_truncate_csv(const char* path, long last, char* err, size_t nerr);
+// write a whole small file safely (tmp, fsync, rename, fsync dir). 0 or TRPO_EXIT_IOERROR.
+int  trpo_rundir_write_file(const char* path, const char* text, size_t n, char* err, size_t nerr);
+// read a whole small file into buf (NUL-terminated); returns bytes or -1 if missing/unreadable
+long trpo_rundir_read_file(const char* path, char* buf, size_t nbuf);
+
+// SIGUSR1, SIGTERM, SIGINT set a flag (TRPO_SIG_*); a second SIGTERM/SIGINT while one is pending
+// calls _exit(TRPO_EXIT_CHECKPOINTED) at once, touching no file.
+#define TRPO_SIG_USR1 1
+#define TRPO_SIG_TERM 2
+void trpo_signal_install(void);
+int  trpo_signal_pending(void);      // the flags received so far (async-signal-safe read)
+void trpo_signal_clear(void);
+
 //---------------------------------- timer ----------------------------------------------------------
 
 double trpo_time_now(void);   // monotonic seconds
