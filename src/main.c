@@ -1,2 +1,88 @@
-// main.c: the trpo command line (being written).
-int main(void) { return 0; }
+// main.c: the trpo command line. Short on purpose: parse, make, loop, free; the work is in libtrpo.
+//
+//   trpo train [CONFIG] [key=value ...] [--restart]   train (under mpirun/srun for many ranks)
+//   trpo config [CONFIG] [key=value ...]              print the resolved config
+//   trpo tasks                                        list the tasks
+//   trpo help | --help                                usage and every config key
+
+#include <stdio.h>
+#include <string.h>
+
+#include "trpo/trpo.h"
+
+static void usage(FILE* f) {
+  fprintf(f,
+          "usage: trpo train [CONFIG] [key=value ...] [--restart]\n"
+          "       trpo config [CONFIG] [key=value ...]\n"
+          "       trpo tasks\n"
+          "       trpo help\n"
+          "\n"
+          "train  trains a policy with TRPO. CONFIG is an INI-style file of 'key = value' lines\n"
+          "       (configs/ holds one per task); key=value arguments override it. Outputs go to\n"
+          "       run_dir: config.ini, progress.csv, train.log and checkpoints ckpt-*.h5. Running\n"
+          "       the same command again resumes from the newest good checkpoint; --restart\n"
+          "       discards the run_dir's previous run instead. Many ranks: mpirun -np N trpo train ...\n"
+          "       or srun --mpi=pmix trpo train ...\n"
+          "\n"
+          "exit codes: 0 done, 1 training failed, 2 bad input (config, model, checkpoint, lock),\n"
+          "            3 checkpoint write failed (the last good one stays), 75 stopped by a signal\n"
+          "            after writing a checkpoint (requeue and rerun the same command)\n"
+          "\n"
+          "config keys:\n");
+  trpo_config_help(f);
+}
+
+int main(int argc, char** argv) {
+  // a plain srun without PMIx would start independent singletons: refuse before MPI_Init
+  char err[1024] = "";
+  if (trpo_comm_precheck(err, sizeof err)) {
+    fprintf(stderr, "trpo: %s\n", err);
+    return TRPO_EXIT_BADINPUT;
+  }
+  const char* cmd = argc > 1 ? argv[1] : "help";
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "tasks")) {
+    for (const char* const* t = trpo_envs_tasks(); *t; t++) printf("%s\n", *t);
+    return 0;
+  }
+  if (strcmp(cmd, "train") && strcmp(cmd, "config")) {
+    fprintf(stderr, "trpo: unknown command '%s' (expected train, config, tasks or help)\n", cmd);
+    return TRPO_EXIT_BADINPUT;
+  }
+
+  // CONFIG (first argument without '=' that is not a flag), overrides, --restart
+  const char* path = NULL;
+  int restart = 0, nover = 0;
+  char* over[argc];
+  for (int k = 2; k < argc; k++) {
+    if (!strcmp(argv[k], "--restart")) restart = 1;
+    else if (strchr(argv[k], '=')) over[nover++] = argv[k];
+    else if (!path && argv[k][0] != '-') path = argv[k];
+    else {
+      fprintf(stderr, "trpo: unexpected argument '%s' (expected CONFIG, key=value or --restart)\n", argv[k]);
+      return TRPO_EXIT_BADINPUT;
+    }
+  }
+  trpo_config cfg;
+  trpo_config_default(&cfg);
+  if (trpo_config_load(&cfg, path, nover, over, err, sizeof err)) {
+    fprintf(stderr, "trpo: %s\n", err);
+    return TRPO_EXIT_BADINPUT;
+  }
+  static char text[65536];
+  trpo_config_write(&cfg, text, sizeof text);
+  if (!strcmp(cmd, "config")) {
+    fputs(text, stdout);
+    return 0;
+  }
+
+  // train: every rank parsed the same config; the run directory belongs to rank 0
+  trpo_comm comm;
+  trpo_comm_init(&comm, &argc, &argv);
+  int rc = trpo_run_train(&cfg, text, restart, &comm);
+  trpo_comm_finalize(&comm);
+  return rc;
+}

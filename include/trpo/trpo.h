@@ -453,6 +453,37 @@ void trpo_signal_install(void);
 int  trpo_signal_pending(void);      // the flags received so far (async-signal-safe read)
 void trpo_signal_clear(void);
 
+//---------------------------------- train: one TRPO iteration over the environments of all ranks --
+// The trainer of one rank: its environments, its rows of the batch, the policy and value networks
+// (identical on every rank) and the scratch of an iteration, all sized once in make. An iteration
+// samples nsteps steps of every local environment, then runs the update: GAE, the policy gradient
+// and every Fisher-vector product summed exactly over all environments of all ranks, conjugate
+// gradient, the KL-constrained backtracking line search, and the value fit.
+
+typedef struct trpo_train_ trpo_train;
+
+#define TRPO_STOP_SKIPS 1      // iterate: too many consecutive skipped updates
+
+int  trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, char* err,
+                     size_t nerr);
+void trpo_train_free(trpo_train* t);
+// one iteration; fills st; returns 0 or TRPO_STOP_*
+int  trpo_train_iterate(trpo_train* t, trpo_stats* st);
+const double* trpo_train_policy(const trpo_train* t, int* nparam);   // policy theta
+const double* trpo_train_value(const trpo_train* t, int* nparam);    // value theta
+long trpo_train_iteration(const trpo_train* t);                      // iterations done
+long trpo_train_env_steps(const trpo_train* t);                      // env steps done (all ranks)
+// checkpoint items of the whole run (per-environment rows for all nenv_total environments live
+// on rank 0 after gather); the pointers stay valid for the trainer's lifetime
+int  trpo_train_items(trpo_train* t, trpo_ckptitem** items);
+void trpo_train_gather(trpo_train* t);   // collective: local env state -> rank 0's item buffers
+void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers -> every rank
+
+//---------------------------------- run: a whole training run in a run directory --------------------
+// Config, lock, resume, progress.csv, checkpoints, signals; returns a TRPO_EXIT_* code.
+
+int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart, trpo_comm* comm);
+
 //---------------------------------- timer ----------------------------------------------------------
 
 double trpo_time_now(void);   // monotonic seconds

@@ -1,0 +1,397 @@
+// run.c: a whole training run in a run directory: lock, resume, progress.csv, checkpoints, signals.
+//
+// Rank 0 owns the directory: it takes the lock, checks that the directory belongs to this config,
+// loads the newest good checkpoint (falling back to older ones), writes progress.csv and
+// train.log (flushed line by line, since mpirun's buffered stdout can be lost on a kill) and the
+// checkpoints. Decisions that every rank must share (an error, a resume, a stop) are broadcast,
+// so a bad input ends every rank with the same exit code and no rank hangs.
+//
+// Stopping safely: SIGUSR1 (Slurm's warning before a time limit) sets a flag that is OR-reduced
+// at the next iteration boundary; then every rank checkpoints and exits with
+// TRPO_EXIT_CHECKPOINTED. SIGTERM/SIGINT leave about a second (mpirun kills ranks ~1 s after it
+// forwards SIGTERM), so rank 0 keeps a copy of the state of the last completed iteration and a
+// watcher thread publishes it as soon as the signal arrives, then exits with the same code. A
+// second signal exits at once (src/signals.c). The watcher and the main thread never write at the
+// same time (one mutex around checkpoint writes).
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trpo/trpo.h"
+
+// keys that may change between a run and its resumption
+static const char* const resumable_keys[] = {"total_steps", "quiet", "checkpoint_every",
+                                             "checkpoint_minutes", "keep_checkpoints",
+                                             "comm_timing", "run_dir", NULL};
+
+typedef struct runctx_ {
+  const trpo_config* cfg;
+  const char* config_text;
+  trpo_comm* comm;
+  trpo_train* tr;
+  FILE* csv;
+  FILE* log;
+  char path[TRPO_STRLEN + 64];
+  // rank 0: deep copy of the checkpoint items at the last iteration boundary
+  trpo_ckptitem* items;
+  trpo_ckptitem snap[32];
+  int nitems;
+  long snap_iter;          // iteration of the snapshot (-1: none)
+  long written_iter;       // newest iteration published
+  pthread_mutex_t lock;
+  pthread_t watcher;
+  int watching;
+  volatile int done;
+} runctx;
+
+//---------------------------------- messages -------------------------------------------------------
+
+// rank 0 prints to stdout (or stderr) and to train.log, flushed
+static void say(runctx* r, int err, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(runctx* r, int err, const char* fmt, ...) {
+  if (r->comm->rank != 0) return;
+  char line[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  FILE* out = err ? stderr : stdout;
+  if (!(r->cfg->quiet && !err)) {
+    fprintf(out, "%s\n", line);
+    fflush(out);
+  }
+  if (r->log) {
+    fprintf(r->log, "%s\n", line);
+    fflush(r->log);
+  }
+}
+
+static void report_line(void* ctx, const char* line) { say(ctx, 1, "trpo: %s", line); }
+
+//---------------------------------- checkpoints ----------------------------------------------------
+
+static size_t item_bytes(const trpo_ckptitem* it) {
+  return it->dims[0] * (it->ndim == 2 ? it->dims[1] : 1) * 8;
+}
+
+// rank 0: write the snapshot (the state of iteration snap_iter); 0 or TRPO_EXIT_IOERROR
+static int publish(runctx* r, char* err, size_t nerr) {
+  char nrank[32], created[64];
+  snprintf(nrank, sizeof nrank, "%d", r->comm->nrank);
+  time_t now = time(NULL);
+  strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  trpo_ckptattr attrs[] = {{"git_commit", TRPO_GIT_COMMIT},
+                           {"trpo_version", TRPO_VERSION},
+                           {"task", r->cfg->env},
+                           {"nrank", nrank},
+                           {"created", created},
+                           {"libraries", trpo_checkpoint_libversion()}};
+  int rc = trpo_checkpoint_write(r->cfg->run_dir, r->snap_iter, r->snap, r->nitems, attrs,
+                                 (int)(sizeof attrs / sizeof attrs[0]), r->config_text,
+                                 r->cfg->keep_checkpoints, err, nerr);
+  if (rc == 0) r->written_iter = r->snap_iter;
+  return rc;
+}
+
+// collective: gather the state of the iteration just completed into rank 0's snapshot
+static void snapshot(runctx* r) {
+  trpo_train_gather(r->tr);
+  if (r->comm->rank != 0) return;
+  pthread_mutex_lock(&r->lock);
+  for (int k = 0; k < r->nitems; k++) memcpy(r->snap[k].data, r->items[k].data, item_bytes(&r->items[k]));
+  r->snap_iter = trpo_train_iteration(r->tr);
+  pthread_mutex_unlock(&r->lock);
+}
+
+// collective: write the snapshot on rank 0; every rank gets the same return code
+static int checkpoint(runctx* r) {
+  int rc = 0;
+  char err[1024] = "";
+  if (r->comm->rank == 0 && r->snap_iter > r->written_iter) {
+    pthread_mutex_lock(&r->lock);
+    double t0 = trpo_time_now();
+    rc = publish(r, err, sizeof err);
+    double dt = trpo_time_now() - t0;
+    pthread_mutex_unlock(&r->lock);
+    if (rc) say(r, 1, "trpo: %s", err);
+    else if (!r->cfg->quiet) say(r, 0, "checkpoint iteration %ld written in %.3f s", r->snap_iter, dt);
+  }
+  trpo_comm_max_int(r->comm, &rc, 1);
+  return rc;
+}
+
+// rank 0's watcher: on SIGTERM/SIGINT publish the last completed iteration and leave at once
+static void* watch(void* arg) {
+  runctx* r = arg;
+  struct timespec tick = {0, 20 * 1000 * 1000};
+  while (!r->done) {
+    if (trpo_signal_pending() & TRPO_SIG_TERM) {
+      pthread_mutex_lock(&r->lock);
+      char err[1024] = "";
+      int rc = 0;
+      if (r->snap_iter > r->written_iter) rc = publish(r, err, sizeof err);
+      if (rc) {
+        fprintf(stderr, "trpo: %s\n", err);
+        _exit(TRPO_EXIT_IOERROR);
+      }
+      fprintf(stderr, "trpo: terminated by a signal; state of iteration %ld is in %s\n",
+              r->written_iter, r->cfg->run_dir);
+      if (r->log) fflush(r->log);
+      _exit(TRPO_EXIT_CHECKPOINTED);
+    }
+    nanosleep(&tick, NULL);
+  }
+  return NULL;
+}
+
+//---------------------------------- the run directory ----------------------------------------------
+
+// compare the stored config with ours, except the keys a resumption may change
+static int same_config(const trpo_config* a, const trpo_config* b, char* key, size_t nkey) {
+#define CMP_INT(name) (a->name == b->name)
+#define CMP_LONG(name) (a->name == b->name)
+#define CMP_DOUBLE(name) (a->name == b->name)
+#define CMP_STR(name) (strcmp(a->name, b->name) == 0)
+#define CMP(type, name, def, lo, hi, help)                                          \
+  {                                                                                 \
+    int free_ = 0;                                                                  \
+    for (int k = 0; resumable_keys[k]; k++)                                         \
+      if (strcmp(resumable_keys[k], #name) == 0) free_ = 1;                         \
+    if (!free_ && !CMP_##type(name)) {                                              \
+      snprintf(key, nkey, "%s", #name);                                             \
+      return 0;                                                                     \
+    }                                                                               \
+  }
+  TRPO_CONFIG_FIELDS(CMP)
+#undef CMP
+  return 1;
+}
+
+// rank 0: lock, check ownership, prepare files; returns 0 or an exit code (message printed)
+static int open_dir(runctx* r, int restart, int* resume) {
+  char err[1024];
+  const char* dir = r->cfg->run_dir;
+  *resume = 0;
+  if (trpo_rundir_make(dir, err, sizeof err)) return say(r, 1, "trpo: %s", err), TRPO_EXIT_IOERROR;
+  int stale = 0;
+  if (trpo_rundir_lock(dir, &stale, err, sizeof err)) return say(r, 1, "trpo: %s", err), TRPO_EXIT_BADINPUT;
+  if (stale) say(r, 1, "trpo: took over the stale lock of a dead job in %s", dir);
+
+  // a directory that holds another config's run is refused unless told to start over
+  snprintf(r->path, sizeof r->path, "%s/config.ini", dir);
+  char key[128];
+  trpo_config old;
+  trpo_config_default(&old);
+  int have = access(r->path, F_OK) == 0;
+  if (have && !restart) {
+    if (trpo_config_load(&old, r->path, 0, NULL, err, sizeof err)) {
+      say(r, 1, "trpo: %s (the run directory's config; use --restart to start over)", err);
+      return TRPO_EXIT_BADINPUT;
+    }
+    if (!same_config(&old, r->cfg, key, sizeof key)) {
+      say(r, 1, "trpo: run_dir '%s' holds a run with a different config (key '%s' differs from %s); "
+                "choose another run_dir or pass --restart to start over",
+          dir, key, r->path);
+      return TRPO_EXIT_BADINPUT;
+    }
+    *resume = 1;
+  }
+  if (restart) {
+    // start over: remove the previous run's progress and checkpoints (ckpt-*.h5 and .tmp)
+    char p[TRPO_STRLEN + 300];
+    snprintf(p, sizeof p, "%s/progress.csv", dir);
+    if (unlink(p) && errno != ENOENT)
+      return say(r, 1, "trpo: cannot remove %s: %s", p, strerror(errno)), TRPO_EXIT_IOERROR;
+    DIR* d = opendir(dir);
+    struct dirent* e;
+    while (d && (e = readdir(d)))
+      if (strncmp(e->d_name, "ckpt-", 5) == 0) {
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p)) {
+          closedir(d);
+          return say(r, 1, "trpo: cannot remove %s: %s", p, strerror(errno)), TRPO_EXIT_IOERROR;
+        }
+      }
+    if (d) closedir(d);
+  }
+  if (trpo_rundir_write_file(r->path, r->config_text, strlen(r->config_text), err, sizeof err))
+    return say(r, 1, "trpo: %s", err), TRPO_EXIT_IOERROR;
+  return 0;
+}
+
+// rank 0: load the newest good checkpoint; 0 resumed, 1 none, else exit code
+static int load(runctx* r) {
+  char err[1024], used[TRPO_STRLEN + 64];
+  long iter = 0;
+  int rc = trpo_checkpoint_read(r->cfg->run_dir, r->items, r->nitems, &iter, used, sizeof used,
+                                NULL, 0, report_line, r, err, sizeof err);
+  if (rc == 1) return 1;
+  if (rc) {
+    say(r, 1, "trpo: %s", err);
+    return TRPO_EXIT_BADINPUT;
+  }
+  say(r, 0, "resuming from %s (iteration %ld)", used, iter);
+  return 0;
+}
+
+//---------------------------------- the run --------------------------------------------------------
+
+static void console_line(runctx* r, const trpo_stats* s) {
+  say(r, 0,
+      "iter %4.0f | steps %9.0f | return %9.2f +- %7.2f (%3.0f eps, len %6.1f) | kl %.5f | "
+      "ent %7.3f | ls %2.0f%s | cg %2.0f | vf_ev %5.2f | %8.0f steps/s",
+      s->iteration, s->env_steps, s->return_mean, s->return_std, s->episodes, s->len_mean, s->kl,
+      s->entropy, s->ls_steps, s->ls_rejected ? " REJECTED" : "", s->cg_iters, s->vf_explained_var,
+      s->steps_per_s);
+}
+
+int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart, trpo_comm* comm) {
+  runctx rr, *r = &rr;
+  memset(r, 0, sizeof *r);
+  r->cfg = cfg;
+  r->config_text = config_text;
+  r->comm = comm;
+  r->snap_iter = r->written_iter = -1;
+  pthread_mutex_init(&r->lock, NULL);
+  comm->timing = cfg->comm_timing;
+  char err[1024] = "";
+
+  // every rank builds its trainer (the same config gives the same error everywhere)
+  int rc = trpo_train_make(&r->tr, cfg, comm, err, sizeof err);
+  trpo_comm_max_int(comm, &rc, 1);
+  if (rc) {
+    if (comm->rank == 0) fprintf(stderr, "trpo: %s\n", err[0] ? err : "environment setup failed on another rank");
+    trpo_train_free(r->tr);
+    return rc;
+  }
+  r->nitems = trpo_train_items(r->tr, &r->items);
+
+  // rank 0 opens the directory and loads the newest good checkpoint
+  int resume = 0, state[2] = {0, 0};
+  if (comm->rank == 0) {
+    for (int k = 0; k < r->nitems; k++) {
+      r->snap[k] = r->items[k];
+      r->snap[k].data = trpo_alloc(item_bytes(&r->items[k]));
+    }
+    state[0] = open_dir(r, restart, &resume);
+    if (!state[0]) {
+      char lp[TRPO_STRLEN + 64];
+      snprintf(lp, sizeof lp, "%s/train.log", cfg->run_dir);
+      r->log = fopen(lp, "a");
+      int l = load(r);
+      if (l == 0) state[1] = 1;
+      else if (l != 1) state[0] = l;
+      else if (resume) say(r, 1, "trpo: %s has this config but no checkpoint: starting from scratch", cfg->run_dir);
+    }
+  }
+  trpo_comm_max_int(comm, state, 2);
+  if (state[0]) goto done_err;
+  if (state[1]) trpo_train_scatter(r->tr);
+  rc = 0;
+
+  // progress.csv continues after the checkpoint's iteration
+  if (comm->rank == 0) {
+    snprintf(r->path, sizeof r->path, "%s/progress.csv", cfg->run_dir);
+    if (trpo_rundir_truncate_csv(r->path, trpo_train_iteration(r->tr), err, sizeof err)) {
+      say(r, 1, "trpo: %s", err);
+      state[0] = TRPO_EXIT_IOERROR;
+    } else {
+      int fresh = access(r->path, F_OK) != 0;
+      r->csv = fopen(r->path, "a");
+      if (!r->csv) {
+        say(r, 1, "trpo: cannot open %s: %s", r->path, strerror(errno));
+        state[0] = TRPO_EXIT_IOERROR;
+      } else if (fresh || ftell(r->csv) == 0) {
+        char head[2048];
+        trpo_stats_header(head, sizeof head);
+        fprintf(r->csv, "%s\n", head);
+        fflush(r->csv);
+      }
+    }
+  }
+  trpo_comm_max_int(comm, state, 1);
+  if (state[0]) goto done_err;
+
+  // signals, and rank 0's watcher for the fast path
+  trpo_signal_install();
+  snapshot(r);
+  if (comm->rank == 0 && pthread_create(&r->watcher, NULL, watch, r) == 0) r->watching = 1;
+  say(r, 0, "training %s: %d environments x %d steps per iteration on %d rank%s, %ld steps total, run_dir %s",
+      cfg->env, cfg->nenv, cfg->nsteps, comm->nrank, comm->nrank > 1 ? "s" : "", cfg->total_steps,
+      cfg->run_dir);
+
+  // the loop
+  double last_ckpt = trpo_time_now();
+  while (trpo_train_env_steps(r->tr) < cfg->total_steps) {
+    trpo_stats st;
+    int stop = trpo_train_iterate(r->tr, &st);
+    snapshot(r);
+    if (comm->rank == 0) {
+      char row[4096];
+      trpo_stats_row(&st, row, sizeof row);
+      fprintf(r->csv, "%s\n", row);
+      fflush(r->csv);
+      console_line(r, &st);
+    }
+    if (stop == TRPO_STOP_SKIPS) {
+      say(r, 1, "trpo: %d consecutive updates were skipped for non-finite gradients, curvature or "
+                "surrogate; stopping instead of training on garbage (see skipped_updates in %s)",
+          cfg->max_skips, r->path);
+      rc = TRPO_EXIT_FAIL;
+      break;
+    }
+    // shared decisions at the boundary: a signal on any rank, a checkpoint due on rank 0
+    long it = trpo_train_iteration(r->tr);
+    int flag[2] = {trpo_signal_pending() & TRPO_SIG_USR1 ? 1 : 0, 0};
+    if (comm->rank == 0) {
+      int by_iter = cfg->checkpoint_every > 0 && it % cfg->checkpoint_every == 0;
+      int by_time = cfg->checkpoint_minutes > 0 && trpo_time_now() - last_ckpt >= 60 * cfg->checkpoint_minutes;
+      flag[1] = by_iter || by_time;
+    }
+    trpo_comm_max_int(comm, flag, 2);
+    if (flag[1] || flag[0]) {
+      int w = checkpoint(r);
+      last_ckpt = trpo_time_now();
+      if (w) {
+        rc = w;
+        break;
+      }
+    }
+    if (flag[0]) {
+      say(r, 1, "trpo: stopped by SIGUSR1 after iteration %ld, checkpoint written; exit code %d "
+                "means 'checkpointed, not finished' (requeue)",
+          it, TRPO_EXIT_CHECKPOINTED);
+      rc = TRPO_EXIT_CHECKPOINTED;
+      break;
+    }
+  }
+  // the final state is always published
+  if (rc == 0) rc = checkpoint(r);
+  if (rc == 0) say(r, 0, "done: %ld env steps; outputs in %s (progress.csv, train.log, ckpt-*.h5)",
+                   trpo_train_env_steps(r->tr), cfg->run_dir);
+  goto done;
+
+done_err:
+  rc = state[0];
+done:
+  r->done = 1;
+  if (r->watching) pthread_join(r->watcher, NULL);
+  if (r->csv) fclose(r->csv);
+  if (comm->rank == 0) trpo_rundir_unlock(cfg->run_dir);   // removes only our own lock
+  if (r->log) fclose(r->log);
+  if (comm->rank == 0)
+    for (int k = 0; k < r->nitems; k++) trpo_alloc_free(r->snap[k].data);
+  trpo_train_free(r->tr);
+  pthread_mutex_destroy(&r->lock);
+  return rc;
+}

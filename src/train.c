@@ -1,0 +1,873 @@
+// train.c: one TRPO iteration (Schulman et al. 2015, "Trust Region Policy Optimization").
+//
+// The trainer of one rank. It holds a contiguous share of the environments; environment e owns
+// its random streams and the batch rows [e*T, (e+1)*T) (T = nsteps), so the rank count changes
+// only which rows a rank computes. Every sum across environments is exact (trpo_fxsum, reduced
+// as integers by trpo_comm_sum_fx), and every dgemm runs over one environment's rows, with
+// shapes that do not depend on the rank count: parameters are bitwise identical on 1 or N ranks.
+//
+// An iteration, as in the paper (section 6, "practical algorithm"):
+//   1. sample T steps of every environment with the current stochastic policy;
+//   2. GAE(gamma, lambda) advantages against the value baseline (Schulman et al. 2016), normalised;
+//   3. g = grad of the surrogate L(theta) = mean(pi_theta(a|s) / pi_old(a|s) * A) at theta_old;
+//   4. s = F^-1 g by conjugate gradient, F the Fisher matrix (+ damping), from products only;
+//   5. full step beta*s with beta = sqrt(2 max_kl / s^T F s), so that the quadratic KL model
+//      equals max_kl (eq. 14 and appendix C);
+//   6. backtracking line search: accept the first step that improves L AND keeps the mean
+//      KL(old||new) <= max_kl, else restore theta_old bitwise;
+//   7. fit the value network to the lambda-returns by minibatch Adam;
+//   8. merge the batch's observation statistics into the running normaliser.
+// Every rank runs the same CG and line search on the same exactly-reduced numbers, so all ranks
+// agree bitwise without a broadcast per CG step; rank 0's parameters are broadcast once per
+// iteration anyway, which is the design's "new parameters reach every rank".
+//
+// Not here: the run directory, progress.csv, checkpoint files and signals (src/run.c).
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "trpo/trpo.h"
+
+struct trpo_train_ {
+  trpo_config cfg;
+  trpo_comm* comm;
+  trpo_envs* envs;
+  trpo_envinfo info;
+  trpo_policy pol;
+  trpo_mlp vf;
+  trpo_normalizer norm;
+  trpo_adam adam;
+
+  // sizes
+  int nenv_total, env_begin, nenv;   // global count, this rank's share
+  int T, Tsub;                       // segment length, Fisher subsample rows per env
+  int nobs, nactdim, ndist;          // observation, stored action and dist-row sizes
+  long N;                            // rows in the global batch (nenv_total * T)
+  int nlocal;                        // rows held here (nenv * T)
+
+  // parameters (identical on every rank)
+  double* theta;       // policy parameters                       (pol.nparam)
+  double* theta_old;   // policy parameters before the update     (pol.nparam)
+  double* vtheta;      // value parameters                        (vf.nparam)
+
+  // per environment state (nenv)
+  double* cur_obs;     // raw observation the next action is chosen from   (nenv x nobs)
+  double* ep_ret;      // raw return of the episode in flight              (nenv)
+  double* ep_len;      // length of the episode in flight                  (nenv)
+  trpo_rng* rng_act;   // action-sampling stream of each env               (nenv)
+  int* sub_start;      // first row of the Fisher window of each env       (nenv)
+
+  // batch rows of this rank (nlocal)
+  double* obs;         // raw observations                     (nlocal x nobs)
+  double* nobs_b;      // normalised observations              (nlocal x nobs)
+  double* act;         // sampled (unclipped) actions          (nlocal x nactdim)
+  double* rew;         // rewards                              (nlocal)
+  int* flags;          // TRPO_ENV_* flags of each step        (nlocal)
+  double* final_obs;   // raw final observation at truncations (nlocal x nobs)
+  double* boot_obs;    // raw observation after each segment   (nenv x nobs)
+  double* value;       // V(s_t)                               (nlocal)
+  double* vend;        // bootstrap values                     (nlocal)
+  double* adv;         // advantages (normalised)              (nlocal)
+  double* ret;         // lambda-returns, value targets        (nlocal)
+  double* logp_old;    // log pi_old(a|s)                      (nlocal)
+  double* dist_old;    // distribution rows of pi_old          (nlocal x ndist)
+  double* dist_new;    // scratch distribution rows            (nlocal x ndist)
+
+  // networks' work: policy activations for all local rows (kept for every Fisher product)
+  trpo_mlpwork pw;     // maxrows nlocal
+  trpo_mlpwork vw;     // maxrows max(T, minibatch rows)
+  trpo_mlpwork one;    // maxrows 1: sampling-time policy forward
+  trpo_mlpwork vone;   // maxrows 1: bootstrap value forwards
+
+  // scratch
+  double* g;           // policy gradient                      (pol.nparam)
+  double* step;        // CG solution / full step              (pol.nparam)
+  double* fv;          // Fisher-vector product                (pol.nparam)
+  double* pbuf;        // one environment's partial            (max(pol.nparam, vf.nparam+1))
+  double* cgwork;      // CG work                              (3 x pol.nparam)
+  double* vgrad;       // value gradient + loss                (vf.nparam + 1)
+  double* xmb;         // minibatch observations               (mbmax x nobs)
+  double* ymb;         // minibatch targets                    (mbmax)
+  double* dmb;         // minibatch output gradient            (mbmax)
+  int* perm;           // permutation of global rows           (N)
+  int* mbrows;         // this rank's rows of one minibatch    (mbmax)
+  int* mbcount;        // rows of one minibatch per local env  (nenv + 1)
+  int mbmax;
+  trpo_fxsum fxp;      // policy-sized exact sum
+  trpo_fxsum fxv;      // value-sized exact sum (+ loss)
+  trpo_fxsum fxs;      // scalar statistics
+  trpo_fxsum fxo;      // observation statistics (2 x nobs)
+  double* ostat;       // observation statistics               (2 x nobs)
+
+  // global streams and counters (identical on every rank)
+  trpo_rng rng_shuffle, rng_subsample;
+  long iteration, env_steps, episodes, skipped, consecutive_skips;
+  double t_start, wall_before;   // wall-clock of this process, and of earlier processes (resume)
+
+  // checkpoint items and their buffers (per-env arrays are global-sized on rank 0)
+  trpo_ckptitem items[32];
+  int nitems;
+  long counters[6];      // iteration, env_steps, episodes, skipped, consecutive, nenv_total
+  double scal[2];        // wall_s so far, normaliser count
+  uint64_t grng[8];      // rng_shuffle, rng_subsample
+  uint64_t adam_t;
+  double* g_sim;         // (nenv_total x nsim)
+  double* g_obs;         // (nenv_total x nobs)
+  double* g_ep;          // (nenv_total x 2): return, length
+  uint64_t* g_rng;       // (nenv_total x 8): reset stream, action stream
+  int64_t* g_t;          // (nenv_total)
+  double* l_pack;        // this rank's packed env state (nenv x envrec)
+  double* g_pack;        // rank 0: all envs packed (nenv_total x envrec)
+  int envrec;            // doubles per env record
+};
+
+//---------------------------------- small helpers --------------------------------------------------
+
+// a view of the policy work on rows [row, row+n) of the stored activations
+static trpo_mlpwork rows_view(const trpo_train* t, const trpo_mlpwork* w, int row) {
+  trpo_mlpwork v = *w;
+  for (int l = 0; l <= t->pol.net.nlayer; l++) v.h[l] = w->h[l] + (size_t)row * t->pol.net.size[l];
+  return v;
+}
+
+static int finite_vec(const double* x, int n) {
+  for (int i = 0; i < n; i++)
+    if (!isfinite(x[i])) return 0;
+  return 1;
+}
+
+static double value1(trpo_train* t, const double* raw_obs) {
+  // V of one raw observation (normalised first); one-row forward, the reference path
+  double x[t->nobs];
+  trpo_normalizer_apply(&t->norm, x, raw_obs, 1);
+  return trpo_mlp_forward(&t->vf, t->vtheta, &t->vone, x, 1)[0];
+}
+
+//---------------------------------- make / free ----------------------------------------------------
+
+static void make_items(trpo_train* t);
+
+static void* A(size_t n, size_t size) { return trpo_alloc(n * size); }
+
+int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, char* err,
+                    size_t nerr) {
+  trpo_train* t = A(1, sizeof *t);
+  t->cfg = *cfg;
+  t->comm = comm;
+  t->nenv_total = cfg->nenv;
+  if (cfg->nenv < comm->nrank) {
+    snprintf(err, nerr, "key 'nenv': %d environments cannot be shared by %d ranks (need nenv >= ranks)",
+             cfg->nenv, comm->nrank);
+    trpo_alloc_free(t);
+    return TRPO_EXIT_BADINPUT;
+  }
+  trpo_shard_range(cfg->nenv, comm->rank, comm->nrank, &t->env_begin, &t->nenv);
+
+  // environments of this rank
+  int rc = trpo_envs_make(&t->envs, cfg->env, cfg->model, (uint64_t)cfg->seed, t->env_begin,
+                          t->nenv, err, nerr);
+  if (rc) {
+    trpo_alloc_free(t);
+    return rc;
+  }
+  t->info = *trpo_envs_info(t->envs);
+  t->nobs = t->info.nobs;
+  t->nactdim = t->info.discrete ? 1 : t->info.nact;
+  t->T = cfg->nsteps;
+  t->Tsub = (int)fmax(1.0, floor(cfg->fvp_fraction * cfg->nsteps + 0.5));
+  if (t->Tsub > t->T) t->Tsub = t->T;
+  t->N = (long)t->nenv_total * t->T;
+  t->nlocal = t->nenv * t->T;
+
+  // networks, identical on every rank (same seed, same stream)
+  trpo_policy_init(&t->pol, t->nobs, t->info.nact, t->info.discrete, cfg->hidden_sizes,
+                   cfg->nhidden);
+  t->ndist = t->pol.ndist;
+  trpo_mlp_init(&t->vf, t->nobs, cfg->vf_hidden_sizes, cfg->nvf_hidden, 1);
+  t->theta = A(t->pol.nparam, sizeof(double));
+  t->theta_old = A(t->pol.nparam, sizeof(double));
+  t->vtheta = A(t->vf.nparam, sizeof(double));
+  trpo_rng r;
+  trpo_rng_seed(&r, (uint64_t)cfg->seed, TRPO_RNG_GLOBAL, TRPO_RNG_INIT);
+  trpo_policy_randomize(&t->pol, t->theta, &r, cfg->init_logstd);
+  trpo_mlp_randomize(&t->vf, t->vtheta, &r, 1.0);
+  trpo_normalizer_make(&t->norm, t->nobs, cfg->obs_clip);
+  trpo_adam_make(&t->adam, t->vf.nparam, cfg->vf_lr);
+  trpo_rng_seed(&t->rng_shuffle, (uint64_t)cfg->seed, TRPO_RNG_GLOBAL, TRPO_RNG_SHUFFLE);
+  trpo_rng_seed(&t->rng_subsample, (uint64_t)cfg->seed, TRPO_RNG_GLOBAL, TRPO_RNG_SUBSAMPLE);
+
+  // per environment state
+  int nobs = t->nobs, nl = t->nlocal;
+  t->cur_obs = A((size_t)t->nenv * nobs, sizeof(double));
+  t->ep_ret = A(t->nenv, sizeof(double));
+  t->ep_len = A(t->nenv, sizeof(double));
+  t->rng_act = A(t->nenv, sizeof(trpo_rng));
+  t->sub_start = A(t->nenv, sizeof(int));
+
+  // batch rows
+  t->obs = A((size_t)nl * nobs, sizeof(double));
+  t->nobs_b = A((size_t)nl * nobs, sizeof(double));
+  t->act = A((size_t)nl * t->nactdim, sizeof(double));
+  t->rew = A(nl, sizeof(double));
+  t->flags = A(nl, sizeof(int));
+  t->final_obs = A((size_t)nl * nobs, sizeof(double));
+  t->boot_obs = A((size_t)t->nenv * nobs, sizeof(double));
+  t->value = A(nl, sizeof(double));
+  t->vend = A(nl, sizeof(double));
+  t->adv = A(nl, sizeof(double));
+  t->ret = A(nl, sizeof(double));
+  t->logp_old = A(nl, sizeof(double));
+  t->dist_old = A((size_t)nl * t->ndist, sizeof(double));
+  t->dist_new = A((size_t)nl * t->ndist, sizeof(double));
+
+  // work: the minibatch rows one rank can hold are bounded by the minibatch and by its rows
+  t->mbmax = cfg->vf_minibatch < nl ? cfg->vf_minibatch : nl;
+  trpo_mlp_workmake(&t->pol.net, &t->pw, nl);
+  trpo_mlp_workmake(&t->vf, &t->vw, t->T > t->mbmax ? t->T : t->mbmax);
+  trpo_mlp_workmake(&t->pol.net, &t->one, 1);
+  int pmax = t->pol.nparam > t->vf.nparam + 1 ? t->pol.nparam : t->vf.nparam + 1;
+  t->g = A(t->pol.nparam, sizeof(double));
+  t->step = A(t->pol.nparam, sizeof(double));
+  t->fv = A(t->pol.nparam, sizeof(double));
+  t->pbuf = A(pmax, sizeof(double));
+  t->cgwork = A(3 * (size_t)t->pol.nparam, sizeof(double));
+  t->vgrad = A(t->vf.nparam + 1, sizeof(double));
+  t->xmb = A((size_t)t->mbmax * nobs, sizeof(double));
+  t->ymb = A(t->mbmax, sizeof(double));
+  t->dmb = A(t->mbmax, sizeof(double));
+  t->perm = A(t->N, sizeof(int));
+  t->mbrows = A(t->mbmax, sizeof(int));
+  t->mbcount = A(t->nenv + 1, sizeof(int));
+  t->ostat = A(2 * (size_t)nobs, sizeof(double));
+  trpo_fxsum_make(&t->fxp, t->pol.nparam);
+  trpo_fxsum_make(&t->fxv, t->vf.nparam + 1);
+  trpo_fxsum_make(&t->fxs, 8);
+  trpo_fxsum_make(&t->fxo, 2 * nobs);
+  if (t->N > 2147483647L) TRPO_FATAL("global batch of %ld rows is too large", t->N);
+
+  trpo_mlp_workmake(&t->vf, &t->vone, 1);
+  make_items(t);
+
+  // first observations and streams of every local environment (global env index)
+  for (int i = 0; i < t->nenv; i++) {
+    trpo_rng_seed(&t->rng_act[i], (uint64_t)cfg->seed, (uint64_t)(t->env_begin + i),
+                  TRPO_RNG_ACTION);
+    trpo_envs_reset(t->envs, i, t->cur_obs + (size_t)i * nobs);
+  }
+  t->t_start = trpo_time_now();
+  *out = t;
+  return 0;
+}
+
+void trpo_train_free(trpo_train* t) {
+  if (!t) return;
+  trpo_envs_free(t->envs);
+  trpo_normalizer_free(&t->norm);
+  trpo_adam_free(&t->adam);
+  trpo_mlp_workfree(&t->pw);
+  trpo_mlp_workfree(&t->vw);
+  trpo_mlp_workfree(&t->one);
+  trpo_mlp_workfree(&t->vone);
+  trpo_fxsum_free(&t->fxp);
+  trpo_fxsum_free(&t->fxv);
+  trpo_fxsum_free(&t->fxs);
+  trpo_fxsum_free(&t->fxo);
+  void* bufs[] = {t->theta, t->theta_old, t->vtheta, t->cur_obs, t->ep_ret, t->ep_len, t->rng_act,
+                  t->sub_start, t->obs, t->nobs_b, t->act, t->rew, t->flags, t->final_obs,
+                  t->boot_obs, t->value, t->vend, t->adv, t->ret, t->logp_old, t->dist_old,
+                  t->dist_new, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad, t->xmb,
+                  t->ymb, t->dmb, t->perm, t->mbrows, t->mbcount, t->ostat, t->g_sim, t->g_obs,
+                  t->g_ep, t->g_rng, t->g_t, t->l_pack, t->g_pack};
+  for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) trpo_alloc_free(bufs[k]);
+  trpo_alloc_free(t);
+}
+
+//---------------------------------- 1. sampling ----------------------------------------------------
+
+// run T steps of every local environment; episode statistics go into t->fxs:
+// [episodes, sum return, sum return^2, sum length]
+static void sample(trpo_train* t) {
+  const int nobs = t->nobs, T = t->T, nad = t->nactdim;
+  const double lo = t->info.act_lo, hi = t->info.act_hi;
+  double dist[t->ndist], a_env[nad > 0 ? nad : 1], next[nobs];
+  for (int i = 0; i < t->nenv; i++) {
+    double* cur = t->cur_obs + (size_t)i * nobs;
+    for (int s = 0; s < T; s++) {
+      int row = i * T + s;
+      double* o = t->obs + (size_t)row * nobs;
+      double* a = t->act + (size_t)row * nad;
+      // act: pi(.|normalise(s)) from the one-row reference forward, sampled from the env's stream
+      memcpy(o, cur, sizeof(double) * nobs);
+      trpo_normalizer_apply(&t->norm, t->nobs_b + (size_t)row * nobs, o, 1);
+      trpo_policy_dist(&t->pol, t->theta, &t->one, dist, t->nobs_b + (size_t)row * nobs, 1);
+      trpo_policy_sample(&t->pol, dist, &t->rng_act[i], a);
+      // the env gets the action clipped to its Box; the batch keeps the sample itself
+      for (int k = 0; k < nad; k++)
+        a_env[k] = (!t->info.discrete && t->cfg.clip_actions) ? fmin(hi, fmax(lo, a[k])) : a[k];
+      double r = 0;
+      int f = trpo_envs_step(t->envs, i, next, &r, a_env);
+      t->rew[row] = r;
+      t->flags[row] = f;
+      t->ep_ret[i] += r;
+      t->ep_len[i] += 1;
+      // an episode ended: record it, keep the true final observation, reset
+      if (f & (TRPO_ENV_TERMINATED | TRPO_ENV_TRUNCATED)) {
+        double ep[4] = {1, t->ep_ret[i], t->ep_ret[i] * t->ep_ret[i], t->ep_len[i]};
+        for (int k = 0; k < 4; k++) trpo_fxsum_add1(&t->fxs, k, ep[k]);
+        t->ep_ret[i] = t->ep_len[i] = 0;
+        memcpy(t->final_obs + (size_t)row * nobs, next, sizeof(double) * nobs);
+        trpo_envs_reset(t->envs, i, cur);
+      } else {
+        memcpy(cur, next, sizeof(double) * nobs);
+      }
+    }
+    memcpy(t->boot_obs + (size_t)i * nobs, cur, sizeof(double) * nobs);
+  }
+}
+
+//---------------------------------- 2. advantages --------------------------------------------------
+
+// values, bootstrap values, GAE and lambda-returns of every local segment
+static void advantages(trpo_train* t) {
+  const int T = t->T, nobs = t->nobs;
+  for (int i = 0; i < t->nenv; i++) {
+    int r0 = i * T;
+    const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->nobs_b + (size_t)r0 * nobs, T);
+    memcpy(t->value + r0, v, sizeof(double) * T);
+    // V(final obs) at truncations, V(next obs) after the segment's last step
+    for (int s = 0; s < T; s++) {
+      int row = r0 + s, f = t->flags[row];
+      t->vend[row] = 0;
+      if ((f & TRPO_ENV_TRUNCATED) && !(f & TRPO_ENV_TERMINATED))
+        t->vend[row] = value1(t, t->final_obs + (size_t)row * nobs);
+      else if (s == T - 1 && !(f & TRPO_ENV_TERMINATED))
+        t->vend[row] = value1(t, t->boot_obs + (size_t)i * nobs);
+    }
+    trpo_gae_segment(t->adv + r0, t->ret + r0, t->rew + r0, t->value + r0, t->vend + r0,
+                     t->flags + r0, T, t->cfg.gamma, t->cfg.lam);
+  }
+}
+
+// normalise advantages with global statistics; returns 0 if they are not finite
+static int normalize_advantages(trpo_train* t, double* ev_out) {
+  // [sum a, sum a^2, sum ret, sum ret^2, sum (ret - v), sum (ret - v)^2]
+  trpo_fxsum_zero(&t->fxs);
+  for (int r = 0; r < t->nlocal; r++) {
+    double a = t->adv[r], d = t->ret[r] - t->value[r];
+    double x[6] = {a, a * a, t->ret[r], t->ret[r] * t->ret[r], d, d * d};
+    for (int k = 0; k < 6; k++) trpo_fxsum_add1(&t->fxs, k, x[k]);
+  }
+  trpo_comm_sum_fx(t->comm, &t->fxs);
+  double s[8];
+  trpo_fxsum_get(&t->fxs, s);
+  double n = (double)t->N;
+  double mean = s[0] / n, var = fmax(0.0, s[1] / n - mean * mean);
+  // explained variance of the old value function: 1 - Var(ret - V) / Var(ret)
+  double vret = s[3] / n - (s[2] / n) * (s[2] / n), vres = s[5] / n - (s[4] / n) * (s[4] / n);
+  *ev_out = vret > 0 ? 1.0 - vres / vret : 0.0;
+  if (!isfinite(mean) || !isfinite(var)) return 0;
+  if (t->cfg.norm_adv) {
+    double inv = 1.0 / (sqrt(var) + 1e-8);
+    for (int r = 0; r < t->nlocal; r++) t->adv[r] = (t->adv[r] - mean) * inv;
+  }
+  return 1;
+}
+
+//---------------------------------- 3-5. gradient, Fisher products, CG -----------------------------
+
+// g = grad L(theta_old), and the old distribution (kept, with its activations, for the FVPs)
+static double policy_gradient(trpo_train* t, double* entropy) {
+  const int T = t->T, nobs = t->nobs, nd = t->ndist, nad = t->nactdim;
+  trpo_fxsum_zero(&t->fxp);
+  trpo_fxsum_zero(&t->fxs);
+  for (int i = 0; i < t->nenv; i++) {
+    int r0 = i * T;
+    trpo_mlpwork w = rows_view(t, &t->pw, r0);
+    // old distribution and log-likelihoods
+    trpo_policy_dist(&t->pol, t->theta, &w, t->dist_old + (size_t)r0 * nd,
+                     t->nobs_b + (size_t)r0 * nobs, T);
+    double ent = 0;
+    for (int s = 0; s < T; s++) {
+      const double* d = t->dist_old + (size_t)(r0 + s) * nd;
+      t->logp_old[r0 + s] = trpo_policy_logp(&t->pol, d, t->act + (size_t)(r0 + s) * nad);
+      ent += trpo_policy_entropy(&t->pol, d);
+    }
+    // this environment's share of grad mean(ratio * A); the forward leaves theta_old activations
+    memset(t->pbuf, 0, sizeof(double) * t->pol.nparam);
+    trpo_policy_surrogate(&t->pol, t->theta, &w, t->pbuf, 1.0 / (double)t->N, NULL,
+                          t->nobs_b + (size_t)r0 * nobs, t->act + (size_t)r0 * nad, t->adv + r0,
+                          t->logp_old + r0, t->dist_old + (size_t)r0 * nd, T);
+    trpo_fxsum_add(&t->fxp, t->pbuf);
+    trpo_fxsum_add1(&t->fxs, 0, ent);
+  }
+  trpo_comm_sum_fx(t->comm, &t->fxp);
+  trpo_fxsum_get(&t->fxp, t->g);
+  trpo_comm_sum_fx(t->comm, &t->fxs);
+  double s[8];
+  trpo_fxsum_get(&t->fxs, s);
+  *entropy = s[0] / (double)t->N;
+  return 0;
+}
+
+// out = (F + damping I) v, F averaged over the Fisher rows of all environments
+static void fisher_product(void* ctx, double* out, const double* v) {
+  trpo_train* t = ctx;
+  const int T = t->T, nd = t->ndist;
+  const double scale = 1.0 / ((double)t->nenv_total * t->Tsub);
+  trpo_fxsum_zero(&t->fxp);
+  for (int i = 0; i < t->nenv; i++) {
+    int r0 = i * T + t->sub_start[i];
+    trpo_mlpwork w = rows_view(t, &t->pw, r0);
+    memset(t->pbuf, 0, sizeof(double) * t->pol.nparam);
+    trpo_policy_fvp(&t->pol, t->theta_old, &w, t->pbuf, scale, t->dist_old + (size_t)r0 * nd, v,
+                    t->Tsub);
+    trpo_fxsum_add(&t->fxp, t->pbuf);
+  }
+  trpo_comm_sum_fx(t->comm, &t->fxp);
+  trpo_fxsum_get(&t->fxp, out);
+  for (int k = 0; k < t->pol.nparam; k++) out[k] += t->cfg.damping * v[k];
+}
+
+// surrogate improvement and mean KL at the current theta: sums over all environments
+static void evaluate(trpo_train* t, double* surr, double* kl) {
+  const int T = t->T, nobs = t->nobs, nd = t->ndist, nad = t->nactdim;
+  trpo_fxsum_zero(&t->fxs);
+  for (int i = 0; i < t->nenv; i++) {
+    int r0 = i * T;
+    trpo_mlpwork w = rows_view(t, &t->pw, r0);
+    double k = 0;
+    double L = trpo_policy_surrogate(&t->pol, t->theta, &w, NULL, 1.0, &k,
+                                     t->nobs_b + (size_t)r0 * nobs, t->act + (size_t)r0 * nad,
+                                     t->adv + r0, t->logp_old + r0, t->dist_old + (size_t)r0 * nd,
+                                     T);
+    trpo_fxsum_add1(&t->fxs, 0, L);
+    trpo_fxsum_add1(&t->fxs, 1, k);
+  }
+  trpo_comm_sum_fx(t->comm, &t->fxs);
+  double s[8];
+  trpo_fxsum_get(&t->fxs, s);
+  *surr = s[0] / (double)t->N;
+  *kl = s[1] / (double)t->N;
+}
+
+//---------------------------------- 7. value fit ---------------------------------------------------
+
+// minibatch Adam on 0.5-free MSE (mean (V - ret)^2) over global minibatches; returns last epoch's loss
+static double fit_value(trpo_train* t) {
+  const long N = t->N;
+  const int T = t->T, nobs = t->nobs, mb = t->cfg.vf_minibatch;
+  const int P = t->vf.nparam;
+  const long first = (long)t->env_begin * T, last = first + t->nlocal;
+  double loss = 0;
+  for (int ep = 0; ep < t->cfg.vf_epochs; ep++) {
+    // the same global permutation on every rank
+    for (long k = 0; k < N; k++) t->perm[k] = (int)k;
+    for (long k = N - 1; k > 0; k--) {
+      long j = (long)trpo_rng_below(&t->rng_shuffle, (uint64_t)(k + 1));
+      int tmp = t->perm[k];
+      t->perm[k] = t->perm[j];
+      t->perm[j] = tmp;
+    }
+    double eploss = 0;
+    for (long b0 = 0; b0 < N; b0 += mb) {
+      long b1 = b0 + mb < N ? b0 + mb : N;
+      double bscale = 1.0 / (double)(b1 - b0);
+      // this rank's rows of the minibatch, grouped by environment in permutation order
+      memset(t->mbcount, 0, sizeof(int) * (t->nenv + 1));
+      for (long k = b0; k < b1; k++)
+        if (t->perm[k] >= first && t->perm[k] < last) t->mbcount[(t->perm[k] - first) / T + 1]++;
+      for (int i = 0; i < t->nenv; i++) t->mbcount[i + 1] += t->mbcount[i];
+      for (long k = b0; k < b1; k++) {
+        long g = t->perm[k];
+        if (g < first || g >= last) continue;
+        int row = (int)(g - first), e = row / T;
+        t->mbrows[t->mbcount[e]++] = row;
+      }
+      // after the placement mbcount[e] is the end of env e's group (start: previous end)
+      trpo_fxsum_zero(&t->fxv);
+      int start = 0;
+      for (int e = 0; e < t->nenv; e++) {
+        int end = t->mbcount[e], n = end - start;
+        if (n == 0) continue;
+        for (int k = 0; k < n; k++) {
+          int row = t->mbrows[start + k];
+          memcpy(t->xmb + (size_t)k * nobs, t->nobs_b + (size_t)row * nobs, sizeof(double) * nobs);
+          t->ymb[k] = t->ret[row];
+        }
+        const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->xmb, n);
+        double l = 0;
+        for (int k = 0; k < n; k++) {
+          double d = v[k] - t->ymb[k];
+          l += d * d;
+          t->dmb[k] = 2.0 * d * bscale;
+        }
+        memset(t->pbuf, 0, sizeof(double) * (P + 1));
+        trpo_mlp_backward(&t->vf, t->vtheta, &t->vw, t->pbuf, t->dmb, n);
+        t->pbuf[P] = l * bscale;
+        trpo_fxsum_add(&t->fxv, t->pbuf);
+        start = end;
+      }
+      trpo_comm_sum_fx(t->comm, &t->fxv);
+      trpo_fxsum_get(&t->fxv, t->vgrad);
+      eploss += t->vgrad[P] * (double)(b1 - b0) / (double)N;
+      if (!finite_vec(t->vgrad, P)) continue;   // a non-finite minibatch is skipped
+      trpo_adam_step(&t->adam, t->vtheta, t->vgrad);
+    }
+    loss = eploss;
+  }
+  return loss;
+}
+
+//---------------------------------- 8. observation statistics --------------------------------------
+
+static void update_normalizer(trpo_train* t) {
+  // shifted sums about the current mean keep the variance well conditioned
+  const int nobs = t->nobs;
+  trpo_fxsum_zero(&t->fxo);
+  double x[2 * nobs];
+  for (int r = 0; r < t->nlocal; r++) {
+    const double* o = t->obs + (size_t)r * nobs;
+    for (int k = 0; k < nobs; k++) {
+      double d = o[k] - t->norm.mean[k];
+      x[k] = d;
+      x[nobs + k] = d * d;
+    }
+    trpo_fxsum_add(&t->fxo, x);
+  }
+  trpo_comm_sum_fx(t->comm, &t->fxo);
+  trpo_fxsum_get(&t->fxo, t->ostat);
+  double n = (double)t->N;
+  double mean[nobs], m2[nobs];
+  for (int k = 0; k < nobs; k++) {
+    double s1 = t->ostat[k], s2 = t->ostat[nobs + k];
+    mean[k] = t->norm.mean[k] + s1 / n;
+    m2[k] = fmax(0.0, s2 - s1 * s1 / n);
+  }
+  if (finite_vec(mean, nobs) && finite_vec(m2, nobs)) trpo_normalizer_merge(&t->norm, n, mean, m2);
+}
+
+//---------------------------------- the iteration --------------------------------------------------
+
+int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
+  const int P = t->pol.nparam;
+  double tc0 = t->comm->t_comm, tw0 = t->comm->t_wait;
+  double t0 = trpo_time_now();
+  memset(st, 0, sizeof *st);
+  long faults0 = trpo_envs_simfaults(t->envs);
+
+  // 1. sample
+  trpo_fxsum_zero(&t->fxs);
+  sample(t);
+  trpo_comm_sum_fx(t->comm, &t->fxs);
+  double ep[8];
+  trpo_fxsum_get(&t->fxs, ep);
+  double t1 = trpo_time_now();
+
+  // 2-3. advantages and gradient
+  double ev = 0, entropy = 0;
+  advantages(t);
+  int ok = normalize_advantages(t, &ev);
+  memcpy(t->theta_old, t->theta, sizeof(double) * P);
+  // the Fisher window of every environment, drawn for all envs so every rank stays in step
+  for (int e = 0; e < t->nenv_total; e++) {
+    int s0 = t->Tsub < t->T ? (int)trpo_rng_below(&t->rng_subsample, (uint64_t)(t->T - t->Tsub + 1)) : 0;
+    if (e >= t->env_begin && e < t->env_begin + t->nenv) t->sub_start[e - t->env_begin] = s0;
+  }
+  policy_gradient(t, &entropy);
+  ok = ok && finite_vec(t->g, P);
+  double t2 = trpo_time_now();
+
+  // 4-5. natural gradient direction and step length
+  trpo_cgresult cg = {0, 0, 0};
+  double shs = 0, fullscale = 0;
+  if (ok) {
+    cg = trpo_cg_solve(fisher_product, t, t->step, t->g, t->cgwork, P, t->cfg.cg_iters, t->cfg.cg_tol);
+    ok = finite_vec(t->step, P);
+  }
+  if (ok) {
+    fisher_product(t, t->fv, t->step);
+    shs = trpo_linalg_dot(t->step, t->fv, P);
+    ok = isfinite(shs) && shs > 0;
+  }
+  if (ok) {
+    fullscale = sqrt(2.0 * t->cfg.max_kl / shs);
+    ok = isfinite(fullscale);
+  }
+  double t3 = trpo_time_now();
+
+  // 6. backtracking line search on the surrogate and the KL constraint
+  double surr0 = 0, kl0 = 0, improve = 0, kl = 0;
+  int accepted = 0, nls = 0;
+  if (ok) {
+    evaluate(t, &surr0, &kl0);
+    ok = isfinite(surr0);
+  }
+  if (ok) {
+    double frac = 1.0;
+    for (nls = 1; nls <= t->cfg.ls_steps; nls++, frac *= t->cfg.ls_shrink) {
+      for (int k = 0; k < P; k++) t->theta[k] = t->theta_old[k] + frac * fullscale * t->step[k];
+      double surr = 0;
+      evaluate(t, &surr, &kl);
+      improve = surr - surr0;
+      if (isfinite(improve) && isfinite(kl) && improve > 0 && kl <= t->cfg.max_kl) {
+        accepted = 1;
+        break;
+      }
+    }
+    if (!accepted) {
+      memcpy(t->theta, t->theta_old, sizeof(double) * P);
+      improve = 0;
+      kl = 0;
+      nls = t->cfg.ls_steps;
+    }
+  }
+  if (!ok) {
+    // a non-finite quantity anywhere skips the update: the parameters stay bitwise as they were
+    memcpy(t->theta, t->theta_old, sizeof(double) * P);
+    t->skipped++;
+    t->consecutive_skips++;
+  } else {
+    t->consecutive_skips = 0;
+  }
+  // rank 0's parameters are the truth
+  trpo_comm_bcast(t->comm, t->theta, P, 0);
+  double t4 = trpo_time_now();
+
+  // 7. value fit (also when the policy update was skipped)
+  double vloss = t->cfg.vf_epochs > 0 ? fit_value(t) : 0;
+  double t5 = trpo_time_now();
+
+  // 8. observation statistics of this batch, for the next iteration
+  if (t->cfg.obs_norm) update_normalizer(t);
+
+  // statistics; times as maxima over ranks
+  t->iteration++;
+  t->env_steps += t->N;
+  t->episodes += (long)ep[0];
+  long faults[1] = {trpo_envs_simfaults(t->envs) - faults0};
+  trpo_comm_sum_long(t->comm, faults, 1);
+  double t6 = trpo_time_now();
+  double tm[8] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
+                  t->comm->t_comm - tc0, t6 - t0};
+  trpo_comm_max_double(t->comm, tm, 8);
+  st->iteration = (double)t->iteration;
+  st->env_steps = (double)t->env_steps;
+  st->wall_s = t->wall_before + (trpo_time_now() - t->t_start);
+  st->episodes = ep[0];
+  st->return_mean = ep[0] > 0 ? ep[1] / ep[0] : NAN;
+  st->return_std = ep[0] > 0 ? sqrt(fmax(0.0, ep[2] / ep[0] - st->return_mean * st->return_mean)) : NAN;
+  st->len_mean = ep[0] > 0 ? ep[3] / ep[0] : NAN;
+  st->kl = kl;
+  st->entropy = entropy;
+  st->surr_improve = improve;
+  st->ls_steps = nls;
+  st->cg_iters = cg.iters;
+  st->cg_residual = cg.residual;
+  st->vf_loss = vloss;
+  st->vf_explained_var = ev;
+  st->skipped_updates = (double)t->skipped;
+  st->steps_per_s = (double)t->N / tm[7];
+  st->ls_rejected = ok && !accepted;
+  st->sim_faults = (double)faults[0];
+  st->t_sample = tm[0];
+  st->t_grad = tm[1];
+  st->t_cg = tm[2];
+  st->t_ls = tm[3];
+  st->t_vf = tm[4];
+  st->t_wait = tm[5];
+  st->t_comm = tm[6];
+  st->t_iter = tm[7];
+  if (t->consecutive_skips >= t->cfg.max_skips) return TRPO_STOP_SKIPS;
+  return 0;
+}
+
+//---------------------------------- accessors ------------------------------------------------------
+
+const double* trpo_train_policy(const trpo_train* t, int* nparam) {
+  if (nparam) *nparam = t->pol.nparam;
+  return t->theta;
+}
+
+const double* trpo_train_value(const trpo_train* t, int* nparam) {
+  if (nparam) *nparam = t->vf.nparam;
+  return t->vtheta;
+}
+
+long trpo_train_iteration(const trpo_train* t) { return t->iteration; }
+long trpo_train_env_steps(const trpo_train* t) { return t->env_steps; }
+
+//---------------------------------- checkpoint state -----------------------------------------------
+// Everything a resumed run needs to continue bitwise as if it had never stopped. Global state is
+// identical on every rank; per-environment state is indexed by GLOBAL environment index, gathered
+// to rank 0 for writing and scattered by the current sharding after reading, so a run can resume
+// on another rank count.
+
+static void item(trpo_train* t, const char* path, const char* desc, int type, size_t d0, size_t d1,
+                 void* data) {
+  TRPO_CHECK(t->nitems < (int)(sizeof t->items / sizeof t->items[0]));
+  trpo_ckptitem* it = &t->items[t->nitems++];
+  it->path = path;
+  it->description = desc;
+  it->type = type;
+  it->ndim = d1 ? 2 : 1;
+  it->dims[0] = d0;
+  it->dims[1] = d1;
+  it->data = data;
+}
+
+static void make_items(trpo_train* t) {
+  const size_t ne = (size_t)t->nenv_total, nsim = (size_t)t->info.nsim, nobs = (size_t)t->nobs;
+  // one env record: sim state, current observation, episode return and length, two rng states, t
+  t->envrec = (int)(nsim + nobs + 2 + 8 + 1);
+  t->l_pack = A((size_t)t->nenv * t->envrec, sizeof(double));
+  if (t->comm->rank == 0) {
+    t->g_sim = A(ne * (nsim ? nsim : 1), sizeof(double));
+    t->g_obs = A(ne * nobs, sizeof(double));
+    t->g_ep = A(ne * 2, sizeof(double));
+    t->g_rng = A(ne * 8, sizeof(uint64_t));
+    t->g_t = A(ne, sizeof(int64_t));
+    t->g_pack = A(ne * t->envrec, sizeof(double));
+  }
+  item(t, "policy/theta", "policy parameters: MLP layers (W row-major in x out, then b) then log-std",
+       TRPO_CKPT_F64, t->pol.nparam, 0, t->theta);
+  item(t, "value/theta", "value-function parameters: MLP layers (W row-major in x out, then b)",
+       TRPO_CKPT_F64, t->vf.nparam, 0, t->vtheta);
+  item(t, "value/adam_m", "Adam first moment of the value parameters", TRPO_CKPT_F64, t->vf.nparam,
+       0, t->adam.m);
+  item(t, "value/adam_v", "Adam second moment of the value parameters", TRPO_CKPT_F64,
+       t->vf.nparam, 0, t->adam.v);
+  item(t, "value/adam_t", "Adam step count", TRPO_CKPT_U64, 1, 0, &t->adam_t);
+  item(t, "normalizer/mean", "running observation mean", TRPO_CKPT_F64, nobs, 0, t->norm.mean);
+  item(t, "normalizer/m2", "running sum of squared deviations of observations", TRPO_CKPT_F64,
+       nobs, 0, t->norm.m2);
+  item(t, "counters", "iteration, env_steps, episodes, skipped_updates, consecutive_skips, nenv_total",
+       TRPO_CKPT_I64, 6, 0, t->counters);
+  item(t, "scalars", "wall-clock seconds so far, normaliser sample count", TRPO_CKPT_F64, 2, 0,
+       t->scal);
+  item(t, "rng/global", "xoshiro256** states: value minibatch shuffle, Fisher subsample",
+       TRPO_CKPT_U64, 8, 0, t->grng);
+  item(t, "envs/sim", "simulator state of each environment (global index x nsim)", TRPO_CKPT_F64,
+       ne, nsim ? nsim : 1, t->g_sim);
+  item(t, "envs/obs", "raw observation the next action is chosen from (global index x nobs)",
+       TRPO_CKPT_F64, ne, nobs, t->g_obs);
+  item(t, "envs/episode", "return and length of the episode in flight (global index x 2)",
+       TRPO_CKPT_F64, ne, 2, t->g_ep);
+  item(t, "envs/rng", "xoshiro256** states: reset stream, action stream (global index x 8)",
+       TRPO_CKPT_U64, ne, 8, t->g_rng);
+  item(t, "envs/t", "env steps since the episode's reset (global index)", TRPO_CKPT_I64, ne, 0,
+       t->g_t);
+}
+
+int trpo_train_items(trpo_train* t, trpo_ckptitem** items) {
+  *items = t->items;
+  return t->nitems;
+}
+
+// record sizes in bytes of every rank's share, in rank order
+static void pack_counts(const trpo_train* t, size_t* counts) {
+  for (int r = 0; r < t->comm->nrank; r++) {
+    int b, n;
+    trpo_shard_range(t->nenv_total, r, t->comm->nrank, &b, &n);
+    counts[r] = (size_t)n * t->envrec * sizeof(double);
+  }
+}
+
+void trpo_train_gather(trpo_train* t) {
+  const int nsim = t->info.nsim, nobs = t->nobs, rec = t->envrec;
+  // global state: identical on every rank, rank 0 writes it
+  t->counters[0] = t->iteration;
+  t->counters[1] = t->env_steps;
+  t->counters[2] = t->episodes;
+  t->counters[3] = t->skipped;
+  t->counters[4] = t->consecutive_skips;
+  t->counters[5] = t->nenv_total;
+  t->scal[0] = t->wall_before + (trpo_time_now() - t->t_start);
+  t->scal[1] = t->norm.count;
+  memcpy(t->grng, t->rng_shuffle.s, 4 * sizeof(uint64_t));
+  memcpy(t->grng + 4, t->rng_subsample.s, 4 * sizeof(uint64_t));
+  t->adam_t = (uint64_t)t->adam.t;
+  // per-environment records of this rank
+  for (int i = 0; i < t->nenv; i++) {
+    double* p = t->l_pack + (size_t)i * rec;
+    trpo_rng rr;
+    int steps = 0;
+    trpo_envs_getstate(t->envs, i, p, &rr, &steps);
+    memcpy(p + nsim, t->cur_obs + (size_t)i * nobs, sizeof(double) * nobs);
+    p[nsim + nobs] = t->ep_ret[i];
+    p[nsim + nobs + 1] = t->ep_len[i];
+    memcpy(p + nsim + nobs + 2, rr.s, 4 * sizeof(uint64_t));
+    memcpy(p + nsim + nobs + 6, t->rng_act[i].s, 4 * sizeof(uint64_t));
+    int64_t st = steps;
+    memcpy(p + nsim + nobs + 10, &st, sizeof st);
+  }
+  size_t counts[t->comm->nrank];
+  pack_counts(t, counts);
+  trpo_comm_gatherv(t->comm, t->l_pack, (size_t)t->nenv * rec * sizeof(double), t->g_pack, counts, 0);
+  if (t->comm->rank != 0) return;
+  // unpack into the items' global arrays
+  for (int e = 0; e < t->nenv_total; e++) {
+    const double* p = t->g_pack + (size_t)e * rec;
+    if (nsim) memcpy(t->g_sim + (size_t)e * nsim, p, sizeof(double) * nsim);
+    memcpy(t->g_obs + (size_t)e * nobs, p + nsim, sizeof(double) * nobs);
+    t->g_ep[2 * e] = p[nsim + nobs];
+    t->g_ep[2 * e + 1] = p[nsim + nobs + 1];
+    memcpy(t->g_rng + (size_t)e * 8, p + nsim + nobs + 2, 8 * sizeof(uint64_t));
+    memcpy(&t->g_t[e], p + nsim + nobs + 10, sizeof(int64_t));
+  }
+}
+
+void trpo_train_scatter(trpo_train* t) {
+  const int nsim = t->info.nsim, nobs = t->nobs, rec = t->envrec;
+  // rank 0 packs every environment's record in global order
+  if (t->comm->rank == 0) {
+    for (int e = 0; e < t->nenv_total; e++) {
+      double* p = t->g_pack + (size_t)e * rec;
+      if (nsim) memcpy(p, t->g_sim + (size_t)e * nsim, sizeof(double) * nsim);
+      memcpy(p + nsim, t->g_obs + (size_t)e * nobs, sizeof(double) * nobs);
+      p[nsim + nobs] = t->g_ep[2 * e];
+      p[nsim + nobs + 1] = t->g_ep[2 * e + 1];
+      memcpy(p + nsim + nobs + 2, t->g_rng + (size_t)e * 8, 8 * sizeof(uint64_t));
+      memcpy(p + nsim + nobs + 10, &t->g_t[e], sizeof(int64_t));
+    }
+  }
+  size_t counts[t->comm->nrank];
+  pack_counts(t, counts);
+  trpo_comm_scatterv(t->comm, t->g_pack, counts, t->l_pack, (size_t)t->nenv * rec * sizeof(double), 0);
+  // global state from rank 0
+  int P = t->pol.nparam, Pv = t->vf.nparam;
+  trpo_comm_bcast(t->comm, t->theta, P, 0);
+  trpo_comm_bcast(t->comm, t->vtheta, Pv, 0);
+  trpo_comm_bcast(t->comm, t->adam.m, Pv, 0);
+  trpo_comm_bcast(t->comm, t->adam.v, Pv, 0);
+  trpo_comm_bcast(t->comm, t->norm.mean, t->nobs, 0);
+  trpo_comm_bcast(t->comm, t->norm.m2, t->nobs, 0);
+  trpo_comm_bcast(t->comm, t->scal, 2, 0);
+  trpo_comm_bcast_bytes(t->comm, t->counters, sizeof t->counters, 0);
+  trpo_comm_bcast_bytes(t->comm, t->grng, sizeof t->grng, 0);
+  trpo_comm_bcast_bytes(t->comm, &t->adam_t, sizeof t->adam_t, 0);
+  t->iteration = t->counters[0];
+  t->env_steps = t->counters[1];
+  t->episodes = t->counters[2];
+  t->skipped = t->counters[3];
+  t->consecutive_skips = t->counters[4];
+  t->wall_before = t->scal[0];
+  t->t_start = trpo_time_now();
+  t->norm.count = t->scal[1];
+  memcpy(t->rng_shuffle.s, t->grng, 4 * sizeof(uint64_t));
+  memcpy(t->rng_subsample.s, t->grng + 4, 4 * sizeof(uint64_t));
+  t->adam.t = (long)t->adam_t;
+  // this rank's environments
+  for (int i = 0; i < t->nenv; i++) {
+    const double* p = t->l_pack + (size_t)i * rec;
+    trpo_rng rr;
+    int64_t st;
+    memcpy(rr.s, p + nsim + nobs + 2, 4 * sizeof(uint64_t));
+    memcpy(t->rng_act[i].s, p + nsim + nobs + 6, 4 * sizeof(uint64_t));
+    memcpy(&st, p + nsim + nobs + 10, sizeof st);
+    trpo_envs_setstate(t->envs, i, p, &rr, (int)st);
+    memcpy(t->cur_obs + (size_t)i * nobs, p + nsim, sizeof(double) * nobs);
+    t->ep_ret[i] = p[nsim + nobs];
+    t->ep_len[i] = p[nsim + nobs + 1];
+  }
+}
