@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Command two of the README: installs what is missing, builds, and runs the whole test suite:
+# a normal build (every case, learning tests included) and an AddressSanitizer +
+# UndefinedBehaviorSanitizer build (every case except the learning runs, which are the same code
+# paths at 20x the cost). Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash launch/install-deps.sh
+source launch/env.sh
+jobs=$(nproc)
+bash launch/build.sh build
+ctest --test-dir build --output-on-failure -j "$jobs" --timeout 1200
+bash launch/build.sh build-san -DTRPO_SANITIZE=ON -DTRPO_LEARNING_TESTS=OFF
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:fast_unwind_on_malloc=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-san --output-on-failure -j "$jobs" --timeout 1200
+echo "all tests passed (normal and sanitizer builds)"
