@@ -109,6 +109,32 @@ static void test_cartpole_observation(void** unused) {
   be->free(st);
 }
 
+// flags of one CartPole step with action 0 from s0
+static int cartpole_flags(double x, double xd, double th, double thd) {
+  trpo_envinfo info;
+  void* st = make1("CartPole-v1", &info);
+  const double s0[4] = {x, xd, th, thd};
+  double obs[4], r, act[1] = {0};
+  be->setstate(st, 0, s0);
+  int flags = be->step(st, 0, act, obs, &r);
+  assert_true(r == 1.0);
+  be->free(st);
+  return flags;
+}
+
+static void test_cartpole_limits(void** unused) {
+  (void)unused;
+  // the new angle 0.2 + 0.02 thd against 12 deg = 0.20943951 rad, either side
+  assert_int_equal(cartpole_flags(0, 0, 0.2, 0.48), TRPO_ENV_TERMINATED);   // 0.2096
+  assert_int_equal(cartpole_flags(0, 0, 0.2, 0.47), 0);                     // 0.2094
+  assert_int_equal(cartpole_flags(0, 0, -0.2, -0.48), TRPO_ENV_TERMINATED);
+  assert_int_equal(cartpole_flags(0, 0, -0.2, -0.47), 0);
+  // the new cart position 2.39 + 0.02 xd against 2.4
+  assert_int_equal(cartpole_flags(2.39, 1.0, 0, 0), TRPO_ENV_TERMINATED);   // 2.41
+  assert_int_equal(cartpole_flags(2.39, 0.4, 0, 0), 0);                     // 2.398
+  assert_int_equal(cartpole_flags(-2.39, -1.0, 0, 0), TRPO_ENV_TERMINATED);
+}
+
 //---------------------------------- Pendulum-v1 ----------------------------------------------------
 
 static void torque0(double* a, const double* o, const double* s, int k) { (void)o, (void)s, (void)k; a[0] = 0; }
@@ -145,6 +171,13 @@ static void test_pendulum_step(void** unused) {
   assert_true(fabs(obs[2] - thd) < 1e-14);
   assert_true(fabs(obs[0] - cos(4 + thd * 0.05)) < 1e-14);
   assert_true(fabs(obs[1] - sin(4 + thd * 0.05)) < 1e-14);
+  // a negative angle wraps up: cost of th = -4 uses -4 + 2 pi
+  const double sn[2] = {-4, 0};
+  be->setstate(st, 0, sn);
+  act[0] = 0;
+  be->step(st, 0, act, obs, &r);
+  an = -4 + 2 * M_PI;
+  assert_true(fabs(r - -an * an) < 1e-14);
   // the velocity is clipped to 8
   const double s1[2] = {1, 7.9};
   be->setstate(st, 0, s1);
@@ -171,6 +204,25 @@ static void test_acrobot_checks(void** unused) {
   assert_true(ep.terminated);
   assert_int_equal(ep.steps, 73);
   assert_true(ep.ret == -72.0);
+}
+
+static void test_acrobot_limits(void** unused) {
+  (void)unused;
+  // velocities beyond the limits are clipped to exactly 4 pi and 9 pi
+  trpo_envinfo info;
+  void* st = make1("Acrobot-v1", &info);
+  const double s0[4] = {0, 0, 30, -60};
+  double obs[6], s[4], r, act[1] = {1};
+  be->setstate(st, 0, s0);
+  be->step(st, 0, act, obs, &r);
+  be->getstate(st, 0, s);
+  assert_true(s[2] == 4 * M_PI && s[3] == -9 * M_PI);
+  // the tip above one link length terminates with reward 0: (pi, 0) is straight up
+  const double s1[4] = {3.0, 0, 0, 0};
+  be->setstate(st, 0, s1);
+  assert_int_equal(be->step(st, 0, act, obs, &r), TRPO_ENV_TERMINATED);
+  assert_true(r == 0.0);
+  be->free(st);
 }
 
 static void test_acrobot_wrap_and_observation(void** unused) {
@@ -235,6 +287,16 @@ static void test_mountaincar_clip(void** unused) {
   // by hand: v from the old position, then p with the new v
   double v = 0.01 + (1 * 0.0015 - 0.0025 * cos(-1.5));
   assert_true(obs1[1] == v && obs1[0] == -0.5 + v);
+  // past the goal but rolling back is not the goal; rolling forward is, with +100
+  const double s2[2] = {0.5, -0.01}, s3[2] = {0.44, 0.02};
+  a1[0] = -1;
+  be->setstate(st, 0, s2);
+  assert_int_equal(be->step(st, 0, a1, obs1, &r1), 0);
+  assert_true(obs1[0] >= 0.45 && obs1[1] < 0);
+  a1[0] = 0.5;
+  be->setstate(st, 0, s3);
+  assert_int_equal(be->step(st, 0, a1, obs1, &r1), TRPO_ENV_TERMINATED);
+  assert_true(fabs(r1 - (100 - 0.025)) < 1e-12);
   // the left wall stops the car
   const double s1[2] = {-1.19, -0.05};
   double a0[1] = {-1};
@@ -382,9 +444,11 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cartpole_checks),
       cmocka_unit_test(test_cartpole_observation),
+      cmocka_unit_test(test_cartpole_limits),
       cmocka_unit_test(test_pendulum_checks),
       cmocka_unit_test(test_pendulum_step),
       cmocka_unit_test(test_acrobot_checks),
+      cmocka_unit_test(test_acrobot_limits),
       cmocka_unit_test(test_acrobot_wrap_and_observation),
       cmocka_unit_test(test_mountaincar_checks),
       cmocka_unit_test(test_mountaincar_clip),
