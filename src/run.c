@@ -377,6 +377,10 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   }
   // the final state is always published
   if (rc == 0) rc = checkpoint(r);
+  uint64_t hp, hv;
+  trpo_train_checksum(r->tr, &hp, &hv);
+  say(r, 0, "parameters after iteration %ld: policy fnv1a64 %016llx value fnv1a64 %016llx",
+      trpo_train_iteration(r->tr), (unsigned long long)hp, (unsigned long long)hv);
   if (rc == 0) say(r, 0, "done: %ld env steps; outputs in %s (progress.csv, train.log, ckpt-*.h5)",
                    trpo_train_env_steps(r->tr), cfg->run_dir);
   goto done;

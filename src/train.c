@@ -102,6 +102,7 @@ struct trpo_train_ {
 
   // global streams and counters (identical on every rank)
   trpo_rng rng_shuffle, rng_subsample;
+  int force_reject;    // tests: reject every line-search candidate
   long iteration, env_steps, episodes, skipped, consecutive_skips;
   double t_start, wall_before;   // wall-clock of this process, and of earlier processes (resume)
 
@@ -610,7 +611,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
       double surr = 0;
       evaluate(t, &surr, &kl);
       improve = surr - surr0;
-      if (isfinite(improve) && isfinite(kl) && improve > 0 && kl <= t->cfg.max_kl) {
+      if (!t->force_reject && isfinite(improve) && isfinite(kl) && improve > 0 && kl <= t->cfg.max_kl) {
         accepted = 1;
         break;
       }
@@ -695,6 +696,20 @@ const double* trpo_train_value(const trpo_train* t, int* nparam) {
 }
 
 long trpo_train_iteration(const trpo_train* t) { return t->iteration; }
+
+static uint64_t fnv1a(const void* data, size_t n) {
+  const unsigned char* b = data;
+  uint64_t h = UINT64_C(14695981039346656037);
+  for (size_t k = 0; k < n; k++) h = (h ^ b[k]) * UINT64_C(1099511628211);
+  return h;
+}
+
+void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value) {
+  *policy = fnv1a(t->theta, sizeof(double) * t->pol.nparam);
+  *value = fnv1a(t->vtheta, sizeof(double) * t->vf.nparam);
+}
+
+void trpo_train_force_reject(trpo_train* t, int on) { t->force_reject = on; }
 long trpo_train_env_steps(const trpo_train* t) { return t->env_steps; }
 
 //---------------------------------- checkpoint state -----------------------------------------------

@@ -476,6 +476,10 @@ long trpo_train_env_steps(const trpo_train* t);                      // env step
 // checkpoint items of the whole run (per-environment rows for all nenv_total environments live
 // on rank 0 after gather); the pointers stay valid for the trainer's lifetime
 int  trpo_train_items(trpo_train* t, trpo_ckptitem** items);
+// FNV-1a 64 of the bytes of the policy and value parameters (bitwise-identity checks)
+void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value);
+// tests only: 1 makes the line search reject every candidate (restores theta_old)
+void trpo_train_force_reject(trpo_train* t, int on);
 void trpo_train_gather(trpo_train* t);   // collective: local env state -> rank 0's item buffers
 void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers -> every rank
 

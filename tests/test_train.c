@@ -1,0 +1,113 @@
+// test_train.c: invariants of whole TRPO iterations in one process (an MPI singleton).
+//
+// Same seed -> bitwise-identical parameters; no allocation inside the iteration loop; every
+// accepted step improves the surrogate and keeps KL <= max_kl; a rejected line search restores
+// the parameters bitwise.
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static trpo_comm comm;
+
+static trpo_train* make(const char* env, long seed, int nenv, int nsteps) {
+  trpo_config c;
+  trpo_config_default(&c);
+  snprintf(c.env, sizeof c.env, "%s", env);
+  c.seed = seed;
+  c.nenv = nenv;
+  c.nsteps = nsteps;
+  c.vf_epochs = 2;
+  c.vf_minibatch = 64;
+  trpo_train* t = NULL;
+  char err[512];
+  int rc = trpo_train_make(&t, &c, &comm, err, sizeof err);
+  if (rc) fail_msg("train_make: %s", err);
+  return t;
+}
+
+static void same_seed_same_bits(void** state) {
+  (void)state;
+  uint64_t p[3], v[3];
+  long seeds[3] = {7, 7, 8};
+  for (int k = 0; k < 3; k++) {
+    trpo_train* t = make("Pendulum-v1", seeds[k], 3, 100);
+    trpo_stats st;
+    for (int i = 0; i < 5; i++) assert_int_equal(trpo_train_iterate(t, &st), 0);
+    trpo_train_checksum(t, &p[k], &v[k]);
+    trpo_train_free(t);
+  }
+  assert_true(p[0] == p[1] && v[0] == v[1]);
+  assert_true(p[0] != p[2] && v[0] != v[2]);
+}
+
+static void no_allocation_in_loop(void** state) {
+  (void)state;
+  const char* envs[] = {"Pendulum-v1", "CartPole-v1"};
+  for (int e = 0; e < 2; e++) {
+    trpo_train* t = make(envs[e], 1, 2, 64);
+    trpo_stats st;
+    long before = trpo_alloc_count();
+    for (int i = 0; i < 3; i++) trpo_train_iterate(t, &st);
+    assert_int_equal(trpo_alloc_count(), before);
+    trpo_train_free(t);
+  }
+}
+
+static void accepted_steps_respect_trust_region(void** state) {
+  (void)state;
+  const char* envs[] = {"Pendulum-v1", "CartPole-v1", "Acrobot-v1"};
+  for (int e = 0; e < 3; e++) {
+    trpo_train* t = make(envs[e], 3, 4, 128);
+    trpo_stats st;
+    int accepted = 0;
+    for (int i = 0; i < 6; i++) {
+      trpo_train_iterate(t, &st);
+      if (st.ls_rejected == 0 && st.ls_steps > 0) {
+        accepted++;
+        assert_true(st.kl <= 0.01 + 0.0);       // the default max_kl
+        assert_true(st.kl > 0);
+        assert_true(st.surr_improve > 0);
+      }
+      assert_true(st.cg_iters >= 1);
+    }
+    assert_true(accepted >= 3);   // the line search is not rejecting everything
+    trpo_train_free(t);
+  }
+}
+
+static void rejected_search_restores_bitwise(void** state) {
+  (void)state;
+  trpo_train* t = make("Pendulum-v1", 5, 2, 128);
+  trpo_stats st;
+  trpo_train_iterate(t, &st);
+  int n = 0;
+  const double* th = trpo_train_policy(t, &n);
+  double* before = malloc(sizeof(double) * n);
+  memcpy(before, th, sizeof(double) * n);
+  trpo_train_force_reject(t, 1);
+  trpo_train_iterate(t, &st);
+  assert_true(st.ls_rejected == 1);
+  assert_int_equal(memcmp(before, trpo_train_policy(t, NULL), sizeof(double) * n), 0);
+  // and the next normal iteration moves again
+  trpo_train_force_reject(t, 0);
+  trpo_train_iterate(t, &st);
+  assert_true(memcmp(before, trpo_train_policy(t, NULL), sizeof(double) * n) != 0);
+  free(before);
+  trpo_train_free(t);
+}
+
+int main(int argc, char** argv) {
+  trpo_comm_init(&comm, &argc, &argv);
+  trpo_test_traps();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(same_seed_same_bits),
+      cmocka_unit_test(no_allocation_in_loop),
+      cmocka_unit_test(accepted_steps_respect_trust_region),
+      cmocka_unit_test(rejected_search_restores_bitwise),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  trpo_comm_finalize(&comm);
+  return rc;
+}
