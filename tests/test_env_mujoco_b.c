@@ -202,6 +202,15 @@ static void test_positions(void** state) {
   assert_true(fabs(s.d->site_xpos[2] - 1.2) < 1e-12);
   assert_true(fabs(s.t->reward(s.ids, s.m, s.d, s.pre, (double[]){0}, s.dt) - 9.36) < 1e-12);
   assert_true(s.m->opt.gravity[0] == 1e-5);
+  // the slider limit acts within its 0.01 margin of +-1, the hinges never
+  const double xs[4] = {0.985, 0.995, -0.995, -0.985};
+  const int active[4] = {0, 1, 1, 0};
+  for (int k = 0; k < 4; k++) {
+    mj_resetData(s.m, s.d);
+    s.d->qpos[0] = xs[k], s.d->qpos[1] = 2.5, s.d->qpos[2] = -3;
+    mj_forward(s.m, s.d);
+    assert_int_equal(s.d->nefc, active[k]);
+  }
   sim_free(&s);
 }
 
@@ -461,6 +470,8 @@ static void test_terminated(void** state) {
   sim_make(&s, "Humanoid-v4");
   assert_true(termat(&s, 2, 1.0) && !termat(&s, 2, 1.0001) && !termat(&s, 2, 1.4));
   assert_true(!termat(&s, 2, 1.9999) && termat(&s, 2, 2.0) && termat(&s, 2, 0.5));
+  s.d->qpos[2] = NAN;   // a NaN height is unhealthy (checked without an FP trap)
+  assert_true(s.t->terminated(s.ids, s.m, s.d));
   sim_free(&s);
 
   // InvertedDoublePendulum: tip z <= 1; q2 = 0 puts the tip at 1.2 cos(q1)
@@ -481,7 +492,7 @@ static void test_terminated(void** state) {
 //---------------------------------- reset noise ----------------------------------------------------
 
 // n resets: qpos - qpos0 within +-sq (the quaternion is unit after mj_forward), qvel within
-// +-sv (uniform) or with mean 0 and std sv (normal); returns the largest |qpos - qpos0|
+// +-sv (uniform) or with mean 0 and std sv (normal), and the draws fill their intervals
 static void checkreset(const char* name, double sq, double sv, int normal) {
   sim s;
   trpo_rng r;
