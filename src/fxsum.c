@@ -16,9 +16,9 @@
 #include "trpo/trpo.h"
 
 #define DIGIT_BITS 42
-#define TOP_SHIFT 16             // value of the top digit is 2^16
 #define LIMIT 0x1.0p57           // |x| must be below this
 #define HEADROOM (1L << 20)      // additions allowed between normalisations
+_Static_assert(TRPO_FXWORDS == 4, "the digit scales below assume four words");
 
 void trpo_fxsum_make(trpo_fxsum* s, int n) {
   s->n = n;
@@ -38,14 +38,15 @@ void trpo_fxsum_zero(trpo_fxsum* s) {
   s->nadd = 0;
 }
 
-// split x into digits and add them; every step is exact (power-of-two scaling, trunc)
+// split x into digits and add them; every step is exact: scaling by a power of two, and the
+// conversion to int64 truncates toward zero a value below 2^42 in magnitude
 static inline int addone(int64_t* w, double x) {
   if (!(fabs(x) < LIMIT)) return 1;   // NaN, infinity or out of range
-  double t = ldexp(x, -TOP_SHIFT);
+  double t = x * 0x1.0p-16;
   for (int k = 0; k < TRPO_FXWORDS; k++) {
-    double d = trunc(t);
-    w[k] += (int64_t)d;
-    t = ldexp(t - d, DIGIT_BITS);
+    int64_t d = (int64_t)t;
+    w[k] += d;
+    t = (t - (double)d) * 0x1.0p42;
   }
   return 0;
 }
@@ -99,9 +100,9 @@ void trpo_fxsum_get(trpo_fxsum* s, double* out) {
       }
     }
     // lowest digit first, so the small ones are not lost before the large one is added
+    static const double scale[TRPO_FXWORDS] = {0x1.0p16, 0x1.0p-26, 0x1.0p-68, 0x1.0p-110};
     double r = 0;
-    for (int k = TRPO_FXWORDS - 1; k >= 0; k--)
-      r += ldexp((double)m[k], TOP_SHIFT - DIGIT_BITS * k);
+    for (int k = TRPO_FXWORDS - 1; k >= 0; k--) r += (double)m[k] * scale[k];
     out[i] = bad ? NAN : sign * r;
   }
 }
