@@ -12,7 +12,8 @@
 
 static void expect(const double* got, const double* want, int n) {
   for (int i = 0; i < n; i++) {
-    if (!(fabs(got[i] - want[i]) <= 1e-12)) printf("t=%d: got %.17g want %.17g\n", i, got[i], want[i]);
+    if (!(fabs(got[i] - want[i]) <= 1e-12))
+      printf("t=%d: got %.17g want %.17g\n", i, got[i], want[i]);
     assert_true(fabs(got[i] - want[i]) <= 1e-12);
   }
 }
