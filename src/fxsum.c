@@ -41,7 +41,7 @@ void trpo_fxsum_zero(trpo_fxsum* s) {
 // split x into digits and add them; every step is exact: scaling by a power of two, and the
 // conversion to int64 truncates toward zero a value below 2^42 in magnitude
 static inline int addone(int64_t* w, double x) {
-  if (!(fabs(x) < LIMIT)) return 1;   // NaN, infinity or out of range
+  if (!isless(fabs(x), LIMIT)) return 1;   // NaN, infinity or out of range (quiet compare)
   double t = x * 0x1.0p-16;
   for (int k = 0; k < TRPO_FXWORDS; k++) {
     int64_t d = (int64_t)t;
