@@ -299,7 +299,7 @@ static void envsgetstate(const void* state, int i, double* sim) {
   int len[NSIMARRAYS];
   int n = simarrays(s->m, s->d[i], ptr, len);
   for (int k = 0; k < n; k++) {
-    memcpy(sim, ptr[k], (size_t)len[k] * sizeof(double));
+    if (len[k]) memcpy(sim, ptr[k], (size_t)len[k] * sizeof(double));
     sim += len[k];
   }
 }
@@ -311,7 +311,7 @@ static void envssetstate(void* state, int i, const double* sim) {
   int n = simarrays(s->m, s->d[i], ptr, len);
   // copy the arrays back
   for (int k = 0; k < n; k++) {
-    memcpy(ptr[k], sim, (size_t)len[k] * sizeof(double));
+    if (len[k]) memcpy(ptr[k], sim, (size_t)len[k] * sizeof(double));
     sim += len[k];
   }
   // the last finite observation is a function of the restored arrays

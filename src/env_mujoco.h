@@ -7,6 +7,11 @@
 // src/env_mujoco_tasks*.c; these files and the driver form the MuJoCo env module, the only code
 // that sees <mujoco/mujoco.h>. The driver checks nu == nact and that every actuator is
 // ctrllimited with ctrlrange [act_lo, act_hi]; bind() checks the rest.
+//
+// pre/reward/terminated/observe may read time, qpos, qvel, act, ctrl and the derived arrays the
+// driver's checkpoint state holds (xpos, xipos, site_xpos, cinert, cvel, qfrc_actuator,
+// qfrc_constraint, cfrc_ext): a task reading another mjData array must add it to simarrays() in
+// env_mujoco.c, or a restored state would not continue bitwise.
 
 #ifndef TRPO_ENV_MUJOCO_H
 #define TRPO_ENV_MUJOCO_H
