@@ -100,10 +100,14 @@ static int simsize(const mjModel* m, mjData* d) {
 
 //---------------------------------- make and free -------------------------------------------------
 
-// MuJoCo's messages span lines; the project's messages are one line
+// MuJoCo's messages span lines; the project's messages are one line, without trailing blanks
 static void oneline(char* s) {
-  for (; *s; s++)
+  char* end = s;
+  for (; *s; s++) {
     if (*s == '\n' || *s == '\r') *s = ' ';
+    if (*s != ' ') end = s + 1;
+  }
+  *end = 0;
 }
 
 static int fileexists(const char* path) {
