@@ -1,10 +1,17 @@
 // env_mujoco.h: the task table entry of a MuJoCo task, private to the MuJoCo env module.
 //
-// src/env_mujoco.c is the one generic driver (one mjModel per process, one mjData per
-// environment, frame skip, fault detection). A task is a table entry: sizes plus small functions
-// that read mjData. Names are resolved once by bind() into ids[], so a user's own MJCF with the
-// same body, joint, site and actuator names works. Task entries live in src/env_mujoco_tasks*.c;
-// these files and the driver form the MuJoCo env module, the only code that sees <mujoco/mujoco.h>.
+// src/env_mujoco.c is the one generic driver (one mjModel per make, shared by its environments,
+// one mjData per environment, frame skip, fault detection). A task is a table entry: sizes plus
+// small functions that read mjData. Names are resolved once by bind() into ids[], so a user's own
+// MJCF with the same body, joint, site and actuator names works. Task entries live in
+// src/env_mujoco_tasks*.c; these files and the driver form the MuJoCo env module, the only code
+// that sees <mujoco/mujoco.h>. The driver checks nu == nact and that every actuator is
+// ctrllimited with ctrlrange [act_lo, act_hi]; bind() checks the rest.
+//
+// pre/reward/terminated/observe may read time, qpos, qvel, act, ctrl and the derived arrays the
+// driver's checkpoint state holds (xpos, xipos, site_xpos, cinert, cvel, qfrc_actuator,
+// qfrc_constraint, cfrc_ext): a task reading another mjData array must add it to simarrays() in
+// env_mujoco.c, or a restored state would not continue bitwise.
 
 #ifndef TRPO_ENV_MUJOCO_H
 #define TRPO_ENV_MUJOCO_H
@@ -42,5 +49,9 @@ typedef struct trpo_mjtask_ {
 // NULL-terminated lists of task entries, one per task source file
 extern const trpo_mjtask* const trpo_mjtasks_a[];   // src/env_mujoco_tasks_a.c
 extern const trpo_mjtask* const trpo_mjtasks_b[];   // src/env_mujoco_tasks_b.c
+
+// for tests and benchmarks: the model and the mjData of env i of a make, and the bound ids
+void trpo_env_mujoco_data(void* state, int i, const mjModel** m, mjData** d);
+const int* trpo_env_mujoco_ids(const void* state);
 
 #endif  // TRPO_ENV_MUJOCO_H
