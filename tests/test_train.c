@@ -4,10 +4,11 @@
 // accepted step improves the surrogate and keeps KL <= max_kl; a rejected line search restores
 // the parameters bitwise.
 
+#include "testutil.h"   // first: it defines _GNU_SOURCE for feenableexcept
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "testutil.h"
 
 static trpo_comm comm;
 
