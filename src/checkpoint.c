@@ -38,11 +38,13 @@
 
 // iteration of a file named exactly "ckpt-%09ld.h5" (tmp: with ".tmp" appended), else -1
 static long ckptnum(const char* name, int tmp) {
+  // the number after the prefix
   if (strncmp(name, "ckpt-", 5)) return -1;
   char* end = NULL;
   errno = 0;
   long v = strtol(name + 5, &end, 10);
   if (errno || v < 0 || end == name + 5 || name[5] < '0' || name[5] > '9') return -1;
+  // the name must be the canonical spelling of that number
   char canon[64];
   snprintf(canon, sizeof canon, "ckpt-%09ld.h5%s", v, tmp ? ".tmp" : "");
   return strcmp(name, canon) ? -1 : v;

@@ -6,7 +6,8 @@
 // process of this host (kill(pid, 0) fails with ESRCH) is stale and taken over; a lock of another
 // host cannot be checked and is never taken over. Known limits: a stale pid reused by an unrelated
 // live process makes the lock look live (the message says how to clear it), and the lock assumes
-// the writers of DIR share one pid namespace per host name.
+// the writers of DIR share one pid namespace per host name. Everything here runs at start-up or
+// shutdown, so the CSV rewind may use getline's malloc'd line buffer.
 
 #define _POSIX_C_SOURCE 200809L
 

@@ -22,6 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+// LeakSanitizer (TRPO_SANITIZE builds): HDF5 1.10.8 itself leaks a few hundred bytes when a
+// metadata checksum fails on read (seen in a one-file reproduction); that is not our leak
+const char* __lsan_default_suppressions(void);
+const char* __lsan_default_suppressions(void) { return "leak:libhdf5\n"; }
+
 #define NITEM 8
 #define NBIG 20000
 
