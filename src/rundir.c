@@ -1,0 +1,299 @@
+// rundir.c: the run directory: creation, the single-run lock, safe small-file writes, and the
+// rewind of progress.csv on restart. Plain POSIX, no third-party library, no MPI (rank 0 calls
+// these). Not the checkpoint files themselves (checkpoint.c) and not signal handling (signals.c).
+//
+// The lock is DIR/lock created with O_CREAT|O_EXCL and holding "host pid". A lock left by a dead
+// process of this host (kill(pid, 0) fails with ESRCH) is stale and taken over; a lock of another
+// host cannot be checked and is never taken over. Known limits: a stale pid reused by an unrelated
+// live process makes the lock look live (the message says how to clear it), and the lock assumes
+// the writers of DIR share one pid namespace per host name. Everything here runs at start-up or
+// shutdown, so the CSV rewind may use getline's malloc'd line buffer.
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "trpo/trpo.h"
+
+#define PATHLEN 4096
+#define HOSTLEN 256
+
+//---------------------------------- helpers -------------------------------------------------------
+
+// fsync the directory that holds path; 0 or -1 with errno
+static int syncparent(const char* path) {
+  char d[PATHLEN];
+  snprintf(d, sizeof d, "%s", path);
+  char* slash = strrchr(d, '/');
+  if (!slash) snprintf(d, sizeof d, ".");
+  else if (slash == d) d[1] = 0;
+  else *slash = 0;
+  int fd = open(d, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return -1;
+  int rc = fsync(fd), e = errno;
+  close(fd);
+  errno = e;
+  return rc;
+}
+
+// write all of buf to fd, retrying short writes and EINTR; 0 or -1 with errno
+static int writeall(int fd, const char* buf, size_t n) {
+  while (n > 0) {
+    ssize_t k = write(fd, buf, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return -1;
+    buf += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+// fsync and close fd, rename tmp over path, fsync the directory; on failure tmp is removed and
+// the message names what failed
+static int publish(int fd, const char* tmp, const char* path, char* err, size_t nerr) {
+  // the data durable
+  if (fsync(fd) < 0) {
+    snprintf(err, nerr, "cannot write %s: fsync: %s", tmp, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    return TRPO_EXIT_IOERROR;
+  }
+  if (close(fd) < 0) {
+    snprintf(err, nerr, "cannot write %s: close: %s", tmp, strerror(errno));
+    unlink(tmp);
+    return TRPO_EXIT_IOERROR;
+  }
+  // the new name atomic, then durable
+  if (rename(tmp, path) < 0) {
+    snprintf(err, nerr, "cannot replace %s: rename from %s: %s", path, tmp, strerror(errno));
+    unlink(tmp);
+    return TRPO_EXIT_IOERROR;
+  }
+  if (syncparent(path) < 0) {
+    snprintf(err, nerr, "cannot write %s: fsync of its directory: %s", path, strerror(errno));
+    return TRPO_EXIT_IOERROR;
+  }
+  return 0;
+}
+
+// this host's name
+static void hostname(char* h, size_t n) {
+  if (gethostname(h, n) < 0) snprintf(h, n, "unknown");
+  h[n - 1] = 0;
+}
+
+// "host pid" of a lock file: 0, or -1 if it cannot be read or parsed
+static int readlock(const char* path, char* host, size_t nhost, long* pid) {
+  char buf[HOSTLEN + 64];
+  long n = trpo_rundir_read_file(path, buf, sizeof buf);
+  if (n <= 0) return -1;
+  char* sp = strchr(buf, ' ');
+  if (!sp || (size_t)(sp - buf) >= nhost) return -1;
+  memcpy(host, buf, (size_t)(sp - buf));
+  host[sp - buf] = 0;
+  char* end = NULL;
+  *pid = strtol(sp + 1, &end, 10);
+  if (end == sp + 1 || *pid <= 0 || (*end && *end != '\n')) return -1;
+  return 0;
+}
+
+//---------------------------------- exported ------------------------------------------------------
+
+int trpo_rundir_make(const char* dir, char* err, size_t nerr) {
+  char p[PATHLEN];
+  if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p || !p[0]) {
+    snprintf(err, nerr, "cannot create run directory '%s': empty or too long", dir);
+    return TRPO_EXIT_IOERROR;
+  }
+  // each prefix ending before a '/', then the whole path
+  for (char* s = p + 1;; s++) {
+    if (*s != '/' && *s) continue;
+    char c = *s;
+    *s = 0;
+    struct stat st;
+    if (mkdir(p, 0777) < 0 && !(errno == EEXIST && stat(p, &st) == 0 && S_ISDIR(st.st_mode))) {
+      if (errno == EEXIST) errno = ENOTDIR;
+      snprintf(err, nerr, "cannot create run directory %s (at %s): %s", dir, p, strerror(errno));
+      return TRPO_EXIT_IOERROR;
+    }
+    *s = c;
+    if (!c) break;
+  }
+  return 0;
+}
+
+int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
+  char lock[PATHLEN], aside[PATHLEN], me[HOSTLEN], line[HOSTLEN + 32];
+  if (stale) *stale = 0;
+  snprintf(lock, sizeof lock, "%s/lock", dir);
+  snprintf(aside, sizeof aside, "%s/lock.stale.%ld", dir, (long)getpid());
+  hostname(me, sizeof me);
+  int nline = snprintf(line, sizeof line, "%s %ld\n", me, (long)getpid());
+  // a few rounds: each either takes the lock, refuses, or clears one stale lock
+  for (int round = 0; round < 8; round++) {
+    // try to create it
+    int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd >= 0) {
+      int bad = writeall(fd, line, (size_t)nline) < 0 || fsync(fd) < 0;
+      int e = errno;
+      if (close(fd) < 0 || bad) {
+        unlink(lock);
+        snprintf(err, nerr, "cannot write lock %s: %s", lock, strerror(bad ? e : errno));
+        return TRPO_EXIT_BADINPUT;
+      }
+      return 0;
+    }
+    if (errno != EEXIST) {
+      snprintf(err, nerr, "cannot create lock %s: %s", lock, strerror(errno));
+      return TRPO_EXIT_BADINPUT;
+    }
+    // who holds it
+    char host[HOSTLEN];
+    long pid = 0;
+    if (readlock(lock, host, sizeof host, &pid) < 0) {
+      if (access(lock, F_OK) < 0) continue;   // released meanwhile
+      snprintf(err, nerr, "run directory %s is locked, but lock %s is unreadable or not "
+               "\"host pid\"; if no run uses %s, remove %s", dir, lock, dir, lock);
+      return TRPO_EXIT_BADINPUT;
+    }
+    // a live holder, or one we cannot check, keeps it
+    if (strcmp(host, me) || kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+      snprintf(err, nerr, "run directory %s is in use by pid %ld on host %s (lock %s); if that "
+               "run is gone, remove %s", dir, pid, host, lock, lock);
+      return TRPO_EXIT_BADINPUT;
+    }
+    // stale: move it aside, and make sure what we moved is the lock we judged dead
+    if (rename(lock, aside) < 0) continue;
+    char host2[HOSTLEN];
+    long pid2 = 0;
+    if (readlock(aside, host2, sizeof host2, &pid2) < 0 || pid2 != pid || strcmp(host2, host)) {
+      // a racer's fresh lock: put it back unless another lock appeared meanwhile
+      if (link(aside, lock) < 0 && errno != EEXIST) {
+        snprintf(err, nerr, "cannot restore lock %s from %s: %s", lock, aside, strerror(errno));
+        return TRPO_EXIT_BADINPUT;
+      }
+      unlink(aside);
+      continue;
+    }
+    unlink(aside);
+    if (stale) *stale = 1;
+  }
+  snprintf(err, nerr, "cannot take lock %s: it keeps changing hands", lock);
+  return TRPO_EXIT_BADINPUT;
+}
+
+void trpo_rundir_unlock(const char* dir) {
+  // only a lock holding our own host and pid
+  char lock[PATHLEN], me[HOSTLEN], host[HOSTLEN];
+  long pid = 0;
+  snprintf(lock, sizeof lock, "%s/lock", dir);
+  hostname(me, sizeof me);
+  if (readlock(lock, host, sizeof host, &pid) == 0 && pid == (long)getpid() && !strcmp(host, me))
+    unlink(lock);
+}
+
+int trpo_rundir_truncate_csv(const char* path, long last, char* err, size_t nerr) {
+  char tmp[PATHLEN];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    snprintf(err, nerr, "cannot rewrite %s: path too long", path);
+    return TRPO_EXIT_IOERROR;
+  }
+  // nothing to rewind without a file
+  FILE* in = fopen(path, "r");
+  if (!in) {
+    if (errno == ENOENT) return 0;
+    snprintf(err, nerr, "cannot read %s: %s", path, strerror(errno));
+    return TRPO_EXIT_IOERROR;
+  }
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    snprintf(err, nerr, "cannot write %s: %s", tmp, strerror(errno));
+    fclose(in);
+    return TRPO_EXIT_IOERROR;
+  }
+  // the header, then the complete rows (newline-terminated, as many columns as the header)
+  // whose iteration is <= last; a torn last row of a killed run is dropped
+  char* buf = NULL;
+  size_t cap = 0;
+  long ncomma = -1;
+  int bad = 0;
+  for (ssize_t n; !bad && (n = getline(&buf, &cap, in)) > 0;) {
+    if (buf[n - 1] != '\n') continue;
+    long k = 0;
+    for (ssize_t i = 0; i < n; i++) k += buf[i] == ',';
+    int keep = 0;
+    if (ncomma < 0) {
+      ncomma = k;
+      keep = 1;
+    } else if (k == ncomma) {
+      char* end = NULL;
+      double it = strtod(buf, &end);
+      keep = end != buf && (*end == ',' || *end == '\n') && it <= (double)last;
+    }
+    if (keep && writeall(fd, buf, (size_t)n) < 0) bad = 1;
+  }
+  int rerr = ferror(in);
+  int e = errno;
+  free(buf);
+  fclose(in);
+  if (bad || rerr) {
+    snprintf(err, nerr, "cannot rewrite %s: %s %s: %s", path, bad ? "writing" : "reading",
+             bad ? tmp : path, strerror(e));
+    close(fd);
+    unlink(tmp);
+    return TRPO_EXIT_IOERROR;
+  }
+  // replace the original
+  return publish(fd, tmp, path, err, nerr);
+}
+
+int trpo_rundir_write_file(const char* path, const char* text, size_t n, char* err, size_t nerr) {
+  char tmp[PATHLEN];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    snprintf(err, nerr, "cannot write %s: path too long", path);
+    return TRPO_EXIT_IOERROR;
+  }
+  // the new content beside the old
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    snprintf(err, nerr, "cannot write %s: %s", tmp, strerror(errno));
+    return TRPO_EXIT_IOERROR;
+  }
+  if (writeall(fd, text, n) < 0) {
+    snprintf(err, nerr, "cannot write %s: %s", tmp, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    return TRPO_EXIT_IOERROR;
+  }
+  // durable, then in place
+  return publish(fd, tmp, path, err, nerr);
+}
+
+long trpo_rundir_read_file(const char* path, char* buf, size_t nbuf) {
+  if (nbuf == 0) return -1;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  // up to nbuf-1 bytes (a longer file is cut there), NUL-terminated
+  size_t got = 0;
+  while (got + 1 < nbuf) {
+    ssize_t k = read(fd, buf + got, nbuf - 1 - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) {
+      close(fd);
+      return -1;
+    }
+    if (k == 0) break;
+    got += (size_t)k;
+  }
+  close(fd);
+  buf[got] = 0;
+  return (long)got;
+}

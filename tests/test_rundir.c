@@ -1,0 +1,210 @@
+// test_rundir.c: run directory creation, the lock (refusal naming the holder, stale takeover,
+// unlock of our own lock only), safe small-file writes and the rewind of progress.csv.
+
+#define _POSIX_C_SOURCE 200809L
+
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void newdir(char* dir) {
+  snprintf(dir, 64, "/tmp/trpo_rundir_XXXXXX");
+  assert_non_null(mkdtemp(dir));
+}
+
+static void rmtree(const char* dir) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static int isdir(const char* p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int exists(const char* p) {
+  struct stat st;
+  return stat(p, &st) == 0;
+}
+
+static void put(const char* p, const char* text) {
+  FILE* f = fopen(p, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+}
+
+static void test_make(void** state) {
+  (void)state;
+  char dir[64], p[256], err[512] = "";
+  newdir(dir);
+  // parents created, existing directories fine, trailing slash fine
+  snprintf(p, sizeof p, "%s/a/b/c", dir);
+  assert_int_equal(trpo_rundir_make(p, err, sizeof err), 0);
+  assert_true(isdir(p));
+  assert_int_equal(trpo_rundir_make(p, err, sizeof err), 0);
+  snprintf(p, sizeof p, "%s/a/d/", dir);
+  assert_int_equal(trpo_rundir_make(p, err, sizeof err), 0);
+  snprintf(p, sizeof p, "%s/a/d", dir);
+  assert_true(isdir(p));
+  // a regular file in the way
+  snprintf(p, sizeof p, "%s/file", dir);
+  put(p, "x");
+  snprintf(p, sizeof p, "%s/file/sub", dir);
+  assert_int_equal(trpo_rundir_make(p, err, sizeof err), TRPO_EXIT_IOERROR);
+  print_message("  err: %s\n", err);
+  assert_non_null(strstr(err, p));
+  assert_non_null(strstr(err, strerror(ENOTDIR)));
+  snprintf(p, sizeof p, "%s/file", dir);
+  assert_int_equal(trpo_rundir_make(p, err, sizeof err), TRPO_EXIT_IOERROR);
+  rmtree(dir);
+}
+
+static void test_lock(void** state) {
+  (void)state;
+  char dir[64], lock[128], err[1024] = "", host[256], want[300];
+  newdir(dir);
+  snprintf(lock, sizeof lock, "%s/lock", dir);
+  gethostname(host, sizeof host);
+  // taken: the file holds "host pid"
+  int stale = -1;
+  assert_int_equal(trpo_rundir_lock(dir, &stale, err, sizeof err), 0);
+  assert_int_equal(stale, 0);
+  char buf[512];
+  assert_true(trpo_rundir_read_file(lock, buf, sizeof buf) > 0);
+  snprintf(want, sizeof want, "%s %ld\n", host, (long)getpid());
+  assert_string_equal(buf, want);
+  // a second lock (a live holder: us) is refused, naming pid, host and the lock file
+  assert_int_equal(trpo_rundir_lock(dir, &stale, err, sizeof err), TRPO_EXIT_BADINPUT);
+  print_message("  err: %s\n", err);
+  snprintf(want, sizeof want, "pid %ld on host %s", (long)getpid(), host);
+  assert_non_null(strstr(err, want));
+  assert_non_null(strstr(err, lock));
+  assert_non_null(strstr(err, "remove"));
+  // unlock removes our lock
+  trpo_rundir_unlock(dir);
+  assert_false(exists(lock));
+  // another host's lock is never taken over, and unlock leaves it alone
+  put(lock, "some-other-host.example 1\n");
+  assert_int_equal(trpo_rundir_lock(dir, &stale, err, sizeof err), TRPO_EXIT_BADINPUT);
+  assert_non_null(strstr(err, "pid 1 on host some-other-host.example"));
+  trpo_rundir_unlock(dir);
+  assert_true(exists(lock));
+  // a live process of this host other than us (pid 1) keeps it
+  snprintf(buf, sizeof buf, "%s 1\n", host);
+  put(lock, buf);
+  assert_int_equal(trpo_rundir_lock(dir, &stale, err, sizeof err), TRPO_EXIT_BADINPUT);
+  trpo_rundir_unlock(dir);
+  assert_true(exists(lock));
+  // an unreadable lock is refused with advice
+  put(lock, "garbage");
+  assert_int_equal(trpo_rundir_lock(dir, &stale, err, sizeof err), TRPO_EXIT_BADINPUT);
+  assert_non_null(strstr(err, lock));
+  rmtree(dir);
+}
+
+static void test_lock_stale(void** state) {
+  (void)state;
+  char dir[64], lock[128], err[1024] = "", host[256], buf[512], want[300];
+  newdir(dir);
+  snprintf(lock, sizeof lock, "%s/lock", dir);
+  gethostname(host, sizeof host);
+  // the pid of a reaped child is dead
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) _exit(0);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  snprintf(buf, sizeof buf, "%s %ld\n", host, (long)pid);
+  put(lock, buf);
+  // taken over, and now ours
+  int stale = 0;
+  assert_int_equal(trpo_rundir_lock(dir, &stale, err, sizeof err), 0);
+  assert_int_equal(stale, 1);
+  assert_true(trpo_rundir_read_file(lock, buf, sizeof buf) > 0);
+  snprintf(want, sizeof want, "%s %ld\n", host, (long)getpid());
+  assert_string_equal(buf, want);
+  // nothing left aside
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "test $(ls '%s' | wc -l) -eq 1", dir);
+  assert_int_equal(system(cmd), 0);
+  trpo_rundir_unlock(dir);
+  assert_false(exists(lock));
+  rmtree(dir);
+}
+
+static void test_truncate_csv(void** state) {
+  (void)state;
+  char dir[64], p[128], err[512] = "", buf[1024];
+  newdir(dir);
+  snprintf(p, sizeof p, "%s/progress.csv", dir);
+  // rows 1..5 (one written as 4.0), a row with a missing column, and a torn last row (no
+  // newline) that would otherwise pass
+  put(p, "iteration,return_mean,kl\n1,-10.5,0.01\n2,-9,0.02\n3,-8,0.01\n4.0,-7,0.0\n"
+         "2,-1\n5,-6,0.01\n1,-4,0.0");
+  assert_int_equal(trpo_rundir_truncate_csv(p, 3, err, sizeof err), 0);
+  assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
+  assert_string_equal(buf, "iteration,return_mean,kl\n1,-10.5,0.01\n2,-9,0.02\n3,-8,0.01\n");
+  // idempotent; last 0 keeps the header only
+  assert_int_equal(trpo_rundir_truncate_csv(p, 3, err, sizeof err), 0);
+  assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
+  assert_string_equal(buf, "iteration,return_mean,kl\n1,-10.5,0.01\n2,-9,0.02\n3,-8,0.01\n");
+  assert_int_equal(trpo_rundir_truncate_csv(p, 0, err, sizeof err), 0);
+  assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
+  assert_string_equal(buf, "iteration,return_mean,kl\n");
+  // no temporary left; a missing file is nothing to rewind
+  char tmp[160];
+  snprintf(tmp, sizeof tmp, "%s.tmp", p);
+  assert_false(exists(tmp));
+  snprintf(p, sizeof p, "%s/none.csv", dir);
+  assert_int_equal(trpo_rundir_truncate_csv(p, 3, err, sizeof err), 0);
+  assert_false(exists(p));
+  rmtree(dir);
+}
+
+static void test_write_read_file(void** state) {
+  (void)state;
+  char dir[64], p[128], err[512] = "", buf[64];
+  newdir(dir);
+  snprintf(p, sizeof p, "%s/config.ini", dir);
+  // write, replace, read back; embedded NUL bytes count
+  assert_int_equal(trpo_rundir_write_file(p, "old", 3, err, sizeof err), 0);
+  assert_int_equal(trpo_rundir_write_file(p, "a = 1\nb\0c", 9, err, sizeof err), 0);
+  assert_int_equal(trpo_rundir_read_file(p, buf, sizeof buf), 9);
+  assert_memory_equal(buf, "a = 1\nb\0c", 10);
+  char tmp[160];
+  snprintf(tmp, sizeof tmp, "%s.tmp", p);
+  assert_false(exists(tmp));
+  // a small buffer gets a NUL-terminated prefix; missing file and empty buffer give -1
+  assert_int_equal(trpo_rundir_read_file(p, buf, 4), 3);
+  assert_string_equal(buf, "a =");
+  assert_int_equal(trpo_rundir_read_file(p, buf, 0), -1);
+  snprintf(tmp, sizeof tmp, "%s/missing", dir);
+  assert_int_equal(trpo_rundir_read_file(tmp, buf, sizeof buf), -1);
+  // a path through a regular file fails with the path and the system error
+  snprintf(tmp, sizeof tmp, "%s/sub/x", p);
+  assert_int_equal(trpo_rundir_write_file(tmp, "x", 1, err, sizeof err), TRPO_EXIT_IOERROR);
+  print_message("  err: %s\n", err);
+  assert_non_null(strstr(err, tmp));
+  assert_non_null(strstr(err, strerror(ENOTDIR)));
+  // the original is untouched by the failure
+  assert_int_equal(trpo_rundir_read_file(p, buf, sizeof buf), 9);
+  rmtree(dir);
+}
+
+int main(void) {
+  trpo_test_traps();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_make),         cmocka_unit_test(test_lock),
+      cmocka_unit_test(test_lock_stale),   cmocka_unit_test(test_truncate_csv),
+      cmocka_unit_test(test_write_read_file),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
