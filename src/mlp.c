@@ -14,6 +14,46 @@
 
 #include "trpo/trpo.h"
 
+// The elementwise passes below walk each row two columns at a time so that the compiler can
+// pair them into one vector instruction at -O2; every element gets the same operations either
+// way, so the bits do not depend on it.
+
+// dz = (dz + db) * (1 - h^2): a hidden layer's tangent from its pre-activation tangent
+static void tangent_tanh(double* restrict dz, const double* restrict h, const double* restrict db,
+                         int n, int b) {
+  for (int i = 0; i < n; i++) {
+    double* restrict zi = dz + (size_t)i * b;
+    const double* restrict hi = h + (size_t)i * b;
+    int j = 0;
+    for (; j + 2 <= b; j += 2) {
+      zi[j] = (zi[j] + db[j]) * (1.0 - hi[j] * hi[j]);
+      zi[j + 1] = (zi[j + 1] + db[j + 1]) * (1.0 - hi[j + 1] * hi[j + 1]);
+    }
+    for (; j < b; j++) zi[j] = (zi[j] + db[j]) * (1.0 - hi[j] * hi[j]);
+  }
+}
+
+// d = d * (1 - h^2) and gb += d (rows in order): a hidden layer's delta and its bias gradient
+static void delta_tanh(double* restrict d, const double* restrict h, double* restrict gb, int n,
+                       int a) {
+  for (int i = 0; i < n; i++) {
+    double* restrict di = d + (size_t)i * a;
+    const double* restrict hi = h + (size_t)i * a;
+    int j = 0;
+    for (; j + 2 <= a; j += 2) {
+      double d0 = di[j] * (1.0 - hi[j] * hi[j]), d1 = di[j + 1] * (1.0 - hi[j + 1] * hi[j + 1]);
+      di[j] = d0;
+      di[j + 1] = d1;
+      gb[j] += d0;
+      gb[j + 1] += d1;
+    }
+    for (; j < a; j++) {
+      di[j] *= 1.0 - hi[j] * hi[j];
+      gb[j] += di[j];
+    }
+  }
+}
+
 void trpo_mlp_init(trpo_mlp* m, int nin, const int* hidden, int nhidden, int nout) {
   // sizes, input to output
   if (nhidden < 0 || nhidden + 1 > TRPO_MAXLAYER)
@@ -118,16 +158,7 @@ void trpo_mlp_backward(const trpo_mlp* m, const double* theta, trpo_mlpwork* w, 
     // delta_l = (delta W_l^T) * (1 - h_l^2), and b_{l-1} takes its column sums in the same pass
     double* d = w->dh[l];
     trpo_linalg_gemm(0, 1, n, a, b, 1.0, delta, b, theta + m->woff[l], b, 0.0, d, a);
-    double* gb = grad + m->boff[l - 1];
-    const double* h = w->h[l];
-    for (int i = 0; i < n; i++) {
-      double* di = d + (size_t)i * a;
-      const double* hi = h + (size_t)i * a;
-      for (int j = 0; j < a; j++) {
-        di[j] *= 1.0 - hi[j] * hi[j];
-        gb[j] += di[j];
-      }
-    }
+    delta_tanh(d, w->h[l], grad + m->boff[l - 1], n, a);
     delta = d;
   }
 }
@@ -145,12 +176,7 @@ const double* trpo_mlp_jvp(const trpo_mlp* m, const double* theta, trpo_mlpwork*
     // add db_l, then the tanh derivative 1 - h^2 on hidden layers
     const double* db = v + m->boff[l];
     if (l < m->nlayer - 1) {
-      const double* h = w->h[l + 1];
-      for (int i = 0; i < n; i++)
-        for (int j = 0; j < b; j++) {
-          size_t ij = (size_t)i * b + j;
-          dz[ij] = (dz[ij] + db[j]) * (1.0 - h[ij] * h[ij]);
-        }
+      tangent_tanh(dz, w->h[l + 1], db, n, b);
     } else {
       for (int i = 0; i < n; i++)
         for (int j = 0; j < b; j++) dz[(size_t)i * b + j] += db[j];

@@ -15,7 +15,7 @@
 #include "trpo/trpo.h"
 
 #define HALF_LOG_2PI 0.91893853320467274178   // log(2 pi) / 2
-#define FVP_BLOCK 256                          // rows per jvp + backward block of the fvp
+#define FVP_BLOCK 128                          // rows per jvp + backward block of the fvp
 
 //---------------------------------- one distribution row -------------------------------------------
 // Gaussian rows take the mean and the log-std as separate pointers, so the surrogate can pass the
@@ -293,30 +293,30 @@ void trpo_policy_fvp(const trpo_policy* p, const double* theta, trpo_mlpwork* w,
   int na = p->nact, nd = p->ndist, L = net->nlayer;
   TRPO_CHECK(n >= 0 && n <= w->maxrows);
 
-  // blocks of rows small enough that activations, tangents and deltas stay in cache between the
-  // jvp and the backward pass; a block is a view of w shifted by r0 rows
+  // blocks of rows small enough that tangents and deltas stay in cache between the jvp and the
+  // backward pass: a block is a view of w whose activations are rows [r0, r0 + nb) of the last
+  // forward and whose tangents reuse the first rows of dh for every block (scratch, kept hot)
   for (int r0 = 0; r0 < n; r0 += FVP_BLOCK) {
     int nb = n - r0 < FVP_BLOCK ? n - r0 : FVP_BLOCK;
     trpo_mlpwork blk = *w;
     blk.maxrows = nb;
-    for (int l = 0; l <= L; l++) {
-      blk.h[l] = w->h[l] + (size_t)r0 * net->size[l];
-      blk.dh[l] = w->dh[l] + (size_t)r0 * net->size[l];
-    }
+    for (int l = 0; l <= L; l++) blk.h[l] = w->h[l] + (size_t)r0 * net->size[l];
     // t = J_net v (the network's part of J v)
     trpo_mlp_jvp(net, theta, &blk, v, nb);
     double* t = blk.dh[L];
     // u = scale * M t in place: M = 1/s^2 on the mean, diag(p) - p p^T on the logits
     const double* db = dist + (size_t)r0 * nd;
     if (!p->discrete) {
-      double lsprev = NAN, iv = 0;
-      for (int i = 0; i < nb; i++)
-        for (int a = 0; a < na; a++) {
+      // column by column, so one exp serves every row with the same (state-independent) log-std
+      for (int a = 0; a < na; a++) {
+        double lsprev = NAN, iv = 0;
+        for (int i = 0; i < nb; i++) {
           double ls = db[(size_t)i * nd + na + a];
-          if (na > 1 || !(ls == lsprev)) iv = scale * exp(-2.0 * ls);   // same log-std: reuse
+          if (!(ls == lsprev)) iv = scale * exp(-2.0 * ls);
           lsprev = ls;
           t[(size_t)i * na + a] *= iv;
         }
+      }
     } else {
       for (int i = 0; i < nb; i++) {
         const double* li = db + (size_t)i * nd;
