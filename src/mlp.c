@@ -5,8 +5,10 @@
 // row-major (size[l] x size[l+1]). The work struct keeps the activations of the last forward, so
 // backward (grad += J^T dout) and jvp (J v) reuse them without recomputing a tanh.
 //
-// Products of many rows go through trpo_linalg_gemm; a single row (stepping environments) goes
-// through the reference loops so that its bits do not depend on what else is being computed.
+// Products of many rows go through trpo_linalg_gemm, so the bits of a row may depend on the row
+// count n (OpenBLAS picks its kernel by shape) but on nothing else; a single row (stepping
+// environments) goes through the reference loops, so its bits depend on that row alone. Callers
+// that need identical bits per environment call with per-environment row counts.
 // Not a general autodiff: one architecture, and derivatives with respect to theta only.
 
 #include <math.h>

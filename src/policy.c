@@ -7,7 +7,11 @@
 // F v = sum_rows J^T M J v (one jvp and one backward pass, M the Fisher of the output
 // distribution), which never forms F and never differences anything (Schulman et al. 2015, app. C).
 //
-// Not an optimiser: the trust-region step, CG and the line search live in the trainer.
+// Conventions: every gradient function adds to grad (grad += ...); w->dh is scratch for all of
+// them; the fvp reads the activations the last forward left in w (trpo_policy_dist at theta_old
+// over the same rows), so a surrogate evaluated at another theta in between must be followed by
+// a fresh trpo_policy_dist. The fvp runs in blocks of FVP_BLOCK rows: its bits are a function of
+// (n, inputs) only. Not an optimiser: the trust-region step, CG and line search live elsewhere.
 
 #include <math.h>
 #include <string.h>
