@@ -467,6 +467,36 @@ static void test_fvp_properties(void** state) {
   }
 }
 
+static void test_bits_independent_of_placement(void** state) {
+  (void)state;
+  // the same rows in another work struct (other addresses, room for more rows) give the same bits
+  // for the fvp and the surrogate gradient
+  const int h64[2] = {64, 64};
+  fix f;
+  fix_make(&f, 0, 3, 1, h64, 2, 300, 41);
+  int np = f.p.nparam;
+  trpo_mlpwork w2;
+  trpo_mlp_workmake(&f.p.net, &w2, 3 * f.n + 5);
+  double* g2 = zalloc(np);
+  double* obs2 = zalloc((size_t)f.n * 3 + 1);   // shifted by one double
+  memcpy(obs2 + 1, f.obs, sizeof(double) * f.n * 3);
+  for (int pass = 0; pass < 2; pass++) {
+    trpo_mlpwork* w = pass ? &w2 : &f.w;
+    double* g = pass ? g2 : f.g;
+    const double* obs = pass ? obs2 + 1 : f.obs;
+    memset(g, 0, sizeof(double) * np);
+    trpo_policy_surrogate(&f.p, f.theta, w, g, 1.0, NULL, obs, f.act, f.adv, f.logp_old,
+                          f.dist_old, f.n);
+    trpo_policy_dist(&f.p, f.theta_old, w, f.dist, obs, f.n);
+    trpo_policy_fvp(&f.p, f.theta_old, w, g, 0.5, f.dist, f.v, f.n);
+  }
+  assert_memory_equal(f.g, g2, sizeof(double) * np);
+  trpo_mlp_workfree(&w2);
+  trpo_alloc_free(g2);
+  trpo_alloc_free(obs2);
+  fix_free(&f);
+}
+
 int main(void) {
   trpo_test_traps();
   const struct CMUnitTest tests[] = {
@@ -475,6 +505,7 @@ int main(void) {
       cmocka_unit_test(test_grad_entropy), cmocka_unit_test(test_grad_kl),
       cmocka_unit_test(test_surrogate),    cmocka_unit_test(test_fvp_fd),
       cmocka_unit_test(test_fvp_dense),    cmocka_unit_test(test_fvp_properties),
+      cmocka_unit_test(test_bits_independent_of_placement),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
