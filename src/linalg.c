@@ -1,0 +1,80 @@
+// linalg.c: the BLAS module, the only file that includes <cblas.h>.
+//
+// Row-major gemm through OpenBLAS, a plain-loop reference gemm with a fixed summation order, and
+// the two level-1 loops the trainer needs (dot, axpy), also in a fixed order. Every result
+// depends only on the shapes and the input values, never on addresses or timing: the reference
+// sums each C element in increasing k from zero, and OpenBLAS packs its operands into its own
+// buffers, so neither sees where the caller's arrays lie. Which rows share one gemm call does
+// matter to OpenBLAS (its kernel choice follows m, n, k), which is why the callers fix the shapes.
+//
+// Not a tensor library: no batching, no threading policy of its own (OPENBLAS_NUM_THREADS, set
+// to 1 per rank by the launcher, decides), no single precision.
+
+#include <cblas.h>
+
+#include "trpo/trpo.h"
+
+static int use_ref;   // 1: every gemm takes the reference path (tests only)
+
+void trpo_linalg_use_ref(int on) { use_ref = on != 0; }
+
+void trpo_linalg_gemm(int transa, int transb, int m, int n, int k, double alpha,
+                      const double* a, int lda, const double* b, int ldb, double beta,
+                      double* c, int ldc) {
+  // the reference path when tests ask for it
+  if (use_ref) {
+    trpo_linalg_gemm_ref(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // empty products leave C alone, as the reference does
+  if (m <= 0 || n <= 0) return;
+  cblas_dgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans,
+              transb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// columns of C done per pass of the reference, so the partial sums fit a stack buffer
+#define REF_CHUNK 256
+
+void trpo_linalg_gemm_ref(int transa, int transb, int m, int n, int k, double alpha,
+                          const double* a, int lda, const double* b, int ldb, double beta,
+                          double* c, int ldc) {
+  // C[i][j] = alpha * s + beta * C[i][j] (C not read when beta == 0), where
+  // s = ((0 + a_i0 b_0j) + a_i1 b_1j) + ... in increasing k; the i-k-j loop below keeps that
+  // order for every element while letting the compiler run the j loop in vector lanes
+  double s[REF_CHUNK];
+  for (int i = 0; i < m; i++) {
+    for (int j0 = 0; j0 < n; j0 += REF_CHUNK) {
+      int nj = n - j0 < REF_CHUNK ? n - j0 : REF_CHUNK;
+      // partial sums over k of this row chunk
+      for (int j = 0; j < nj; j++) s[j] = 0.0;
+      for (int p = 0; p < k; p++) {
+        double aip = transa ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+        if (transb) {
+          for (int j = 0; j < nj; j++) s[j] += aip * b[(size_t)(j0 + j) * ldb + p];
+        } else {
+          const double* brow = b + (size_t)p * ldb + j0;
+          for (int j = 0; j < nj; j++) s[j] += aip * brow[j];
+        }
+      }
+      // scale and combine with C
+      double* crow = c + (size_t)i * ldc + j0;
+      if (beta == 0.0) {
+        for (int j = 0; j < nj; j++) crow[j] = alpha * s[j];
+      } else {
+        for (int j = 0; j < nj; j++) crow[j] = alpha * s[j] + beta * crow[j];
+      }
+    }
+  }
+}
+
+double trpo_linalg_dot(const double* x, const double* y, int n) {
+  // one accumulator, increasing index
+  double s = 0.0;
+  for (int i = 0; i < n; i++) s += x[i] * y[i];
+  return s;
+}
+
+void trpo_linalg_axpy(double* y, double a, const double* x, int n) {
+  // elementwise, so the order cannot matter
+  for (int i = 0; i < n; i++) y[i] += a * x[i];
+}

@@ -1,0 +1,188 @@
+// mlp.c: the tanh multilayer perceptron, with its reverse-mode and forward-mode derivatives.
+//
+// y = f(x; theta): h_0 = x, z_{l+1} = h_l W_l + b_l, h_{l+1} = tanh(z_{l+1}) for hidden layers
+// and h_L = z_L for the output. theta is one flat vector, [W_0 | b_0 | W_1 | b_1 | ...], W_l
+// row-major (size[l] x size[l+1]). The work struct keeps the activations of the last forward, so
+// backward (grad += J^T dout) and jvp (J v) reuse them without recomputing a tanh.
+//
+// Products of many rows go through trpo_linalg_gemm, so the bits of a row may depend on the row
+// count n (OpenBLAS picks its kernel by shape) but on nothing else; a single row (stepping
+// environments) goes through the reference loops, so its bits depend on that row alone. Callers
+// that need identical bits per environment call with per-environment row counts.
+// Not a general autodiff: one architecture, and derivatives with respect to theta only.
+
+#include <math.h>
+#include <string.h>
+
+#include "trpo/trpo.h"
+
+// The elementwise passes below walk each row two columns at a time so that the compiler can
+// pair them into one vector instruction at -O2; every element gets the same operations either
+// way, so the bits do not depend on it.
+
+// dz = (dz + db) * (1 - h^2): a hidden layer's tangent from its pre-activation tangent
+static void tangent_tanh(double* restrict dz, const double* restrict h, const double* restrict db,
+                         int n, int b) {
+  for (int i = 0; i < n; i++) {
+    double* restrict zi = dz + (size_t)i * b;
+    const double* restrict hi = h + (size_t)i * b;
+    int j = 0;
+    for (; j + 2 <= b; j += 2) {
+      zi[j] = (zi[j] + db[j]) * (1.0 - hi[j] * hi[j]);
+      zi[j + 1] = (zi[j + 1] + db[j + 1]) * (1.0 - hi[j + 1] * hi[j + 1]);
+    }
+    for (; j < b; j++) zi[j] = (zi[j] + db[j]) * (1.0 - hi[j] * hi[j]);
+  }
+}
+
+// d = d * (1 - h^2) and gb += d (rows in order): a hidden layer's delta and its bias gradient
+static void delta_tanh(double* restrict d, const double* restrict h, double* restrict gb, int n,
+                       int a) {
+  for (int i = 0; i < n; i++) {
+    double* restrict di = d + (size_t)i * a;
+    const double* restrict hi = h + (size_t)i * a;
+    int j = 0;
+    for (; j + 2 <= a; j += 2) {
+      double d0 = di[j] * (1.0 - hi[j] * hi[j]), d1 = di[j + 1] * (1.0 - hi[j + 1] * hi[j + 1]);
+      di[j] = d0;
+      di[j + 1] = d1;
+      gb[j] += d0;
+      gb[j + 1] += d1;
+    }
+    for (; j < a; j++) {
+      di[j] *= 1.0 - hi[j] * hi[j];
+      gb[j] += di[j];
+    }
+  }
+}
+
+void trpo_mlp_init(trpo_mlp* m, int nin, const int* hidden, int nhidden, int nout) {
+  // sizes, input to output
+  if (nhidden < 0 || nhidden + 1 > TRPO_MAXLAYER)
+    TRPO_FATAL("mlp with %d hidden layers: at most %d are supported", nhidden, TRPO_MAXLAYER - 1);
+  memset(m, 0, sizeof *m);
+  m->nlayer = nhidden + 1;
+  m->size[0] = nin;
+  for (int l = 0; l < nhidden; l++) m->size[l + 1] = hidden[l];
+  m->size[m->nlayer] = nout;
+  for (int l = 0; l <= m->nlayer; l++)
+    if (m->size[l] < 1) TRPO_FATAL("mlp layer %d has size %d (must be >= 1)", l, m->size[l]);
+
+  // parameter layout: W_0, b_0, W_1, b_1, ...
+  int off = 0;
+  for (int l = 0; l < m->nlayer; l++) {
+    m->woff[l] = off;
+    off += m->size[l] * m->size[l + 1];
+    m->boff[l] = off;
+    off += m->size[l + 1];
+  }
+  m->nparam = off;
+}
+
+void trpo_mlp_randomize(const trpo_mlp* m, double* theta, trpo_rng* rng, double out_scale) {
+  // LeCun normal weights layer by layer in row-major order, zero biases
+  for (int l = 0; l < m->nlayer; l++) {
+    int a = m->size[l], b = m->size[l + 1];
+    double sd = 1.0 / sqrt((double)a);
+    if (l == m->nlayer - 1) sd *= out_scale;
+    for (int i = 0; i < a * b; i++) theta[m->woff[l] + i] = sd * trpo_rng_normal(rng);
+    for (int j = 0; j < b; j++) theta[m->boff[l] + j] = 0.0;
+  }
+}
+
+void trpo_mlp_workmake(const trpo_mlp* m, trpo_mlpwork* w, int maxrows) {
+  // activations and tangents of every layer, input included
+  TRPO_CHECK(maxrows >= 1);
+  memset(w, 0, sizeof *w);
+  w->maxrows = maxrows;
+  for (int l = 0; l <= m->nlayer; l++) {
+    w->h[l] = trpo_alloc((size_t)maxrows * m->size[l] * sizeof(double));
+    w->dh[l] = trpo_alloc((size_t)maxrows * m->size[l] * sizeof(double));
+  }
+}
+
+void trpo_mlp_workfree(trpo_mlpwork* w) {
+  for (int l = 0; l <= TRPO_MAXLAYER; l++) {
+    trpo_alloc_free(w->h[l]);
+    trpo_alloc_free(w->dh[l]);
+    w->h[l] = w->dh[l] = NULL;
+  }
+  w->maxrows = 0;
+}
+
+const double* trpo_mlp_forward(const trpo_mlp* m, const double* theta, trpo_mlpwork* w,
+                               const double* x, int n) {
+  TRPO_CHECK(n >= 0 && n <= w->maxrows);
+  // keep the input: backward needs it for the first layer's weight gradient
+  if (w->h[0] != x) memmove(w->h[0], x, (size_t)n * m->size[0] * sizeof(double));
+
+  for (int l = 0; l < m->nlayer; l++) {
+    int a = m->size[l], b = m->size[l + 1];
+    const double* W = theta + m->woff[l];
+    const double* bias = theta + m->boff[l];
+    double* z = w->h[l + 1];
+    // z = h_l W_l: one row takes the reference loops, many rows the BLAS
+    if (n == 1)
+      trpo_linalg_gemm_ref(0, 0, n, b, a, 1.0, w->h[l], a, W, b, 0.0, z, b);
+    else
+      trpo_linalg_gemm(0, 0, n, b, a, 1.0, w->h[l], a, W, b, 0.0, z, b);
+    // add the bias, then tanh on hidden layers
+    if (l < m->nlayer - 1) {
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < b; j++) z[(size_t)i * b + j] = tanh(z[(size_t)i * b + j] + bias[j]);
+    } else {
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < b; j++) z[(size_t)i * b + j] += bias[j];
+    }
+  }
+  return w->h[m->nlayer];
+}
+
+void trpo_mlp_backward(const trpo_mlp* m, const double* theta, trpo_mlpwork* w, double* grad,
+                       const double* dout, int n) {
+  TRPO_CHECK(n >= 0 && n <= w->maxrows);
+  int L = m->nlayer;
+  // output bias: column sums of dout, rows in order
+  {
+    int b = m->size[L];
+    double* gb = grad + m->boff[L - 1];
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < b; j++) gb[j] += dout[(size_t)i * b + j];
+  }
+
+  // layers from the output down; delta is dL/dz_{l+1} (n x size[l+1])
+  const double* delta = dout;
+  for (int l = L - 1; l >= 0; l--) {
+    int a = m->size[l], b = m->size[l + 1];
+    // gW_l += h_l^T delta
+    trpo_linalg_gemm(1, 0, a, b, n, 1.0, w->h[l], a, delta, b, 1.0, grad + m->woff[l], b);
+    if (l == 0) break;   // the input has no gradient
+    // delta_l = (delta W_l^T) * (1 - h_l^2), and b_{l-1} takes its column sums in the same pass
+    double* d = w->dh[l];
+    trpo_linalg_gemm(0, 1, n, a, b, 1.0, delta, b, theta + m->woff[l], b, 0.0, d, a);
+    delta_tanh(d, w->h[l], grad + m->boff[l - 1], n, a);
+    delta = d;
+  }
+}
+
+const double* trpo_mlp_jvp(const trpo_mlp* m, const double* theta, trpo_mlpwork* w,
+                           const double* v, int n) {
+  TRPO_CHECK(n >= 0 && n <= w->maxrows);
+  for (int l = 0; l < m->nlayer; l++) {
+    int a = m->size[l], b = m->size[l + 1];
+    double* dz = w->dh[l + 1];
+    // dz_{l+1} = h_l dW_l + dh_l W_l (the input has no tangent: dh_0 = 0)
+    trpo_linalg_gemm(0, 0, n, b, a, 1.0, w->h[l], a, v + m->woff[l], b, 0.0, dz, b);
+    if (l > 0)
+      trpo_linalg_gemm(0, 0, n, b, a, 1.0, w->dh[l], a, theta + m->woff[l], b, 1.0, dz, b);
+    // add db_l, then the tanh derivative 1 - h^2 on hidden layers
+    const double* db = v + m->boff[l];
+    if (l < m->nlayer - 1) {
+      tangent_tanh(dz, w->h[l + 1], db, n, b);
+    } else {
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < b; j++) dz[(size_t)i * b + j] += db[j];
+    }
+  }
+  return w->dh[m->nlayer];
+}
