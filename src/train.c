@@ -102,7 +102,7 @@ struct trpo_train_ {
 
   // global streams and counters (identical on every rank)
   trpo_rng rng_shuffle, rng_subsample;
-  int force_reject;    // tests: reject every line-search candidate
+  int test_fault;      // tests: TRPO_TEST_* faults to inject
   long iteration, env_steps, episodes, skipped, consecutive_skips;
   double t_start, wall_before;   // wall-clock of this process, and of earlier processes (resume)
 
@@ -576,6 +576,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
     if (e >= t->env_begin && e < t->env_begin + t->nenv) t->sub_start[e - t->env_begin] = s0;
   }
   policy_gradient(t, &entropy);
+  if (t->test_fault & TRPO_TEST_NANGRAD) t->g[P / 2] = NAN;
   ok = ok && finite_vec(t->g, P);
   double t2 = trpo_time_now();
 
@@ -611,7 +612,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
       double surr = 0;
       evaluate(t, &surr, &kl);
       improve = surr - surr0;
-      if (!t->force_reject && isfinite(improve) && isfinite(kl) && improve > 0 && kl <= t->cfg.max_kl) {
+      if (!(t->test_fault & TRPO_TEST_REJECT) && isfinite(improve) && isfinite(kl) && improve > 0 && kl <= t->cfg.max_kl) {
         accepted = 1;
         break;
       }
@@ -709,7 +710,7 @@ void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value)
   *value = fnv1a(t->vtheta, sizeof(double) * t->vf.nparam);
 }
 
-void trpo_train_force_reject(trpo_train* t, int on) { t->force_reject = on; }
+void trpo_train_test_fault(trpo_train* t, int faults) { t->test_fault = faults; }
 long trpo_train_env_steps(const trpo_train* t) { return t->env_steps; }
 
 //---------------------------------- checkpoint state -----------------------------------------------

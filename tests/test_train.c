@@ -87,14 +87,42 @@ static void rejected_search_restores_bitwise(void** state) {
   const double* th = trpo_train_policy(t, &n);
   double* before = malloc(sizeof(double) * n);
   memcpy(before, th, sizeof(double) * n);
-  trpo_train_force_reject(t, 1);
+  trpo_train_test_fault(t, TRPO_TEST_REJECT);
   trpo_train_iterate(t, &st);
   assert_true(st.ls_rejected == 1);
   assert_int_equal(memcmp(before, trpo_train_policy(t, NULL), sizeof(double) * n), 0);
   // and the next normal iteration moves again
-  trpo_train_force_reject(t, 0);
+  trpo_train_test_fault(t, 0);
   trpo_train_iterate(t, &st);
   assert_true(memcmp(before, trpo_train_policy(t, NULL), sizeof(double) * n) != 0);
+  free(before);
+  trpo_train_free(t);
+}
+
+// a non-finite gradient skips the update (parameters bitwise unchanged, counted), and max_skips
+// consecutive skips stop the run; a good update in between resets the count
+static void nonfinite_skips_and_stops(void** state) {
+  (void)state;
+  trpo_train* t = make("Pendulum-v1", 4, 2, 64);   // default max_skips = 5
+  trpo_stats st;
+  trpo_train_iterate(t, &st);
+  int n = 0;
+  const double* th = trpo_train_policy(t, &n);
+  double* before = malloc(sizeof(double) * n);
+  memcpy(before, th, sizeof(double) * n);
+  trpo_train_test_fault(t, TRPO_TEST_NANGRAD);
+  for (int k = 1; k <= 4; k++) {
+    assert_int_equal(trpo_train_iterate(t, &st), 0);
+    assert_true(st.skipped_updates == k);
+    assert_true(st.ls_rejected == 0 && st.kl == 0);
+    assert_int_equal(memcmp(before, trpo_train_policy(t, NULL), sizeof(double) * n), 0);
+  }
+  trpo_train_test_fault(t, 0);
+  assert_int_equal(trpo_train_iterate(t, &st), 0);   // a good update resets the run of skips
+  trpo_train_test_fault(t, TRPO_TEST_NANGRAD);
+  for (int k = 1; k <= 4; k++) assert_int_equal(trpo_train_iterate(t, &st), 0);
+  assert_int_equal(trpo_train_iterate(t, &st), TRPO_STOP_SKIPS);
+  assert_true(st.skipped_updates == 9);
   free(before);
   trpo_train_free(t);
 }
@@ -107,6 +135,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(no_allocation_in_loop),
       cmocka_unit_test(accepted_steps_respect_trust_region),
       cmocka_unit_test(rejected_search_restores_bitwise),
+      cmocka_unit_test(nonfinite_skips_and_stops),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   trpo_comm_finalize(&comm);

@@ -478,8 +478,11 @@ long trpo_train_env_steps(const trpo_train* t);                      // env step
 int  trpo_train_items(trpo_train* t, trpo_ckptitem** items);
 // FNV-1a 64 of the bytes of the policy and value parameters (bitwise-identity checks)
 void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value);
-// tests only: 1 makes the line search reject every candidate (restores theta_old)
-void trpo_train_force_reject(trpo_train* t, int on);
+// tests only: inject faults. TRPO_TEST_REJECT: the line search rejects every candidate (restores
+// theta_old); TRPO_TEST_NANGRAD: the policy gradient is made non-finite (the update is skipped)
+#define TRPO_TEST_REJECT 1
+#define TRPO_TEST_NANGRAD 2
+void trpo_train_test_fault(trpo_train* t, int faults);
 void trpo_train_gather(trpo_train* t);   // collective: local env state -> rank 0's item buffers
 void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers -> every rank
 
