@@ -2,10 +2,12 @@
 //
 //   trpo train [CONFIG] [key=value ...] [--restart]   train (under mpirun/srun for many ranks)
 //   trpo config [CONFIG] [key=value ...]              print the resolved config
+//   trpo eval RUN_DIR [episodes=N] [stochastic=1]     evaluate a run's newest checkpoint
 //   trpo tasks                                        list the tasks
 //   trpo help | --help                                usage and every config key
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trpo/trpo.h"
@@ -14,6 +16,7 @@ static void usage(FILE* f) {
   fprintf(f,
           "usage: trpo train [CONFIG] [key=value ...] [--restart]\n"
           "       trpo config [CONFIG] [key=value ...]\n"
+          "       trpo eval RUN_DIR [episodes=N] [stochastic=1]\n"
           "       trpo tasks\n"
           "       trpo help\n"
           "\n"
@@ -24,12 +27,49 @@ static void usage(FILE* f) {
           "       discards the run_dir's previous run instead. Many ranks: mpirun -np N trpo train ...\n"
           "       or srun --mpi=pmix trpo train ...\n"
           "\n"
+          "eval   loads RUN_DIR's config and newest good checkpoint and runs N (default 10) fresh\n"
+          "       episodes with the observation statistics frozen and the deterministic policy\n"
+          "       (mean / argmax; stochastic=1 samples instead); prints the raw return.\n"
+          "\n"
           "exit codes: 0 done, 1 training failed, 2 bad input (config, model, checkpoint, lock),\n"
           "            3 checkpoint write failed (the last good one stays), 75 stopped by a signal\n"
           "            after writing a checkpoint (requeue and rerun the same command)\n"
           "\n"
           "config keys:\n");
   trpo_config_help(f);
+}
+
+// trpo eval RUN_DIR [episodes=N] [stochastic=0|1]
+static int eval_main(int argc, char** argv) {
+  const char* dir = NULL;
+  int episodes = 10, stochastic = 0;
+  for (int k = 2; k < argc; k++) {
+    char* end = NULL;
+    if (!strncmp(argv[k], "episodes=", 9)) {
+      long v = strtol(argv[k] + 9, &end, 10);
+      if (*end || v < 1 || v > 1000000) {
+        fprintf(stderr, "trpo: eval: 'episodes' expects an integer in [1, 1000000], got '%s'\n", argv[k] + 9);
+        return TRPO_EXIT_BADINPUT;
+      }
+      episodes = (int)v;
+    } else if (!strcmp(argv[k], "stochastic=1") || !strcmp(argv[k], "stochastic=0")) {
+      stochastic = argv[k][11] == '1';
+    } else if (!dir && !strchr(argv[k], '=')) {
+      dir = argv[k];
+    } else {
+      fprintf(stderr, "trpo: eval: unexpected argument '%s' (expected RUN_DIR, episodes=N, stochastic=0|1)\n", argv[k]);
+      return TRPO_EXIT_BADINPUT;
+    }
+  }
+  if (!dir) {
+    fprintf(stderr, "trpo: eval needs a run directory: trpo eval RUN_DIR [episodes=N]\n");
+    return TRPO_EXIT_BADINPUT;
+  }
+  trpo_comm comm;
+  trpo_comm_init(&comm, &argc, &argv);
+  int rc = trpo_run_eval(dir, episodes, !stochastic, &comm);
+  trpo_comm_finalize(&comm);
+  return rc;
 }
 
 int main(int argc, char** argv) {
@@ -48,8 +88,9 @@ int main(int argc, char** argv) {
     for (const char* const* t = trpo_envs_tasks(); *t; t++) printf("%s\n", *t);
     return 0;
   }
+  if (!strcmp(cmd, "eval")) return eval_main(argc, argv);
   if (strcmp(cmd, "train") && strcmp(cmd, "config")) {
-    fprintf(stderr, "trpo: unknown command '%s' (expected train, config, tasks or help)\n", cmd);
+    fprintf(stderr, "trpo: unknown command '%s' (expected train, eval, config, tasks or help)\n", cmd);
     return TRPO_EXIT_BADINPUT;
   }
 

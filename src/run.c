@@ -399,3 +399,56 @@ done:
   pthread_mutex_destroy(&r->lock);
   return rc;
 }
+
+//---------------------------------- evaluation -----------------------------------------------------
+
+int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_comm* comm) {
+  char path[TRPO_STRLEN + 64], err[1024] = "", used[TRPO_STRLEN + 64] = "";
+  trpo_config cfg;
+  trpo_config_default(&cfg);
+  snprintf(path, sizeof path, "%s/config.ini", run_dir);
+  if (trpo_config_load(&cfg, path, 0, NULL, err, sizeof err)) {
+    if (comm->rank == 0) fprintf(stderr, "trpo: %s (is '%s' a run directory?)\n", err, run_dir);
+    return TRPO_EXIT_BADINPUT;
+  }
+  trpo_train* tr = NULL;
+  int rc = trpo_train_make(&tr, &cfg, comm, err, sizeof err);
+  trpo_comm_max_int(comm, &rc, 1);
+  if (rc) {
+    if (comm->rank == 0) fprintf(stderr, "trpo: %s\n", err[0] ? err : "setup failed on another rank");
+    trpo_train_free(tr);
+    return rc;
+  }
+  // rank 0 reads the newest good checkpoint; the state reaches every rank
+  trpo_ckptitem* items;
+  int nitems = trpo_train_items(tr, &items);
+  long iter = 0;
+  rc = 0;
+  if (comm->rank == 0) {
+    runctx r;
+    memset(&r, 0, sizeof r);
+    r.cfg = &cfg;
+    r.comm = comm;
+    rc = trpo_checkpoint_read(run_dir, items, nitems, &iter, used, sizeof used, NULL, 0,
+                              report_line, &r, err, sizeof err);
+    if (rc == 1) snprintf(err, sizeof err, "no checkpoint in %s", run_dir);
+    if (rc) {
+      fprintf(stderr, "trpo: %s\n", err);
+      rc = TRPO_EXIT_BADINPUT;
+    }
+  }
+  trpo_comm_max_int(comm, &rc, 1);
+  if (!rc) trpo_train_scatter(tr);
+  if (!rc && comm->rank == 0) {
+    double mean = 0, sd = 0, len = 0;
+    rc = trpo_train_evaluate(tr, episodes, deterministic, &mean, &sd, &len, err, sizeof err);
+    if (rc) fprintf(stderr, "trpo: %s\n", err);
+    else
+      printf("%s iteration %ld (%s): %s policy, %d episodes: return %.3f +- %.3f, length %.1f\n",
+             cfg.env, iter, used, deterministic ? "deterministic" : "stochastic", episodes, mean,
+             sd, len);
+  }
+  trpo_comm_max_int(comm, &rc, 1);
+  trpo_train_free(tr);
+  return rc;
+}

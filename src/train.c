@@ -887,3 +887,46 @@ void trpo_train_scatter(trpo_train* t) {
     t->ep_len[i] = p[nsim + nobs + 1];
   }
 }
+
+//---------------------------------- evaluation -----------------------------------------------------
+
+int trpo_train_evaluate(trpo_train* t, int episodes, int deterministic, double* mean, double* std,
+                        double* len, char* err, size_t nerr) {
+  // a separate environment, so training's environments and streams are untouched
+  trpo_envs* ev = NULL;
+  int rc = trpo_envs_make(&ev, t->cfg.env, t->cfg.model, (uint64_t)t->cfg.seed, t->nenv_total, 1,
+                          err, nerr);
+  if (rc) return rc;
+  trpo_rng rng;
+  trpo_rng_seed(&rng, (uint64_t)t->cfg.seed, (uint64_t)t->nenv_total, TRPO_RNG_ACTION);
+  const int nobs = t->nobs, nad = t->nactdim;
+  const double lo = t->info.act_lo, hi = t->info.act_hi;
+  double obs[nobs], x[nobs], dist[t->ndist], a[nad], a_env[nad];
+  double s1 = 0, s2 = 0, sl = 0;
+  for (int e = 0; e < episodes; e++) {
+    double ret = 0;
+    int steps = 0, f = 0;
+    trpo_envs_reset(ev, 0, obs);
+    while (!(f & (TRPO_ENV_TERMINATED | TRPO_ENV_TRUNCATED))) {
+      // the frozen normaliser, then the mode or a sample
+      trpo_normalizer_apply(&t->norm, x, obs, 1);
+      trpo_policy_dist(&t->pol, t->theta, &t->one, dist, x, 1);
+      if (deterministic) trpo_policy_mode(&t->pol, dist, a);
+      else trpo_policy_sample(&t->pol, dist, &rng, a);
+      for (int k = 0; k < nad; k++)
+        a_env[k] = (!t->info.discrete && t->cfg.clip_actions) ? fmin(hi, fmax(lo, a[k])) : a[k];
+      double r = 0;
+      f = trpo_envs_step(ev, 0, obs, &r, a_env);
+      ret += r;
+      steps++;
+    }
+    s1 += ret;
+    s2 += ret * ret;
+    sl += steps;
+  }
+  trpo_envs_free(ev);
+  *mean = s1 / episodes;
+  *std = sqrt(fmax(0.0, s2 / episodes - *mean * *mean));
+  *len = sl / episodes;
+  return 0;
+}

@@ -127,6 +127,31 @@ static void nonfinite_skips_and_stops(void** state) {
   trpo_train_free(t);
 }
 
+// evaluation leaves training untouched, repeats exactly, and respects the time limit
+static void evaluation_is_separate_and_repeatable(void** state) {
+  (void)state;
+  trpo_train* a = make("CartPole-v1", 6, 2, 64);
+  trpo_train* b = make("CartPole-v1", 6, 2, 64);
+  trpo_stats st;
+  trpo_train_iterate(a, &st);
+  trpo_train_iterate(b, &st);
+  double m1, s1, l1, m2, s2, l2;
+  char err[256];
+  assert_int_equal(trpo_train_evaluate(a, 3, 1, &m1, &s1, &l1, err, sizeof err), 0);
+  assert_int_equal(trpo_train_evaluate(a, 3, 1, &m2, &s2, &l2, err, sizeof err), 0);
+  assert_true(m1 == m2 && s1 == s2 && l1 == l2);
+  assert_true(l1 >= 1 && l1 <= 500 && m1 == l1);   // CartPole pays 1 per step
+  // a trainer that evaluated continues exactly like one that did not
+  trpo_train_iterate(a, &st);
+  trpo_train_iterate(b, &st);
+  uint64_t pa, va, pb, vb;
+  trpo_train_checksum(a, &pa, &va);
+  trpo_train_checksum(b, &pb, &vb);
+  assert_true(pa == pb && va == vb);
+  trpo_train_free(a);
+  trpo_train_free(b);
+}
+
 int main(int argc, char** argv) {
   trpo_comm_init(&comm, &argc, &argv);
   trpo_test_traps();
@@ -136,6 +161,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(accepted_steps_respect_trust_region),
       cmocka_unit_test(rejected_search_restores_bitwise),
       cmocka_unit_test(nonfinite_skips_and_stops),
+      cmocka_unit_test(evaluation_is_separate_and_repeatable),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   trpo_comm_finalize(&comm);

@@ -483,6 +483,12 @@ void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value)
 #define TRPO_TEST_REJECT 1
 #define TRPO_TEST_NANGRAD 2
 void trpo_train_test_fault(trpo_train* t, int faults);
+// evaluate the current policy on `episodes` fresh episodes of separate environments (global
+// indices nenv_total.., so their streams differ from training's), observation statistics frozen;
+// deterministic: the mode action (mean / argmax), else sampled. Raw return mean and std.
+// Local to the calling rank; 0 or TRPO_EXIT_BADINPUT + message.
+int  trpo_train_evaluate(trpo_train* t, int episodes, int deterministic, double* mean, double* std,
+                         double* len, char* err, size_t nerr);
 void trpo_train_gather(trpo_train* t);   // collective: local env state -> rank 0's item buffers
 void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers -> every rank
 
@@ -490,6 +496,8 @@ void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers ->
 // Config, lock, resume, progress.csv, checkpoints, signals; returns a TRPO_EXIT_* code.
 
 int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart, trpo_comm* comm);
+// load run_dir's config and newest good checkpoint, evaluate on rank 0, print the result
+int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_comm* comm);
 
 //---------------------------------- timer ----------------------------------------------------------
 
