@@ -12,4 +12,5 @@ ranks=$(nproc)
 mpirun -np "$ranks" build/trpo train configs/hopper.ini total_steps=200000 \
   run_dir=runs/quickstart --restart "$@"
 bash launch/plot.sh runs/quickstart "Hopper-v4, $ranks ranks"
+build/trpo eval runs/quickstart episodes=5
 echo "outputs: runs/quickstart/{progress.csv,progress.png,train.log,config.ini,ckpt-*.h5}"
