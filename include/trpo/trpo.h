@@ -480,6 +480,9 @@ int  trpo_train_items(trpo_train* t, trpo_ckptitem** items);
 void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value);
 // tests only: 1 makes the line search reject every candidate (restores theta_old)
 void trpo_train_force_reject(trpo_train* t, int on);
+// tests only: the last iteration's policy gradient g, CG direction s ~ F^-1 g and Fisher product
+// (F + damping I) s, nparam doubles each, valid until the next iterate
+void trpo_train_vectors(const trpo_train* t, const double** g, const double** s, const double** fs);
 void trpo_train_gather(trpo_train* t);   // collective: local env state -> rank 0's item buffers
 void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers -> every rank
 
