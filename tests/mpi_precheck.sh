@@ -13,8 +13,9 @@ out=$(env -u PMIX_RANK -u OMPI_COMM_WORLD_SIZE SLURM_STEP_NUM_TASKS=2 \
 rc=$?
 echo "2 tasks, no PMIx: exit code $rc: $out"
 [ "$rc" -eq 2 ] || { echo "FAILED: expected exit code 2"; exit 1; }
-grep -q 'srun --mpi=pmix' <<<"$out" && grep -q 'mpirun' <<<"$out" ||
-  { echo "FAILED: the message does not say how to launch"; exit 1; }
+if ! grep -q 'srun --mpi=pmix' <<<"$out" || ! grep -q 'mpirun' <<<"$out"; then
+  echo "FAILED: the message does not say how to launch"; exit 1
+fi
 [ ! -e "$dir" ] || { echo "FAILED: $dir was created"; exit 1; }
 out=$(env -u PMIX_RANK -u OMPI_COMM_WORLD_SIZE SLURM_STEP_NUM_TASKS=1 \
       timeout 120 "$trpo" train "$config" run_dir="$dir" "${small[@]}" 2>&1)
