@@ -21,8 +21,9 @@
 # train speedup / physics speedup; comm% = collectives proper (t_comm) and wait% = waiting at
 # them for slower ranks (t_wait), both as shares of the iteration time t_iter (maxima over
 # ranks); other% = rank 0's wall clock outside t_iter (the state gather for checkpoints in
-# src/run.c, shared flags, the log); the per-phase milliseconds of one iteration. Targets at the largest N (16 on a 16-core
-# machine): weak >= 90%, strong >= 80%, comm% < 10%. Ends with one line per target.
+# src/run.c, shared flags, the log); the per-phase milliseconds of one iteration. Targets at the
+# largest N (16 on a 16-core machine): weak >= 90%, strong >= 80%, comm% < 10%. Ends with one
+# line per target. More ranks than physical cores are bound to hardware threads.
 #
 # Environment overrides: RANKS="1 2 4" (rank counts above the cores run oversubscribed, unbound:
 # only for developing this script), WEAK_NENV=4 STRONG_NENV=64 NSTEPS=128 WARMUP=2 ITERS=8
