@@ -711,6 +711,12 @@ void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value)
 }
 
 void trpo_train_test_fault(trpo_train* t, int faults) { t->test_fault = faults; }
+
+void trpo_train_vectors(const trpo_train* t, const double** g, const double** s, const double** fs) {
+  *g = t->g;
+  *s = t->step;
+  *fs = t->fv;
+}
 long trpo_train_env_steps(const trpo_train* t) { return t->env_steps; }
 
 //---------------------------------- checkpoint state -----------------------------------------------

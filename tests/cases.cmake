@@ -32,3 +32,42 @@ if(TRPO_LEARNING_TESTS)
                          PROPERTIES LABELS learning TIMEOUT 1200)
   endforeach()
 endif()
+
+# ---- distributed (issue 4): MPI tests at 1, 2 and 4 ranks, fatal errors, the srun precheck -----
+# Launched as ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} N ${MPIEXEC_PREFLAGS}; 4 ranks on a
+# smaller machine need oversubscription, which launch/env.sh provides through the environment.
+foreach(np 1 2 4)
+  # the update equals the single-process one bitwise; every rank holds rank 0's global state
+  foreach(prog test_mpi_update test_mpi_state)
+    string(REPLACE "test_" "" base ${prog})
+    add_test(NAME ${base}_np${np}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} ${MPIEXEC_PREFLAGS}
+                     $<TARGET_FILE:${prog}> ${MPIEXEC_POSTFLAGS})
+    set_tests_properties(${base}_np${np} PROPERTIES LABELS mpi TIMEOUT 300 RUN_SERIAL TRUE)
+  endforeach()
+  # TRPO_FATAL on rank 1 while the others wait in a collective (1: in the timing barrier) ends
+  # the job, non-zero, within 5 s
+  foreach(timing 0 1)
+    add_test(NAME mpi_fatal_np${np}_timing${timing}
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/mpi_fatal.sh $<TARGET_FILE:test_mpi_fatal> ${timing}
+                     ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} ${MPIEXEC_PREFLAGS})
+    set_tests_properties(mpi_fatal_np${np}_timing${timing} PROPERTIES LABELS mpi TIMEOUT 120 RUN_SERIAL TRUE)
+  endforeach()
+endforeach()
+# a plain srun (2 Slurm tasks, no PMIx) is refused with exit code 2 and the launch advice
+add_test(NAME mpi_precheck_srun
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/mpi_precheck.sh ${TRPO_BIN}
+                 ${CMAKE_SOURCE_DIR}/configs/pendulum.ini ${TRPO_WORK})
+set_tests_properties(mpi_precheck_srun PROPERTIES LABELS mpi TIMEOUT 120)
+# rank invariance on a MuJoCo task, 1 to 4 ranks, on the default transport and on TCP (selected
+# through Open MPI's environment, which other MPIs ignore, so no launcher flag is needed here)
+foreach(variant hopper hopper_tcp)
+  add_test(NAME mpi_invariance_${variant}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/invariance.sh ${TRPO_BIN} ${MPIEXEC_EXECUTABLE} ${TRPO_WORK}
+                   ${variant} ${CMAKE_SOURCE_DIR}/configs/hopper.ini ${MPIEXEC_PREFLAGS} --
+                   nenv=4 nsteps=64 total_steps=768 vf_epochs=2 vf_minibatch=64 cg_iters=10
+                   fvp_fraction=0.5)
+  set_tests_properties(mpi_invariance_${variant} PROPERTIES LABELS mpi TIMEOUT 600 RUN_SERIAL TRUE)
+endforeach()
+set_tests_properties(mpi_invariance_hopper_tcp PROPERTIES ENVIRONMENT "OMPI_MCA_pml=ob1;OMPI_MCA_btl=self,tcp")
+# ---- end distributed ---------------------------------------------------------------------------

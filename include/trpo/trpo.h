@@ -489,6 +489,9 @@ void trpo_train_test_fault(trpo_train* t, int faults);
 // Local to the calling rank; 0 or TRPO_EXIT_BADINPUT + message.
 int  trpo_train_evaluate(trpo_train* t, int episodes, int deterministic, double* mean, double* std,
                          double* len, char* err, size_t nerr);
+// tests only: the last iteration's policy gradient g, CG direction s ~ F^-1 g and Fisher product
+// (F + damping I) s, nparam doubles each, valid until the next iterate
+void trpo_train_vectors(const trpo_train* t, const double** g, const double** s, const double** fs);
 void trpo_train_gather(trpo_train* t);   // collective: local env state -> rank 0's item buffers
 void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers -> every rank
 

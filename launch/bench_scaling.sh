@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# bench_scaling.sh: weak and strong scaling of `trpo train` on Hopper-v4, against the scaling of
+# the bare physics measured in the same run.
+#
+# Usage: launch/bench_scaling.sh [BUILD_DIR]       (BUILD_DIR defaults to build/)
+#
+# For each rank count N in 1 2 4 8 16 (those above `nproc` are left out), two runs, each with
+# `mpirun --bind-to core`:
+#   physics  tests/bench_scaling: N ranks step their environments with MuJoCo alone, at the same
+#            time, so that memory bandwidth and clock frequency under N busy cores are in the
+#            baseline;
+#   train    `trpo train` for WARMUP + ITERS iterations; rates from progress.csv over the last
+#            ITERS (env steps over rank 0's wall clock, which includes the per-iteration state
+#            gather of src/run.c), phase times summed over those iterations.
+# Modes:
+#   weak     WEAK_NENV environments per rank (the global batch grows with N; vf_minibatch fixed)
+#   weak-mb  the same with vf_minibatch x N, so every iteration has the same number of Adam
+#            steps of the value fit (the global minibatch grows with the batch)
+#   strong   STRONG_NENV environments in total (64)
+# Columns: train and physics env steps/s; speedups over the smallest N of the mode; efficiency =
+# train speedup / physics speedup; comm% = collectives proper (t_comm) and wait% = waiting at
+# them for slower ranks (t_wait), both as shares of the iteration time t_iter (maxima over
+# ranks); other% = rank 0's wall clock outside t_iter (the state gather for checkpoints in
+# src/run.c, shared flags, the log); the per-phase milliseconds of one iteration. Targets at the
+# largest N (16 on a 16-core machine): weak >= 90%, strong >= 80%, comm% < 10%. Ends with one
+# line per target. More ranks than physical cores are bound to hardware threads.
+#
+# Environment overrides: RANKS="1 2 4" (rank counts above the cores run oversubscribed, unbound:
+# only for developing this script), WEAK_NENV=4 STRONG_NENV=64 NSTEPS=128 WARMUP=2 ITERS=8
+# PHYS_SECONDS=3 CONFIG=configs/hopper.ini MPIRUN=mpirun MODES="weak weak-mb strong"
+# COMM_TIMING=1 (0: no barrier before each collective; comm% and wait% then read 0).
+# About 3 minutes on 16 cores; prints a plain table to stdout, progress to stderr.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+case $build in /*) ;; *) build=$root/$build ;; esac
+trpo=$build/trpo
+phys=$build/tests/bench_scaling
+for f in "$trpo" "$phys"; do
+  [ -x "$f" ] || { echo "bench_scaling.sh: $f not found; build first (launch/build.sh)" >&2; exit 2; }
+done
+# shellcheck source=launch/env.sh disable=SC1091
+source "$root/launch/env.sh"
+cd "$root"
+
+task=Hopper-v4
+config=${CONFIG:-configs/hopper.ini}
+weak_nenv=${WEAK_NENV:-4}
+strong_nenv=${STRONG_NENV:-64}
+nsteps=${NSTEPS:-128}
+warmup=${WARMUP:-2}
+iters=${ITERS:-8}
+phys_s=${PHYS_SECONDS:-3}
+mpirun=${MPIRUN:-mpirun}
+modes=${MODES:-weak weak-mb strong}
+timing=${COMM_TIMING:-1}
+vf_mb=$(sed -n 's/^[[:space:]]*vf_minibatch[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$config" | tail -1)
+vf_mb=${vf_mb:-64}
+ncpu=$(nproc)
+ncore=$(lscpu -p=CORE,SOCKET 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+[ "$ncore" -gt 0 ] || ncore=$ncpu
+if [ -n "${RANKS:-}" ]; then
+  ranks=$RANKS
+else
+  ranks=""
+  for n in 1 2 4 8 16; do [ "$n" -le "$ncpu" ] && ranks="$ranks $n"; done
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench_scaling.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# binding: one rank per core; more ranks than cores (development only) run unbound
+bindflags() {
+  if [ "$1" -le "$ncore" ]; then echo "--bind-to core --map-by core"
+  elif [ "$1" -le "$ncpu" ]; then echo "--bind-to hwthread --map-by hwthread"
+  else echo "--bind-to none"; fi
+}
+
+# physrate = physics-only env steps/s of N ranks holding NENV environments in all (each pair is
+# measured once; weak and weak-mb share theirs)
+declare -A physcache
+physics() {
+  local n=$1 nenv=$2 out
+  if [ -z "${physcache[$n,$nenv]:-}" ]; then
+    # shellcheck disable=SC2046
+    out=$("$mpirun" -np "$n" $(bindflags "$n") "$phys" "$task" "$nenv" "$nsteps" "$phys_s")
+    physcache[$n,$nenv]=$(sed -n 's/.* rate \([0-9.]*\) .*/\1/p' <<<"$out")
+  fi
+  physrate=${physcache[$n,$nenv]}
+}
+
+# train and summarise progress.csv over the measured iterations:
+# rate comm% wait% other% t_iter sample grad cg ls vf (ms per iteration); other% is the share of
+# rank 0's wall clock outside t_iter (state gather for checkpoints, shared flags, the log)
+train() {
+  local n=$1 nenv=$2 mb=$3 dir=$work/run
+  rm -rf "$dir"
+  # shellcheck disable=SC2046
+  "$mpirun" -np "$n" $(bindflags "$n") "$trpo" train "$config" env="$task" nenv="$nenv" \
+    nsteps="$nsteps" vf_minibatch="$mb" total_steps=$((nenv * nsteps * (warmup + iters))) \
+    run_dir="$dir" checkpoint_every=0 comm_timing="$timing" quiet=1 --restart >/dev/null
+  awk -F, -v w="$warmup" '
+    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    $c["iteration"] == w { s0 = $c["env_steps"]; w0 = $c["wall_s"] }
+    $c["iteration"] > w {
+      s1 = $c["env_steps"]; w1 = $c["wall_s"]; k++
+      ti += $c["t_iter"]; tc += $c["t_comm"]; tw += $c["t_wait"]
+      ts += $c["t_sample"]; tg += $c["t_grad"]; tcg += $c["t_cg"]; tl += $c["t_ls"]; tv += $c["t_vf"]
+    }
+    END {
+      if (k == 0 || w1 <= w0) { print "bench_scaling.sh: no measured iterations" > "/dev/stderr"; exit 1 }
+      printf "%.0f %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n", (s1 - s0) / (w1 - w0),
+             100 * tc / ti, 100 * tw / ti, 100 * (1 - ti / (w1 - w0)), 1e3 * ti / k, 1e3 * ts / k, 1e3 * tg / k,
+             1e3 * tcg / k, 1e3 * tl / k, 1e3 * tv / k
+    }' "$dir/progress.csv"
+}
+
+echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, ranks:$ranks" \
+     "(nproc $ncpu, cores $ncore), $(date -u +%Y-%m-%dT%H:%M:%SZ)" >&2
+printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
+  mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% comm% wait% other% t_iter \
+  sample grad cg ls vf
+summary=()
+for mode in $modes; do
+  base_rate="" base_phys="" last=""
+  for n in $ranks; do
+    case $mode in
+      weak) nenv=$((weak_nenv * n)) mb=$vf_mb ;;
+      weak-mb) nenv=$((weak_nenv * n)) mb=$((vf_mb * n)) ;;
+      strong) nenv=$strong_nenv mb=$vf_mb ;;
+      *) echo "bench_scaling.sh: unknown mode $mode" >&2; exit 2 ;;
+    esac
+    [ "$nenv" -ge "$n" ] || continue
+    echo "  $mode, $n rank(s), $nenv environments: physics, then training ..." >&2
+    physics "$n" "$nenv"
+    p=$physrate
+    res=$(train "$n" "$nenv" "$mb") || { echo "bench_scaling.sh: training at $n ranks failed" >&2; exit 1; }
+    [ -n "$p" ] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
+    read -r rate comm wait other titer ts tg tcg tl tv <<<"$res"
+    [ -n "$base_rate" ] || { base_rate=$rate; base_phys=$p; }
+    over=""; [ "$n" -le "$ncpu" ] || over="*"
+    line=$(awk -v m="$mode" -v n="$n$over" -v e="$nenv" -v rows=$((nenv * nsteps)) -v r="$rate" \
+      -v p="$p" -v br="$base_rate" -v bp="$base_phys" -v c="$comm" -v w="$wait" -v o="$other" -v ti="$titer" \
+      -v ts="$ts" -v tg="$tg" -v tcg="$tcg" -v tl="$tl" -v tv="$tv" 'BEGIN {
+        sp = r / br; ps = p / bp
+        printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
+               m, n, e, rows, r, p, r / p, sp, ps, 100 * sp / ps, c, w, o, ti, ts, tg, tcg, tl, tv }')
+    echo "$line"
+    last="$n $(awk '{ print $10, $11 }' <<<"$line")"
+  done
+  [ -n "$last" ] && summary+=("$mode $last")
+done
+
+# the targets, at the largest rank count of each mode
+echo
+for s in "${summary[@]}"; do
+  read -r mode n eff comm <<<"$s"
+  case $mode in weak | weak-mb) target=90 ;; strong) target=80 ;; esac
+  awk -v m="$mode" -v n="$n" -v e="$eff" -v c="$comm" -v t="$target" -v tm="$timing" 'BEGIN {
+    printf "%-7s at %2d ranks: efficiency %5.1f%% (target >= %d%%): %s; collectives %4.1f%% of t_iter (target < 10%%): %s\n",
+           m, n, e, t, (e >= t ? "met" : "NOT met"), c, (tm == 0 ? "not measured" : (c < 10 ? "met" : "NOT met")) }'
+done

@@ -1,0 +1,116 @@
+// bench_scaling.c: the physics-only rate of N ranks stepping MuJoCo at once, the baseline that
+// launch/bench_scaling.sh divides training rates by.
+//
+//   mpirun -np N bench_scaling TASK NENV_TOTAL NSTEPS SECONDS
+//
+// Each rank holds the environments `trpo train` would give it (trpo_shard_range of NENV_TOTAL)
+// and steps them in the order sampling does (NSTEPS steps of one environment, then the next),
+// with physics only: uniform random controls, frame_skip x mj_step (and mj_rnePostConstraint
+// where the task reads contact forces), and at the task's termination or time limit
+// mj_resetData, the task's reset noise and mj_forward. No policy, observation or reward. All
+// ranks start together after a barrier and run SECONDS of wall-clock time, so memory bandwidth,
+// shared caches and clock frequency under N busy cores are part of the baseline. Rank 0 prints
+// one line of key/value pairs: ranks, nenv, steps, seconds (the slowest rank's), rate (env
+// steps/s summed over ranks) and the slowest and fastest rank's rate. Not a CTest case.
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "env_backend.h"
+#include "env_mujoco.h"
+
+static const trpo_mjtask* findtask(const char* name) {
+  const trpo_mjtask* const* tables[2] = {trpo_mjtasks_a, trpo_mjtasks_b};
+  for (int t = 0; t < 2; t++)
+    for (int k = 0; tables[t][k]; k++)
+      if (!strcmp(tables[t][k]->name, name)) return tables[t][k];
+  return NULL;
+}
+
+// physics of this rank's environments for `seconds`; returns the env steps done, *dt the time
+static long physics(void* s, const trpo_mjtask* task, int nenv, int nsteps, double seconds,
+                    trpo_rng* rng, int* len, double* dt) {
+  const int* ids = trpo_env_mujoco_ids(s);
+  long steps = 0;
+  double t0 = trpo_time_now(), now = t0;
+  while (now - t0 < seconds) {
+    for (int i = 0; i < nenv && now - t0 < seconds; i++) {
+      const mjModel* m;
+      mjData* d;
+      trpo_env_mujoco_data(s, i, &m, &d);
+      for (int k = 0; k < nsteps && now - t0 < seconds; k++) {
+        // one env step: controls, substeps, what the task's reward would need
+        for (int a = 0; a < m->nu; a++) d->ctrl[a] = trpo_rng_range(rng, task->act_lo, task->act_hi);
+        for (int j = 0; j < task->frame_skip; j++) mj_step(m, d);
+        if (task->needs_rne) mj_rnePostConstraint(m, d);
+        steps++;
+        // the episode ends: reset as the driver does
+        if (task->terminated(ids, m, d) || ++len[i] >= task->max_steps) {
+          mj_resetData(m, d);
+          task->reset(ids, m, d, rng);
+          mj_forward(m, d);
+          len[i] = 0;
+        }
+        now = trpo_time_now();
+      }
+    }
+  }
+  *dt = now - t0;
+  return steps;
+}
+
+int main(int argc, char** argv) {
+  trpo_comm comm;
+  trpo_comm_init(&comm, &argc, &argv);
+  comm.timing = 0;
+  if (argc != 5) {
+    if (comm.rank == 0) fprintf(stderr, "usage: bench_scaling TASK NENV_TOTAL NSTEPS SECONDS\n");
+    trpo_comm_finalize(&comm);
+    return 2;
+  }
+  const char* name = argv[1];
+  int nenv_total = atoi(argv[2]), nsteps = atoi(argv[3]);
+  double seconds = atof(argv[4]);
+  const trpo_mjtask* task = findtask(name);
+  if (!task || nenv_total < comm.nrank || nsteps < 1 || !(seconds > 0)) {
+    if (comm.rank == 0)
+      fprintf(stderr, "bench_scaling: need a MuJoCo task, NENV_TOTAL >= ranks (%d), NSTEPS >= 1, "
+              "SECONDS > 0\n", comm.nrank);
+    trpo_comm_finalize(&comm);
+    return 2;
+  }
+
+  // this rank's environments, reset with their own streams
+  int begin, nenv;
+  trpo_shard_range(nenv_total, comm.rank, comm.nrank, &begin, &nenv);
+  void* s = NULL;
+  trpo_envinfo info;
+  char err[1024];
+  if (trpo_env_mujoco.make(&s, &info, name, "", nenv, err, sizeof err)) TRPO_FATAL("%s", err);
+  trpo_rng rng;
+  trpo_rng_seed(&rng, 1, (uint64_t)begin, TRPO_RNG_ACTION);
+  double obs[512];
+  int* len = trpo_alloc((size_t)nenv * sizeof(int));
+  for (int i = 0; i < nenv; i++) trpo_env_mujoco.reset(s, i, &rng, obs);
+
+  // a short warm-up, then all ranks start together
+  double dt = 0;
+  physics(s, task, nenv, nsteps, 0.1 * seconds, &rng, len, &dt);
+  trpo_comm_barrier(&comm);
+  long steps[1];
+  steps[0] = physics(s, task, nenv, nsteps, seconds, &rng, len, &dt);
+
+  // rates over ranks: sum, slowest, fastest
+  double rate = (double)steps[0] / dt;
+  double mx[3] = {dt, -rate, rate};
+  trpo_comm_max_double(&comm, mx, 3);
+  trpo_comm_sum_long(&comm, steps, 1);
+  if (comm.rank == 0)
+    printf("ranks %d nenv %d steps %ld seconds %.3f rate %.0f rank_min %.0f rank_max %.0f\n",
+           comm.nrank, nenv_total, steps[0], mx[0], (double)steps[0] / mx[0], -mx[1], mx[2]);
+  trpo_alloc_free(len);
+  trpo_env_mujoco.free(s);
+  trpo_comm_finalize(&comm);
+  return 0;
+}

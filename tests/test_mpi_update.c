@@ -1,0 +1,145 @@
+// test_mpi_update.c: the distributed update equals the single-process update of the same batch.
+//
+// Run through mpiexec at 1, 2 and 4 ranks (tests/cases.cmake) and as a serial singleton. Every
+// rank trains its share of the environments with the world communicator; rank 0 also trains a
+// second trainer that holds all environments alone (a trpo_comm of one rank, whose collectives are
+// local no-ops), which is exactly what a one-process run computes. After each of three
+// iterations, the policy gradient g, the CG direction s = F^-1 g, the Fisher product (F+d) s, the
+// new policy and value parameters and the iteration's statistics must be bitwise equal on every
+// rank to the single-process ones. Environment counts are chosen so that ranks hold unequal
+// shares (6 environments on 4 ranks: 2, 2, 1, 1) and the Fisher products use subsample windows.
+// Not here: the value function and normaliser copies of each rank (test_mpi_state.c).
+
+#include "testutil.h"   // first: it defines _GNU_SOURCE for feenableexcept
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static trpo_comm comm;
+
+// the pieces compared, in the order they are packed
+enum { G, S, FS, THETA, VTHETA, STATS, NPIECE };
+static const char* const piece_name[NPIECE] = {"policy gradient g", "CG direction s",
+                                               "Fisher product (F+d)s", "policy theta",
+                                               "value theta", "statistics"};
+#define NSTAT 12
+
+static trpo_train* make(trpo_comm* c, const char* env, int nenv, int nsteps) {
+  trpo_config cfg;
+  trpo_config_default(&cfg);
+  snprintf(cfg.env, sizeof cfg.env, "%s", env);
+  cfg.seed = 11;
+  cfg.nenv = nenv;
+  cfg.nsteps = nsteps;
+  cfg.fvp_fraction = 0.5;
+  cfg.vf_epochs = 2;
+  cfg.vf_minibatch = 48;
+  trpo_train* t = NULL;
+  char err[512];
+  if (trpo_train_make(&t, &cfg, c, err, sizeof err)) fail_msg("train_make: %s", err);
+  return t;
+}
+
+// one iteration, then every compared value packed into x; returns the pieces' offsets in off
+static void iterate_pack(trpo_train* t, double* x, int* off) {
+  trpo_stats st;
+  trpo_train_iterate(t, &st);
+  int P = 0, Pv = 0;
+  const double *g, *s, *fs;
+  const double* theta = trpo_train_policy(t, &P);
+  const double* vtheta = trpo_train_value(t, &Pv);
+  trpo_train_vectors(t, &g, &s, &fs);
+  double stats[NSTAT] = {st.episodes, st.return_mean, st.return_std, st.kl, st.entropy,
+                         st.surr_improve, st.ls_steps, st.cg_iters, st.cg_residual, st.vf_loss,
+                         st.vf_explained_var, st.ls_rejected};
+  const double* src[NPIECE] = {g, s, fs, theta, vtheta, stats};
+  int len[NPIECE] = {P, P, P, P, Pv, NSTAT};
+  off[0] = 0;
+  for (int k = 0; k < NPIECE; k++) {
+    memcpy(x + off[k], src[k], sizeof(double) * len[k]);
+    off[k + 1] = off[k] + len[k];
+  }
+}
+
+static uint64_t fnv1a(const void* data, size_t n) {
+  const unsigned char* b = data;
+  uint64_t h = UINT64_C(14695981039346656037);
+  for (size_t k = 0; k < n; k++) h = (h ^ b[k]) * UINT64_C(1099511628211);
+  return h;
+}
+
+static void same_update(const char* env, int nenv, int nsteps) {
+  // the distributed trainer on every rank, the single-process one on rank 0
+  trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
+  trpo_train* t = make(&comm, env, nenv, nsteps);
+  trpo_train* ref = comm.rank == 0 ? make(&solo, env, nenv, nsteps) : NULL;
+  int P = 0, Pv = 0;
+  trpo_train_policy(t, &P);
+  trpo_train_value(t, &Pv);
+  int n = 4 * P + Pv + NSTAT;
+  double* x = calloc((size_t)n, sizeof(double));
+  double* y = calloc((size_t)n, sizeof(double));
+  int off[NPIECE + 1], roff[NPIECE + 1];
+  for (int it = 1; it <= 3; it++) {
+    // the same iteration both ways; rank 0's reference goes to every rank
+    iterate_pack(t, x, off);
+    if (ref) iterate_pack(ref, y, roff);
+    trpo_comm_bcast(&comm, y, n, 0);
+    // every rank compares its own copy piece by piece; the verdict is shared
+    int bad[NPIECE];
+    for (int k = 0; k < NPIECE; k++)
+      bad[k] = memcmp(x + off[k], y + off[k], sizeof(double) * (off[k + 1] - off[k])) != 0;
+    trpo_comm_max_int(&comm, bad, NPIECE);
+    if (comm.rank == 0) {
+      size_t b = sizeof(double) * P;
+      printf("%s iteration %d on %d rank(s): g %016llx s %016llx fs %016llx\n", env, it,
+             comm.nrank, (unsigned long long)fnv1a(x + off[G], b),
+             (unsigned long long)fnv1a(x + off[S], b), (unsigned long long)fnv1a(x + off[FS], b));
+    }
+    for (int k = 0; k < NPIECE; k++)
+      if (bad[k])
+        fail_msg("%s iteration %d: %s on %d ranks differs from the single-process one (max |diff| "
+                 "%.3g on rank %d)",
+                 env, it, piece_name[k], comm.nrank,
+                 trpo_test_maxdiff(x + off[k], y + off[k], off[k + 1] - off[k]), comm.rank);
+    // the compared vectors are not trivially equal: a real gradient and a real step
+    assert_true(trpo_test_maxabs(x + off[G], P) > 0);
+    assert_true(trpo_test_maxabs(x + off[S], P) > 0);
+    assert_true(trpo_test_maxabs(x + off[FS], P) > 0);
+  }
+  free(x);
+  free(y);
+  trpo_train_free(ref);
+  trpo_train_free(t);
+}
+
+static void gaussian_pendulum(void** state) {
+  (void)state;
+  same_update("Pendulum-v1", 6, 64);
+}
+
+static void categorical_cartpole(void** state) {
+  (void)state;
+  same_update("CartPole-v1", 5, 60);
+}
+
+static void mujoco_hopper(void** state) {
+  (void)state;
+  same_update("Hopper-v4", 4, 50);
+}
+
+int main(int argc, char** argv) {
+  trpo_comm_init(&comm, &argc, &argv);
+  trpo_test_traps();
+  // every verdict is collective, so rank 0's report speaks for all ranks
+  if (comm.rank != 0 && !freopen("/dev/null", "w", stdout)) return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(gaussian_pendulum),
+      cmocka_unit_test(categorical_cartpole),
+      cmocka_unit_test(mujoco_hopper),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  trpo_comm_finalize(&comm);
+  return rc;
+}
