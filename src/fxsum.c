@@ -38,23 +38,32 @@ void trpo_fxsum_zero(trpo_fxsum* s) {
   s->nadd = 0;
 }
 
-// split x into digits and add them; every step is exact: scaling by a power of two, and the
-// conversion to int64 truncates toward zero a value below 2^42 in magnitude
-static inline int addone(int64_t* w, double x) {
-  if (!isless(fabs(x), LIMIT)) return 1;   // NaN, infinity or out of range (quiet compare)
-  double t = x * 0x1.0p-16;
+// split x into digits and add them. Each step rounds t (|t| < 2^51) to the nearest integer by
+// adding 1.5*2^52, which leaves the integer in the low mantissa bits: the digit is read from the
+// bits and the rounded value is recovered by subtracting the constant again; t - rounded and the
+// scaling by 2^42 are exact. Digits are signed (|d| <= 2^41); normalisation makes them canonical.
+// A bad input (NaN, infinity, |x| >= 2^57) is counted and adds nothing. Branch-free, so the loop
+// over a vector vectorises.
+static inline int64_t addone(int64_t* w, double x) {
+  const double magic = 0x1.8p52;
+  const int64_t magic_bits = INT64_C(0x4338000000000000);
+  int64_t ok = isless(fabs(x), LIMIT);   // quiet compare: no FE_INVALID on NaN
+  double t = (ok ? x : 0.0) * 0x1.0p-16;
   for (int k = 0; k < TRPO_FXWORDS; k++) {
-    int64_t d = (int64_t)t;
-    w[k] += d;
-    t = (t - (double)d) * 0x1.0p42;
+    double r = t + magic;
+    int64_t bits;
+    memcpy(&bits, &r, sizeof bits);
+    w[k] += bits - magic_bits;
+    t = (t - (r - magic)) * 0x1.0p42;
   }
-  return 0;
+  return 1 - ok;
 }
 
 void trpo_fxsum_add(trpo_fxsum* s, const double* x) {
   if (s->nadd >= HEADROOM) trpo_fxsum_normalize(s);
   int64_t bad = 0;
-  for (int i = 0; i < s->n; i++) bad += addone(s->w + (size_t)i * TRPO_FXWORDS, x[i]);
+  int64_t* restrict w = s->w;
+  for (int i = 0; i < s->n; i++) bad += addone(w + (size_t)i * TRPO_FXWORDS, x[i]);
   s->w[(size_t)s->n * TRPO_FXWORDS] += bad;
   s->nadd++;
 }
