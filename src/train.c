@@ -87,13 +87,10 @@ struct trpo_train_ {
   double* pbuf;        // one environment's partial            (max(pol.nparam, vf.nparam+1))
   double* cgwork;      // CG work                              (3 x pol.nparam)
   double* vgrad;       // value gradient + loss                (vf.nparam + 1)
-  double* xmb;         // minibatch observations               (mbmax x nobs)
-  double* ymb;         // minibatch targets                    (mbmax)
-  double* dmb;         // minibatch output gradient            (mbmax)
-  int* perm;           // permutation of global rows           (N)
-  int* mbrows;         // this rank's rows of one minibatch    (mbmax)
-  int* mbcount;        // rows of one minibatch per local env  (nenv + 1)
-  int mbmax;
+  double* dmb;         // value output gradient of one chunk   (chunk)
+  int* perm;           // permutation of global chunks         (nchunk_total)
+  int chunk, cpe;      // value-fit chunk rows, chunks per environment segment
+  long nchunk_total;   // chunks in the global batch (nenv_total * cpe)
   trpo_fxsum fxp;      // policy-sized exact sum
   trpo_fxsum fxv;      // value-sized exact sum (+ loss)
   trpo_fxsum fxs;      // scalar statistics
@@ -222,10 +219,12 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->dist_old = A((size_t)nl * t->ndist, sizeof(double));
   t->dist_new = A((size_t)nl * t->ndist, sizeof(double));
 
-  // work: the minibatch rows one rank can hold are bounded by the minibatch and by its rows
-  t->mbmax = cfg->vf_minibatch < nl ? cfg->vf_minibatch : nl;
+  // work: value minibatches are made of chunks of consecutive rows of one environment
+  t->chunk = cfg->vf_chunk < t->T ? cfg->vf_chunk : t->T;
+  t->cpe = (t->T + t->chunk - 1) / t->chunk;
+  t->nchunk_total = (long)t->nenv_total * t->cpe;
   trpo_mlp_workmake(&t->pol.net, &t->pw, nl);
-  trpo_mlp_workmake(&t->vf, &t->vw, t->T > t->mbmax ? t->T : t->mbmax);
+  trpo_mlp_workmake(&t->vf, &t->vw, t->T);
   trpo_mlp_workmake(&t->pol.net, &t->one, 1);
   int pmax = t->pol.nparam > t->vf.nparam + 1 ? t->pol.nparam : t->vf.nparam + 1;
   t->g = A(t->pol.nparam, sizeof(double));
@@ -234,12 +233,8 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->pbuf = A(pmax, sizeof(double));
   t->cgwork = A(3 * (size_t)t->pol.nparam, sizeof(double));
   t->vgrad = A(t->vf.nparam + 1, sizeof(double));
-  t->xmb = A((size_t)t->mbmax * nobs, sizeof(double));
-  t->ymb = A(t->mbmax, sizeof(double));
-  t->dmb = A(t->mbmax, sizeof(double));
-  t->perm = A(t->N, sizeof(int));
-  t->mbrows = A(t->mbmax, sizeof(int));
-  t->mbcount = A(t->nenv + 1, sizeof(int));
+  t->dmb = A(t->chunk, sizeof(double));
+  t->perm = A(t->nchunk_total, sizeof(int));
   t->ostat = A(2 * (size_t)nobs, sizeof(double));
   trpo_fxsum_make(&t->fxp, t->pol.nparam);
   trpo_fxsum_make(&t->fxv, t->vf.nparam + 1);
@@ -277,8 +272,8 @@ void trpo_train_free(trpo_train* t) {
   void* bufs[] = {t->theta, t->theta_old, t->vtheta, t->cur_obs, t->ep_ret, t->ep_len, t->rng_act,
                   t->sub_start, t->obs, t->nobs_b, t->act, t->rew, t->flags, t->final_obs,
                   t->boot_obs, t->value, t->vend, t->adv, t->ret, t->logp_old, t->dist_old,
-                  t->dist_new, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad, t->xmb,
-                  t->ymb, t->dmb, t->perm, t->mbrows, t->mbcount, t->ostat, t->g_sim, t->g_obs,
+                  t->dist_new, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad, t->dmb,
+                  t->perm, t->ostat, t->g_sim, t->g_obs,
                   t->g_ep, t->g_rng, t->g_t, t->l_pack, t->g_pack};
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) trpo_alloc_free(bufs[k]);
   trpo_alloc_free(t);
@@ -453,65 +448,61 @@ static void evaluate(trpo_train* t, double* surr, double* kl) {
 }
 
 //---------------------------------- 7. value fit ---------------------------------------------------
+// Minibatch Adam on mean (V - ret)^2. The global batch is cut into chunks of `chunk` consecutive
+// rows of one environment (global chunk c = env * cpe + j); each epoch draws one permutation of
+// all chunks from the global shuffle stream, and a minibatch is the next vf_minibatch/chunk of
+// them. A rank computes the chunks it holds, each chunk's gradient is one exact partial, and the
+// minibatch gradient is their exact sum: the same on any rank count, with a fixed number of
+// reductions per iteration, one backward pass and one exact conversion per chunk (not per
+// environment touched), and the chunk's rows used in place.
 
-// minibatch Adam on 0.5-free MSE (mean (V - ret)^2) over global minibatches; returns last epoch's loss
 static double fit_value(trpo_train* t) {
-  const long N = t->N;
-  const int T = t->T, nobs = t->nobs, mb = t->cfg.vf_minibatch;
+  const int T = t->T, nobs = t->nobs, c = t->chunk, cpe = t->cpe;
   const int P = t->vf.nparam;
-  const long first = (long)t->env_begin * T, last = first + t->nlocal;
+  const long C = t->nchunk_total;
+  long per = (t->cfg.vf_minibatch + c / 2) / c;   // chunks per minibatch
+  if (per < 1) per = 1;
   double loss = 0;
   for (int ep = 0; ep < t->cfg.vf_epochs; ep++) {
-    // the same global permutation on every rank
-    for (long k = 0; k < N; k++) t->perm[k] = (int)k;
-    for (long k = N - 1; k > 0; k--) {
+    // the same permutation of global chunks on every rank
+    for (long k = 0; k < C; k++) t->perm[k] = (int)k;
+    for (long k = C - 1; k > 0; k--) {
       long j = (long)trpo_rng_below(&t->rng_shuffle, (uint64_t)(k + 1));
       int tmp = t->perm[k];
       t->perm[k] = t->perm[j];
       t->perm[j] = tmp;
     }
     double eploss = 0;
-    for (long b0 = 0; b0 < N; b0 += mb) {
-      long b1 = b0 + mb < N ? b0 + mb : N;
-      double bscale = 1.0 / (double)(b1 - b0);
-      // this rank's rows of the minibatch, grouped by environment in permutation order
-      memset(t->mbcount, 0, sizeof(int) * (t->nenv + 1));
-      for (long k = b0; k < b1; k++)
-        if (t->perm[k] >= first && t->perm[k] < last) t->mbcount[(t->perm[k] - first) / T + 1]++;
-      for (int i = 0; i < t->nenv; i++) t->mbcount[i + 1] += t->mbcount[i];
+    for (long b0 = 0; b0 < C; b0 += per) {
+      long b1 = b0 + per < C ? b0 + per : C;
+      // rows in this minibatch (all ranks know every chunk's length)
+      long rows = 0;
       for (long k = b0; k < b1; k++) {
-        long g = t->perm[k];
-        if (g < first || g >= last) continue;
-        int row = (int)(g - first), e = row / T;
-        t->mbrows[t->mbcount[e]++] = row;
+        int j = t->perm[k] % cpe;
+        rows += (j + 1) * c <= T ? c : T - j * c;
       }
-      // after the placement mbcount[e] is the end of env e's group (start: previous end)
+      double bscale = 1.0 / (double)rows;
       trpo_fxsum_zero(&t->fxv);
-      int start = 0;
-      for (int e = 0; e < t->nenv; e++) {
-        int end = t->mbcount[e], n = end - start;
-        if (n == 0) continue;
-        for (int k = 0; k < n; k++) {
-          int row = t->mbrows[start + k];
-          memcpy(t->xmb + (size_t)k * nobs, t->nobs_b + (size_t)row * nobs, sizeof(double) * nobs);
-          t->ymb[k] = t->ret[row];
-        }
-        const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->xmb, n);
+      for (long k = b0; k < b1; k++) {
+        int e = t->perm[k] / cpe - t->env_begin, j = t->perm[k] % cpe;
+        if (e < 0 || e >= t->nenv) continue;
+        // this chunk's rows, in place: forward, squared error, backward
+        int r0 = e * T + j * c, n = (j + 1) * c <= T ? c : T - j * c;
+        const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->nobs_b + (size_t)r0 * nobs, n);
         double l = 0;
-        for (int k = 0; k < n; k++) {
-          double d = v[k] - t->ymb[k];
+        for (int q = 0; q < n; q++) {
+          double d = v[q] - t->ret[r0 + q];
           l += d * d;
-          t->dmb[k] = 2.0 * d * bscale;
+          t->dmb[q] = 2.0 * d * bscale;
         }
         memset(t->pbuf, 0, sizeof(double) * (P + 1));
         trpo_mlp_backward(&t->vf, t->vtheta, &t->vw, t->pbuf, t->dmb, n);
         t->pbuf[P] = l * bscale;
         trpo_fxsum_add(&t->fxv, t->pbuf);
-        start = end;
       }
       trpo_comm_sum_fx(t->comm, &t->fxv);
       trpo_fxsum_get(&t->fxv, t->vgrad);
-      eploss += t->vgrad[P] * (double)(b1 - b0) / (double)N;
+      eploss += t->vgrad[P] * (double)rows / (double)t->N;
       if (!finite_vec(t->vgrad, P)) continue;   // a non-finite minibatch is skipped
       trpo_adam_step(&t->adam, t->vtheta, t->vgrad);
     }

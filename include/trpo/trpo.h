@@ -336,6 +336,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(DOUBLE, lam, 0.95, 0, 1, "GAE lambda")                                                       \
   X(INT, vf_epochs, 5, 0, 10000, "value-function epochs per iteration")                          \
   X(INT, vf_minibatch, 64, 1, 100000000, "value-function minibatch size (samples, global)")      \
+  X(INT, vf_chunk, 32, 1, 10000000, "value minibatches are drawn as chunks of this many rows")   \
   X(DOUBLE, vf_lr, 1e-3, 1e-9, 10, "value-function Adam learning rate")                          \
   X(INT, obs_norm, 1, 0, 1, "normalise observations with running statistics")                    \
   X(DOUBLE, obs_clip, 10.0, 0, 1e9, "clip normalised observations to +-obs_clip")                \
