@@ -86,37 +86,51 @@ void trpo_linalg_gemm(int transa, int transb, int m, int n, int k, double alpha,
               transb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// columns of C done per pass of the reference, so the partial sums fit a stack buffer
-#define REF_CHUNK 256
+// columns of C per pass of the reference: their partial sums stay in vector registers
+#define REF_COLS 32
 
-void trpo_linalg_gemm_ref(int transa, int transb, int m, int n, int k, double alpha,
-                          const double* a, int lda, const double* b, int ldb, double beta,
-                          double* c, int ldc) {
+// GCC on x86-64 Linux also builds the reference loops for AVX-512 and AVX2 and picks one when
+// the program loads; each element's sum is the same sequence of operations in any lane, and
+// contraction to FMA is off in ISO C mode, so the bits do not depend on the choice
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(TRPO_NO_CLONES)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+VECTOR_CLONES void trpo_linalg_gemm_ref(int transa, int transb, int m, int n, int k, double alpha,
+                                        const double* a, int lda, const double* b, int ldb,
+                                        double beta, double* c, int ldc) {
   // C[i][j] = alpha * s + beta * C[i][j] (C not read when beta == 0), where
   // s = ((0 + a_i0 b_0j) + a_i1 b_1j) + ... in increasing k; the i-k-j loop below keeps that
-  // order for every element while letting the compiler run the j loop in vector lanes
-  double s[REF_CHUNK];
+  // order for every element while the j loop of a full pass runs in vector lanes
   if (counting) count_gemm(1, transa, transb, m, n, k, beta);
   for (int i = 0; i < m; i++) {
-    for (int j0 = 0; j0 < n; j0 += REF_CHUNK) {
-      int nj = n - j0 < REF_CHUNK ? n - j0 : REF_CHUNK;
-      // partial sums over k of this row chunk
-      for (int j = 0; j < nj; j++) s[j] = 0.0;
-      for (int p = 0; p < k; p++) {
-        double aip = transa ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
-        if (transb) {
-          for (int j = 0; j < nj; j++) s[j] += aip * b[(size_t)(j0 + j) * ldb + p];
-        } else {
+    double* crow = c + (size_t)i * ldc;
+    for (int j0 = 0; j0 < n; j0 += REF_COLS) {
+      int nj = n - j0 < REF_COLS ? n - j0 : REF_COLS;
+      double s[REF_COLS] = {0};
+      // partial sums over k of this row's columns [j0, j0 + nj): a full pass of untransposed B
+      // with a fixed width (vector lanes), anything else element by element
+      if (nj == REF_COLS && !transb) {
+        for (int p = 0; p < k; p++) {
+          double aip = transa ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
           const double* brow = b + (size_t)p * ldb + j0;
-          for (int j = 0; j < nj; j++) s[j] += aip * brow[j];
+          for (int j = 0; j < REF_COLS; j++) s[j] += aip * brow[j];
+        }
+      } else {
+        for (int p = 0; p < k; p++) {
+          double aip = transa ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+          for (int j = 0; j < nj; j++)
+            s[j] += aip * (transb ? b[(size_t)(j0 + j) * ldb + p] : b[(size_t)p * ldb + j0 + j]);
         }
       }
       // scale and combine with C
-      double* crow = c + (size_t)i * ldc + j0;
       if (beta == 0.0) {
-        for (int j = 0; j < nj; j++) crow[j] = alpha * s[j];
+        for (int j = 0; j < nj; j++) crow[j0 + j] = alpha * s[j];
       } else {
-        for (int j = 0; j < nj; j++) crow[j] = alpha * s[j] + beta * crow[j];
+        for (int j = 0; j < nj; j++) crow[j0 + j] = alpha * s[j] + beta * crow[j0 + j];
       }
     }
   }

@@ -17,46 +17,6 @@
 
 #include "trpo/trpo.h"
 
-// The elementwise passes below walk each row two columns at a time so that the compiler can
-// pair them into one vector instruction at -O2; every element gets the same operations either
-// way, so the bits do not depend on it.
-
-// dz = (dz + db) * (1 - h^2): a hidden layer's tangent from its pre-activation tangent
-static void tangent_tanh(double* restrict dz, const double* restrict h, const double* restrict db,
-                         int n, int b) {
-  for (int i = 0; i < n; i++) {
-    double* restrict zi = dz + (size_t)i * b;
-    const double* restrict hi = h + (size_t)i * b;
-    int j = 0;
-    for (; j + 2 <= b; j += 2) {
-      zi[j] = (zi[j] + db[j]) * (1.0 - hi[j] * hi[j]);
-      zi[j + 1] = (zi[j + 1] + db[j + 1]) * (1.0 - hi[j + 1] * hi[j + 1]);
-    }
-    for (; j < b; j++) zi[j] = (zi[j] + db[j]) * (1.0 - hi[j] * hi[j]);
-  }
-}
-
-// d = d * (1 - h^2) and gb += d (rows in order): a hidden layer's delta and its bias gradient
-static void delta_tanh(double* restrict d, const double* restrict h, double* restrict gb, int n,
-                       int a) {
-  for (int i = 0; i < n; i++) {
-    double* restrict di = d + (size_t)i * a;
-    const double* restrict hi = h + (size_t)i * a;
-    int j = 0;
-    for (; j + 2 <= a; j += 2) {
-      double d0 = di[j] * (1.0 - hi[j] * hi[j]), d1 = di[j + 1] * (1.0 - hi[j + 1] * hi[j + 1]);
-      di[j] = d0;
-      di[j + 1] = d1;
-      gb[j] += d0;
-      gb[j + 1] += d1;
-    }
-    for (; j < a; j++) {
-      di[j] *= 1.0 - hi[j] * hi[j];
-      gb[j] += di[j];
-    }
-  }
-}
-
 //---------------------------------- tanh -----------------------------------------------------------
 // tanh(x) = sign(x) e / (e + 2) with e = expm1(2|x|), for every x in one branch-free sequence, so
 // that the compiler runs it in vector lanes (glibc's tanh, a call per element with branches, was
@@ -76,7 +36,6 @@ static void delta_tanh(double* restrict d, const double* restrict h, double* res
 #define TANH_SHIFTER 0x1.8p52                       // adding it rounds to an integer in the low bits
 #define TANH_INV_LN2 0x1.71547652b82fep+0           // 1 / ln 2
 #define TANH_LN2 0x1.62e42fefa39efp-1               // ln 2 (|k| <= 58: k ln2's error stays < 2e-15)
-#define TANH_CHUNK 8                                // elements per vectorised step
 
 static inline double tanh_one(double x) {
   // |x| clamped to 20 (NaN too; it is put back at the end); the masks are 0 or all ones
@@ -115,8 +74,9 @@ static inline double tanh_one(double x) {
   return t;
 }
 
-// GCC on x86-64 Linux builds the loop for AVX-512 and AVX2 beside the baseline and picks one when
-// the program loads; the bits are the same (see above), only the lane count differs
+// GCC on x86-64 Linux builds the elementwise passes for AVX-512 and AVX2 beside the baseline
+// and picks one when the program loads; the bits are the same (every element gets the same
+// operations in any lane, no contraction), only the lane count differs
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(TRPO_NO_CLONES)
 #define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -124,18 +84,69 @@ static inline double tanh_one(double x) {
 #define VECTOR_CLONES
 #endif
 
+//---------------------------------- elementwise passes ---------------------------------------------
+// Each row is walked LANES columns at a time with a fixed inner width, which the compiler runs in
+// vector lanes at -O2, and the remainder one by one with the same operations.
+
+#define LANES 8
+
 VECTOR_CLONES void trpo_mlp_tanh(double* y, const double* x, int n) {
   trpo_linalg_count_tanh(n);
-  // chunks through a local copy, so y may alias x and the chunk's lanes are independent
+  // chunks through a local copy, so y may alias x
   int i = 0;
-  for (; i + TANH_CHUNK <= n; i += TANH_CHUNK) {
-    double v[TANH_CHUNK];
+  for (; i + LANES <= n; i += LANES) {
+    double v[LANES];
     memcpy(v, x + i, sizeof v);
-    for (int j = 0; j < TANH_CHUNK; j++) v[j] = tanh_one(v[j]);
+    for (int j = 0; j < LANES; j++) v[j] = tanh_one(v[j]);
     memcpy(y + i, v, sizeof v);
   }
-  // the tail one by one, with the same operations
   for (; i < n; i++) y[i] = tanh_one(x[i]);
+}
+
+// z = tanh(z + bias) row by row: a hidden layer's activation from its product (n x b)
+static VECTOR_CLONES void bias_tanh(double* restrict z, const double* restrict bias, int n, int b) {
+  trpo_linalg_count_tanh((long)n * b);
+  for (int i = 0; i < n; i++) {
+    double* restrict zi = z + (size_t)i * b;
+    int j = 0;
+    for (; j + LANES <= b; j += LANES)
+      for (int u = 0; u < LANES; u++) zi[j + u] = tanh_one(zi[j + u] + bias[j + u]);
+    for (; j < b; j++) zi[j] = tanh_one(zi[j] + bias[j]);
+  }
+}
+
+// dz = (dz + db) * (1 - h^2): a hidden layer's tangent from its pre-activation tangent
+static VECTOR_CLONES void tangent_tanh(double* restrict dz, const double* restrict h,
+                                       const double* restrict db, int n, int b) {
+  for (int i = 0; i < n; i++) {
+    double* restrict zi = dz + (size_t)i * b;
+    const double* restrict hi = h + (size_t)i * b;
+    int j = 0;
+    for (; j + LANES <= b; j += LANES)
+      for (int u = 0; u < LANES; u++)
+        zi[j + u] = (zi[j + u] + db[j + u]) * (1.0 - hi[j + u] * hi[j + u]);
+    for (; j < b; j++) zi[j] = (zi[j] + db[j]) * (1.0 - hi[j] * hi[j]);
+  }
+}
+
+// d = d * (1 - h^2) and gb += d (rows in order): a hidden layer's delta and its bias gradient
+static VECTOR_CLONES void delta_tanh(double* restrict d, const double* restrict h,
+                                     double* restrict gb, int n, int a) {
+  for (int i = 0; i < n; i++) {
+    double* restrict di = d + (size_t)i * a;
+    const double* restrict hi = h + (size_t)i * a;
+    int j = 0;
+    for (; j + LANES <= a; j += LANES)
+      for (int u = 0; u < LANES; u++) {
+        double du = di[j + u] * (1.0 - hi[j + u] * hi[j + u]);
+        di[j + u] = du;
+        gb[j + u] += du;
+      }
+    for (; j < a; j++) {
+      di[j] *= 1.0 - hi[j] * hi[j];
+      gb[j] += di[j];
+    }
+  }
 }
 
 void trpo_mlp_init(trpo_mlp* m, int nin, const int* hidden, int nhidden, int nout) {
@@ -209,9 +220,12 @@ const double* trpo_mlp_forward(const trpo_mlp* m, const double* theta, trpo_mlpw
     else
       trpo_linalg_gemm(0, 0, n, b, a, 1.0, w->h[l], a, W, b, 0.0, z, b);
     // add the bias, then tanh on hidden layers
-    for (int i = 0; i < n; i++)
-      for (int j = 0; j < b; j++) z[(size_t)i * b + j] += bias[j];
-    if (l < m->nlayer - 1) trpo_mlp_tanh(z, z, n * b);
+    if (l < m->nlayer - 1) {
+      bias_tanh(z, bias, n, b);
+    } else {
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < b; j++) z[(size_t)i * b + j] += bias[j];
+    }
   }
   return w->h[m->nlayer];
 }
