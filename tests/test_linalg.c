@@ -186,8 +186,8 @@ static void test_count(void** state) {
   // a full table: further shapes are lost, not misfiled; starting again clears everything
   trpo_linalg_count(1);
   for (int k = 1; k <= TRPO_LINALG_NSHAPE + 3; k++)
-    trpo_linalg_gemm_ref(0, 0, 1, 1, k, 1.0, a, K, b, N, 0.0, c2, N);
-  trpo_linalg_gemm_ref(0, 0, 1, 1, 7, 1.0, a, K, b, N, 0.0, c2, N);
+    trpo_linalg_gemm_ref(0, 0, 1, 1, k, 1.0, a, k, b, 1, 0.0, c2, 1);   // one row of a, one column of b
+  trpo_linalg_gemm_ref(0, 0, 1, 1, 7, 1.0, a, 7, b, 1, 0.0, c2, 1);
   trpo_linalg_count(0);
   trpo_linalg_count_read(&cnt);
   assert_int_equal(cnt.nshape, TRPO_LINALG_NSHAPE);
