@@ -86,7 +86,8 @@ void trpo_linalg_gemm(int transa, int transb, int m, int n, int k, double alpha,
               transb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// columns of C per pass of the reference: their partial sums stay in vector registers
+// columns of C per pass of the reference (four groups of eight): their partial sums stay in
+// vector registers
 #define REF_COLS 32
 
 // GCC on x86-64 Linux also builds the reference loops for AVX-512 and AVX2 and picks one when
@@ -112,13 +113,22 @@ VECTOR_CLONES void trpo_linalg_gemm_ref(int transa, int transb, int m, int n, in
       int nj = n - j0 < REF_COLS ? n - j0 : REF_COLS;
       double s[REF_COLS] = {0};
       // partial sums over k of this row's columns [j0, j0 + nj): a full pass of untransposed B
-      // with a fixed width (vector lanes), anything else element by element
+      // in four fixed-width groups (four independent vector accumulators that stay in
+      // registers), anything else element by element
       if (nj == REF_COLS && !transb) {
+        double s0[8] = {0}, s1[8] = {0}, s2[8] = {0}, s3[8] = {0};
         for (int p = 0; p < k; p++) {
           double aip = transa ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
           const double* brow = b + (size_t)p * ldb + j0;
-          for (int j = 0; j < REF_COLS; j++) s[j] += aip * brow[j];
+          for (int j = 0; j < 8; j++) s0[j] += aip * brow[j];
+          for (int j = 0; j < 8; j++) s1[j] += aip * brow[8 + j];
+          for (int j = 0; j < 8; j++) s2[j] += aip * brow[16 + j];
+          for (int j = 0; j < 8; j++) s3[j] += aip * brow[24 + j];
         }
+        memcpy(s, s0, sizeof s0);
+        memcpy(s + 8, s1, sizeof s1);
+        memcpy(s + 16, s2, sizeof s2);
+        memcpy(s + 24, s3, sizeof s3);
       } else {
         for (int p = 0; p < k; p++) {
           double aip = transa ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
