@@ -377,6 +377,12 @@ int main(int argc, char** argv) {
          median(sps_cpu, reps), median(sps_wall, reps), 1e3 * median(cpu_it, reps),
          1e3 * median(ceil_t, reps), median(ratio, reps));
 
+  // the parameters after every iteration run (counting on or off must not change them)
+  uint64_t hp, hv;
+  trpo_train_checksum(tr, &hp, &hv);
+  printf("parameters after iteration %ld: policy fnv1a64 %016llx value fnv1a64 %016llx\n",
+         trpo_train_iteration(tr), (unsigned long long)hp, (unsigned long long)hv);
+
   trpo_alloc_free(B.a);
   trpo_alloc_free(B.b);
   trpo_alloc_free(B.c);
