@@ -8,7 +8,8 @@
 // Products of many rows go through trpo_linalg_gemm, so the bits of a row may depend on the row
 // count n (OpenBLAS picks its kernel by shape) but on nothing else; a single row (stepping
 // environments) goes through the reference loops, so its bits depend on that row alone. Callers
-// that need identical bits per environment call with per-environment row counts.
+// that need identical bits per environment call with per-environment row counts. The tanh is
+// this module's own (branch-free, in vector lanes; below), as are the elementwise passes.
 // Not a general autodiff: one architecture, and derivatives with respect to theta only.
 
 #include <math.h>
