@@ -2,7 +2,8 @@
 //
 // gemm (OpenBLAS) against gemm_ref over many shapes, strides, scalars and all transpose pairs;
 // gemm_ref against a hand-computed product and its stated summation order; the routing switch;
-// dot and axpy against known values; results that must not depend on where the inputs lie.
+// dot and axpy against known values; results that must not depend on where the inputs lie; the
+// counting of calls by shape.
 
 #include "testutil.h"   // first: it defines _GNU_SOURCE for feenableexcept
 
@@ -113,24 +114,91 @@ static void test_gemm_ref_hand(void** state) {
 
 static void test_gemm_ref_order(void** state) {
   (void)state;
-  // the reference sums each entry from zero in increasing k: the same bits as that plain loop
+  // the reference sums each entry from zero in increasing k: the same bits as that plain loop,
+  // for every transpose pair (untransposed B takes the fixed-width column passes: 300 columns
+  // are nine full passes and a remainder) and with or without reading C
   trpo_rng r;
   trpo_rng_seed(&r, 2, TRPO_RNG_GLOBAL, 100);
-  enum { M = 5, N = 300, K = 77 };   // N above the reference's column chunk
-  static double a[K * M], b[N * K], c[M * N];
+  enum { M = 5, N = 300, K = 77 };
+  static double a[K * M], b[N * K], c[M * N], c0[M * N];
   fill(a, K * M, &r);
   fill(b, N * K, &r);
-  fill(c, M * N, &r);
-  static double c0[M * N];
-  memcpy(c0, c, sizeof c);
-  trpo_linalg_gemm_ref(1, 1, M, N, K, 0.5, a, M, b, K, 0.25, c, N);
-  for (int i = 0; i < M; i++)
-    for (int j = 0; j < N; j++) {
-      double s = 0;
-      for (int p = 0; p < K; p++) s += a[p * M + i] * b[j * K + p];
-      double want = 0.5 * s + 0.25 * c0[i * N + j];
-      if (c[i * N + j] != want) fail_msg("ref C[%d][%d] %.17g != %.17g", i, j, c[i * N + j], want);
-    }
+  fill(c0, M * N, &r);
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++)
+      for (int zb = 0; zb < 2; zb++) {
+        double beta = zb ? 0.0 : 0.25;
+        memcpy(c, c0, sizeof c);
+        trpo_linalg_gemm_ref(ta, tb, M, N, K, 0.5, a, ta ? M : K, b, tb ? K : N, beta, c, N);
+        for (int i = 0; i < M; i++)
+          for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int p = 0; p < K; p++)
+              s += (ta ? a[p * M + i] : a[i * K + p]) * (tb ? b[j * K + p] : b[p * N + j]);
+            double want = zb ? 0.5 * s : 0.5 * s + 0.25 * c0[i * N + j];
+            if (c[i * N + j] != want)
+              fail_msg("ref ta=%d tb=%d beta=%g: C[%d][%d] %.17g != %.17g", ta, tb, beta, i, j,
+                       c[i * N + j], want);
+          }
+      }
+}
+
+static void test_count(void** state) {
+  (void)state;
+  // counting tallies each call under its shape (reference path apart, beta 0 apart), in order of
+  // first appearance, changes no bit of any result, and stops and clears when asked
+  trpo_rng r;
+  trpo_rng_seed(&r, 6, TRPO_RNG_GLOBAL, 100);
+  enum { M = 40, N = 64, K = 33 };
+  static double a[M * K], b[K * N], c1[M * N], c2[M * N];
+  fill(a, M * K, &r);
+  fill(b, K * N, &r);
+  trpo_linalg_gemm(0, 0, M, N, K, 1.0, a, K, b, N, 0.0, c1, N);
+  trpo_linalg_count(1);
+  for (int rep = 0; rep < 3; rep++) trpo_linalg_gemm(0, 0, M, N, K, 1.0, a, K, b, N, 0.0, c2, N);
+  assert_memory_equal(c1, c2, sizeof c1);
+  trpo_linalg_gemm(0, 0, M, N, K, 1.0, a, K, b, N, 1.0, c2, N);
+  trpo_linalg_gemm(1, 0, K, N, M, 1.0, a, K, c1, N, 1.0, b, N);
+  trpo_linalg_gemm_ref(0, 0, 1, N, K, 1.0, a, K, b, N, 0.0, c2, N);
+  trpo_linalg_gemm_ref(0, 0, 1, N, K, 1.0, a, K, b, N, 0.0, c2, N);
+  trpo_linalg_use_ref(1);
+  trpo_linalg_gemm(0, 0, 1, N, K, 1.0, a, K, b, N, 0.0, c2, N);   // counted once, as ref
+  trpo_linalg_use_ref(0);
+  trpo_linalg_count_tanh(1000);
+  trpo_linalg_count(0);
+  trpo_linalg_gemm(0, 0, M, N, K, 1.0, a, K, b, N, 0.0, c2, N);   // not counted
+  trpo_linalg_count_tanh(5);
+  static trpo_linalgcount cnt;
+  trpo_linalg_count_read(&cnt);
+  const trpo_gemmshape want[4] = {{0, 0, 0, M, N, K, 1, 3}, {0, 0, 0, M, N, K, 0, 1},
+                                  {0, 1, 0, K, N, M, 0, 1}, {1, 0, 0, 1, N, K, 1, 3}};
+  assert_int_equal(cnt.nshape, 4);
+  assert_int_equal(cnt.lost, 0);
+  assert_int_equal(cnt.ntanh, 1000);
+  for (int s = 0; s < 4; s++) {
+    const trpo_gemmshape* g = &cnt.shape[s];
+    if (g->ref != want[s].ref || g->transa != want[s].transa || g->transb != want[s].transb ||
+        g->m != want[s].m || g->n != want[s].n || g->k != want[s].k || g->beta0 != want[s].beta0 ||
+        g->calls != want[s].calls)
+      fail_msg("shape %d: ref %d ta %d tb %d %dx%dx%d beta0 %d calls %ld", s, g->ref, g->transa,
+               g->transb, g->m, g->n, g->k, g->beta0, g->calls);
+  }
+  // a full table: further shapes are lost, not misfiled; starting again clears everything
+  trpo_linalg_count(1);
+  for (int k = 1; k <= TRPO_LINALG_NSHAPE + 3; k++)
+    trpo_linalg_gemm_ref(0, 0, 1, 1, k, 1.0, a, k, b, 1, 0.0, c2, 1);   // one row of a, one column of b
+  trpo_linalg_gemm_ref(0, 0, 1, 1, 7, 1.0, a, 7, b, 1, 0.0, c2, 1);
+  trpo_linalg_count(0);
+  trpo_linalg_count_read(&cnt);
+  assert_int_equal(cnt.nshape, TRPO_LINALG_NSHAPE);
+  assert_int_equal(cnt.lost, 3);
+  assert_int_equal(cnt.shape[6].k, 7);
+  assert_int_equal(cnt.shape[6].calls, 2);
+  trpo_linalg_count(1);
+  trpo_linalg_count(0);
+  trpo_linalg_count_read(&cnt);
+  assert_int_equal(cnt.nshape, 0);
+  assert_int_equal(cnt.lost, 0);
 }
 
 static void test_use_ref(void** state) {
@@ -201,7 +269,7 @@ int main(void) {
       cmocka_unit_test(test_gemm_vs_ref),      cmocka_unit_test(test_gemm_empty),
       cmocka_unit_test(test_gemm_ref_hand),    cmocka_unit_test(test_gemm_ref_order),
       cmocka_unit_test(test_use_ref),          cmocka_unit_test(test_address_independent),
-      cmocka_unit_test(test_dot_axpy),
+      cmocka_unit_test(test_dot_axpy),         cmocka_unit_test(test_count),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -177,6 +177,26 @@ double trpo_linalg_dot(const double* x, const double* y, int n);      // fixed l
 void   trpo_linalg_axpy(double* y, double a, const double* x, int n);  // y += a x
 void   trpo_linalg_use_ref(int on);   // 1: every gemm takes the reference path (tests)
 
+// Counting, for benchmarks: while on, every gemm call is tallied by its shape, reference-path
+// calls apart, and the mlp tallies its tanh evaluations. A fixed table, no allocation, no effect
+// on any result; off (the default) it costs one branch per call.
+#define TRPO_LINALG_NSHAPE 512   // value-fit minibatch groups bring many row counts
+typedef struct trpo_gemmshape_ {
+  int ref;                    // 1: the plain-loop reference path
+  int transa, transb, m, n, k;
+  int beta0;                  // 1: beta == 0 (C is written, not read)
+  long calls;
+} trpo_gemmshape;
+typedef struct trpo_linalgcount_ {
+  int nshape;                 // distinct shapes in shape[]
+  long lost;                  // calls of shapes that found the table full
+  long ntanh;                 // tanh evaluations (trpo_mlp_tanh)
+  trpo_gemmshape shape[TRPO_LINALG_NSHAPE];   // in order of first appearance
+} trpo_linalgcount;
+void trpo_linalg_count(int on);                    // 1: clear the tallies and count; 0: stop
+void trpo_linalg_count_read(trpo_linalgcount* c);  // the tallies so far
+void trpo_linalg_count_tanh(long n);               // the mlp's hook: n tanh evaluations
+
 //---------------------------------- mlp: tanh multilayer perceptron --------------------------------
 // Parameters are one flat vector theta; layer l's weight W_l (size[l] x size[l+1], row-major,
 // x W) and bias b_l are views into it at woff[l], boff[l]. Hidden layers use tanh, the output
@@ -212,6 +232,8 @@ void trpo_mlp_backward(const trpo_mlp* m, const double* theta, trpo_mlpwork* w, 
 // tangent of the output along parameter direction v: w->dh[nlayer] (n x nout), at the last forward
 const double* trpo_mlp_jvp(const trpo_mlp* m, const double* theta, trpo_mlpwork* w,
                            const double* v, int n);
+// y = tanh(x) elementwise (y may equal x): the hidden layers' activation, counted when linalg counts
+void trpo_mlp_tanh(double* y, const double* x, int n);
 
 //---------------------------------- policy: Gaussian and categorical heads -------------------------
 // theta = [mlp parameters | log-std (nact, Gaussian only)]. The network outputs the mean
