@@ -25,6 +25,31 @@ void trpo_adam_free(trpo_adam* a) {
   a->m = a->v = NULL;
 }
 
+// one element's moments and step
+static inline void adam_one(double* restrict theta, double* restrict m, double* restrict v,
+                            double g, double b1, double b2, double c1, double c2, double lr,
+                            double eps) {
+  *m = b1 * *m + (1 - b1) * g;
+  *v = b2 * *v + (1 - b2) * g * g;
+  double mhat = *m / c1, vhat = *v / c2;
+  *theta -= lr * mhat / (sqrt(vhat) + eps);
+}
+
+// eight elements at a time with a fixed inner width (vector lanes at -O2), the rest one by one;
+// every element gets the same operations either way
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void adam_loop(double* restrict theta, double* restrict m, double* restrict v,
+                      const double* restrict grad, int n, double b1, double b2, double c1,
+                      double c2, double lr, double eps) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int u = 0; u < 8; u++)
+      adam_one(theta + i + u, m + i + u, v + i + u, grad[i + u], b1, b2, c1, c2, lr, eps);
+  for (; i < n; i++) adam_one(theta + i, m + i, v + i, grad[i], b1, b2, c1, c2, lr, eps);
+}
+
 void trpo_adam_step(trpo_adam* a, double* theta, const double* grad) {
   // bias corrections 1 - beta^t of this step
   a->t++;
@@ -33,11 +58,5 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad) {
   double b1 = a->beta1, b2 = a->beta2;
 
   // moment updates and the corrected step
-  for (int i = 0; i < a->n; i++) {
-    double g = grad[i];
-    a->m[i] = b1 * a->m[i] + (1 - b1) * g;
-    a->v[i] = b2 * a->v[i] + (1 - b2) * g * g;
-    double mhat = a->m[i] / c1, vhat = a->v[i] / c2;
-    theta[i] -= a->lr * mhat / (sqrt(vhat) + a->eps);
-  }
+  adam_loop(theta, a->m, a->v, grad, a->n, b1, b2, c1, c2, a->lr, a->eps);
 }

@@ -101,11 +101,12 @@ static void leave(trpo_comm* c, double t1) { c->t_comm += trpo_time_now() - t1; 
 void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s) {
   // local carries first: each word then holds less than 2^42 in magnitude, so nrank < 2^21
   // ranks can add without overflow
+  // one rank: nothing to add (trpo_fxsum_get normalises before it reads)
+  if (c->nrank == 1) return;
   trpo_fxsum_normalize(s);
   double t = enter(c);
-  if (c->nrank > 1)
-    MPICHECK(MPI_Allreduce(MPI_IN_PLACE, s->w, (int)trpo_fxsum_nwords(s), MPI_INT64_T, MPI_SUM,
-                           MPI_COMM_WORLD));
+  MPICHECK(MPI_Allreduce(MPI_IN_PLACE, s->w, (int)trpo_fxsum_nwords(s), MPI_INT64_T, MPI_SUM,
+                         MPI_COMM_WORLD));
   leave(c, t);
   s->nadd = c->nrank;
   trpo_fxsum_normalize(s);
