@@ -16,7 +16,10 @@
 #   weak     WEAK_NENV environments per rank (the global batch grows with N; vf_minibatch fixed)
 #   weak-mb  the same with vf_minibatch x N, so every iteration has the same number of Adam
 #            steps of the value fit (the global minibatch grows with the batch)
-#   strong   STRONG_NENV environments in total (64)
+#   strong   STRONG_NENV environments in total (64), the config's vf_minibatch
+#   strong-mb  the same fixed problem with vf_minibatch = STRONG_MB (2048) at every rank count:
+#            a value-fit minibatch of 2048 rows is 64 chunks, enough work for 16 ranks per
+#            Adam step (with the config's 256 rows, only 8 of 16 ranks have a chunk)
 # Columns: train and physics env steps/s; speedups over the smallest N of the mode; efficiency =
 # train speedup / physics speedup; comm% = collectives proper (t_comm) and wait% = waiting at
 # them for slower ranks (t_wait), both as shares of the iteration time t_iter (maxima over
@@ -52,7 +55,8 @@ warmup=${WARMUP:-2}
 iters=${ITERS:-8}
 phys_s=${PHYS_SECONDS:-3}
 mpirun=${MPIRUN:-mpirun}
-modes=${MODES:-weak weak-mb strong}
+modes=${MODES:-weak weak-mb strong strong-mb}
+strong_mb=${STRONG_MB:-2048}
 timing=${COMM_TIMING:-1}
 vf_mb=$(sed -n 's/^[[:space:]]*vf_minibatch[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$config" | tail -1)
 vf_mb=${vf_mb:-64}
@@ -127,6 +131,7 @@ for mode in $modes; do
       weak) nenv=$((weak_nenv * n)) mb=$vf_mb ;;
       weak-mb) nenv=$((weak_nenv * n)) mb=$((vf_mb * n)) ;;
       strong) nenv=$strong_nenv mb=$vf_mb ;;
+      strong-mb) nenv=$strong_nenv mb=$strong_mb ;;
       *) echo "bench_scaling.sh: unknown mode $mode" >&2; exit 2 ;;
     esac
     [ "$nenv" -ge "$n" ] || continue
@@ -154,7 +159,7 @@ done
 echo
 for s in "${summary[@]}"; do
   read -r mode n eff comm <<<"$s"
-  case $mode in weak | weak-mb) target=90 ;; strong) target=80 ;; esac
+  case $mode in weak | weak-mb) target=90 ;; strong | strong-mb) target=80 ;; esac
   awk -v m="$mode" -v n="$n" -v e="$eff" -v c="$comm" -v t="$target" -v tm="$timing" 'BEGIN {
     printf "%-7s at %2d ranks: efficiency %5.1f%% (target >= %d%%): %s; collectives %4.1f%% of t_iter (target < 10%%): %s\n",
            m, n, e, t, (e >= t ? "met" : "NOT met"), c, (tm == 0 ? "not measured" : (c < 10 ? "met" : "NOT met")) }'
