@@ -105,7 +105,8 @@ start_bg() {
   wait_for 60 rows_at_least "$dir" $first || fail "the run in $dir made no progress"
 }
 # stopped_ioerror DIR OUT WHAT ERRNO-TEXT: exit 3, the message names a path in DIR and the error;
-# the newest checkpoint reads back; prints its iteration
+# every checkpoint reads back, and the newest is no older than $good (the newest when the failure
+# was set up)
 stopped_ioerror() {
   local rc=0
   wait $M || rc=$?
@@ -113,7 +114,7 @@ stopped_ioerror() {
   grep -Eq "^trpo: cannot (write|publish) (checkpoint )?$1/[^ ]*: .*$4" "$2" ||
     { cat "$2" >&2; fail "$3: no message naming a path in $1 and '$4'"; }
   all_readable "$1"
-  [ "$(newest_ckpt "$1")" -ge 2 ] || fail "$3: no good checkpoint left"
+  [ "$(newest_ckpt "$1")" -ge "$good" ] || fail "$3: checkpoint $good (published before the failure) is gone"
   grep -m1 "^trpo: cannot" "$2" >&2
 }
 
@@ -124,6 +125,7 @@ if mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
   # 3. full: fill the tmpfs while the run goes on
   dir=$mnt/run
   start_bg "$dir" "$work/full.out"
+  good=$(newest_ckpt "$dir")
   dd if=/dev/zero of="$mnt/filler" bs=64k status=none 2>/dev/null || true
   stopped_ioerror "$dir" "$work/full.out" "3. disk full" "No space left on device"
   from=$(newest_ckpt "$dir")
@@ -136,6 +138,7 @@ if mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
   # writers of its own, and every path lookup of the run goes through it)
   dir=$work/ro
   start_bg "$dir" "$work/ro.out"
+  good=$(newest_ckpt "$dir")
   mount --bind "$dir" "$dir"
   mounts+=("$dir")
   for k in $(seq 100); do mount -o remount,bind,ro "$dir" 2>/dev/null && break; sleep 0.01; done
@@ -153,6 +156,7 @@ fi
 # SIGXFSZ ignored): the next checkpoint write fails with EFBIG
 dir=$work/efbig
 start_bg "$dir" "$work/efbig.out"
+good=$(newest_ckpt "$dir")
 limit=$(($(stat -c %s "$(ckpt_path "$dir" "$(newest_ckpt "$dir")")") / 2))
 prlimit --pid "$R0" --fsize=$limit
 stopped_ioerror "$dir" "$work/efbig.out" "5. file-size limit" "writing: File too large"
