@@ -270,6 +270,9 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   pthread_mutex_init(&r->lock, NULL);
   comm->timing = cfg->comm_timing;
   char err[1024] = "";
+  // the stop flags from here on: a SIGUSR1 during start-up (environments, lock, loading) would
+  // otherwise kill the rank by its default action; it is honoured at the first boundary
+  trpo_signal_install();
 
   // every rank builds its trainer (the same config gives the same error everywhere)
   int rc = trpo_train_make(&r->tr, cfg, comm, err, sizeof err);
@@ -327,8 +330,7 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   trpo_comm_max_int(comm, state, 1);
   if (state[0]) goto done_err;
 
-  // signals, and rank 0's watcher for the fast path
-  trpo_signal_install();
+  // rank 0's watcher for the fast path
   snapshot(r);
   if (comm->rank == 0 && pthread_create(&r->watcher, NULL, watch, r) == 0) r->watching = 1;
   say(r, 0, "training %s: %d environments x %d steps per iteration on %d rank%s, %ld steps total, run_dir %s",

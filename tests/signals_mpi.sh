@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # signals_mpi.sh: the signal protocol through the real binary on 3 ranks under mpirun. One run
-# directory goes through four interrupted stages, each resumed by rerunning the same command, and
+# directory goes through five interrupted stages, each resumed by rerunning the same command, and
 # must end identical (final parameters, progress.csv without wall-clock columns) to an
 # uninterrupted reference run. checkpoint_every is off, so every checkpoint comes from a signal.
 #   A. SIGUSR1 to rank 2 only: every rank exits 75 at the same iteration K (exit codes recorded
@@ -10,6 +10,8 @@
 #      readable, and the next run resumes from the newest without an "unusable" report;
 #   D. SIGTERM to rank 1 only: it is OR-reduced at the boundary like SIGUSR1; mpirun returns 75
 #      (the code a batch script turns into a requeue);
+#   E. SIGUSR1 to rank 1 during start-up, while rank 0 loads the checkpoint: honoured at the first
+#      boundary (exit 75), not the signal's default action;
 #   B. SIGTERM to mpirun, which forwards it (Open MPI 4.1: SIGCONT at once, SIGTERM 1 s later,
 #      SIGKILL as soon as one rank exits): the last completed iteration is published within ~1 s
 #      (checked: under 1.5 s from the signal to the file). Last, since the run goes on meanwhile.
@@ -32,8 +34,8 @@ rows_at_least() { [ "$(last_row "$dir")" -ge "$1" ]; }
 tmp_exists() { compgen -G "$dir/ckpt-*.h5.tmp" >/dev/null; }
 log_since() { tail -n +$((logn + 1)) "$dir/train.log"; }
 
-# launch WRAP: start a stage on 3 ranks in the background, wait until it has logged two
-# iterations of its own; sets M, pids, from, out. WRAP=1: each rank's exit code goes to
+# launch WRAP [start]: start a stage on 3 ranks in the background, wait until it has logged two
+# iterations of its own (with "start": return at once); sets M, pids, from, out. WRAP=1: each rank's exit code goes to
 # $RCDIR/rc.RANK, and mpirun (Open MPI) is told not to kill the other ranks when the first one
 # exits non-zero, so that every wrapper lives to record its code (mpirun then returns 0)
 stage=0
@@ -54,6 +56,7 @@ launch() {
   fi
   M=$!
   pids=($(rank_pids $M 3)) || fail "stage $stage: the ranks did not start ($(cat "$out"))"
+  [ "${2:-}" = start ] && return 0
   want=$(((stale > from ? stale : from) + 2))
   until rows_at_least $want; do
     kill -0 $M 2>/dev/null || fail "stage $stage: the run ended before iteration $want: $(tail -3 "$out")"
@@ -127,6 +130,19 @@ K=$(stopped_at)
 log_since | grep -q "stopped by SIGTERM/SIGINT after iteration $K," || fail "D: no stop message for iteration $K"
 echo "D: SIGTERM to rank 1 of 3: stopped after iteration $K, mpirun exit code 75"
 
+# E. SIGUSR1 to rank 1 during start-up (rank 0 is loading the checkpoint): honoured at the
+# first boundary, not death by the signal's default action
+launch 0 start
+until log_since | grep -q "resuming from"; do
+  kill -0 $M 2>/dev/null || fail "E: the run ended before loading: $(tail -3 "$out")"
+  sleep 0.002
+done
+kill -USR1 "${pids[1]}"
+finish
+[ $rc = 75 ] || fail "E: mpirun exit code $rc, expected 75"
+K=$(stopped_at)
+echo "E: SIGUSR1 to rank 1 while rank 0 loads iteration $from: stopped after iteration $K, exit code 75"
+
 # B. SIGTERM to mpirun
 launch 0
 t0=$(now)
@@ -145,4 +161,4 @@ logn=$(wc -l <"$dir/train.log")
 mpi 3 train "${cfg[@]}" run_dir="$dir"
 log_since | grep -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" || fail "final: did not resume from $from"
 if grep -q unusable "$dir/train.log"; then fail "a checkpoint was reported unusable"; fi
-same_as "$dir" "$work/ref" "signals A-D then resume"
+same_as "$dir" "$work/ref" "signals A, C, D, E, B then resume"
