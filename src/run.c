@@ -373,8 +373,12 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
       flag[2] = by_iter || by_time;
     }
     trpo_comm_max_int(comm, flag, 4);
-    // without its progress.csv row this iteration is not published: a resume redoes it
+    // without its progress.csv row this iteration is not published (not by the watcher either):
+    // a resume redoes it
     if (flag[3]) {
+      pthread_mutex_lock(&r->lock);
+      r->snap_iter = r->written_iter;
+      pthread_mutex_unlock(&r->lock);
       rc = TRPO_EXIT_IOERROR;
       break;
     }
