@@ -2,13 +2,15 @@
 # Command two of the README: installs what is missing, builds, and runs the whole test suite:
 # a normal build (every case, learning tests included) and an AddressSanitizer +
 # UndefinedBehaviorSanitizer build (every case except the learning runs, which are the same code
-# paths at 20x the cost). Exits non-zero if anything fails.
+# paths at 20x the cost). The normal build also runs the Slurm case (tests/slurm.sh), which
+# installs Slurm and munge with apt when missing and starts, then stops, a single-node cluster.
+# Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/install-deps.sh
 source launch/env.sh
 jobs=$(nproc)
-bash launch/build.sh build
+bash launch/build.sh build -DTRPO_SLURM_TESTS=ON
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 1200
 bash launch/build.sh build-san -DTRPO_SANITIZE=ON -DTRPO_LEARNING_TESTS=OFF
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

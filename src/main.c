@@ -120,7 +120,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // train: every rank parsed the same config; the run directory belongs to rank 0
+  // train: every rank parsed the same config; the run directory belongs to rank 0. The stop
+  // signals are caught from here on, so one that arrives inside MPI_Init is not fatal.
+  trpo_signal_install();
   trpo_comm comm;
   trpo_comm_init(&comm, &argc, &argv);
   int rc = trpo_run_train(&cfg, text, restart, &comm);

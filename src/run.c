@@ -11,8 +11,11 @@
 // TRPO_EXIT_CHECKPOINTED. SIGTERM/SIGINT leave about a second (mpirun kills ranks ~1 s after it
 // forwards SIGTERM), so rank 0 keeps a copy of the state of the last completed iteration and a
 // watcher thread publishes it as soon as the signal arrives, then exits with the same code. A
-// second signal exits at once (src/signals.c). The watcher and the main thread never write at the
-// same time (one mutex around checkpoint writes).
+// SIGTERM that reached another rank only is OR-reduced at the boundary like SIGUSR1. A second
+// signal exits at once (src/signals.c). The watcher and the main thread never write at the same
+// time (one mutex around checkpoint writes). A progress.csv row that cannot be written ends the
+// run with TRPO_EXIT_IOERROR before that iteration's checkpoint, so the log and the newest
+// checkpoint never disagree.
 
 #define _POSIX_C_SOURCE 200809L
 
@@ -137,17 +140,19 @@ static void* watch(void* arg) {
   while (!r->done) {
     if (trpo_signal_pending() & TRPO_SIG_TERM) {
       pthread_mutex_lock(&r->lock);
-      char err[1024] = "";
+      char err[1024] = "", line[TRPO_STRLEN + 1200];
       int rc = 0;
       if (r->snap_iter > r->written_iter) rc = publish(r, err, sizeof err);
-      if (rc) {
-        fprintf(stderr, "trpo: %s\n", err);
-        _exit(TRPO_EXIT_IOERROR);
+      if (rc) snprintf(line, sizeof line, "trpo: %s", err);
+      else snprintf(line, sizeof line, "trpo: terminated by SIGTERM/SIGINT; state of iteration %ld is in %s",
+                    r->written_iter, r->cfg->run_dir);
+      // stderr may be lost with mpirun: train.log gets the line too
+      fprintf(stderr, "%s\n", line);
+      if (r->log) {
+        fprintf(r->log, "%s\n", line);
+        fflush(r->log);
       }
-      fprintf(stderr, "trpo: terminated by a signal; state of iteration %ld is in %s\n",
-              r->written_iter, r->cfg->run_dir);
-      if (r->log) fflush(r->log);
-      _exit(TRPO_EXIT_CHECKPOINTED);
+      _exit(rc ? TRPO_EXIT_IOERROR : TRPO_EXIT_CHECKPOINTED);
     }
     nanosleep(&tick, NULL);
   }
@@ -265,6 +270,9 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   pthread_mutex_init(&r->lock, NULL);
   comm->timing = cfg->comm_timing;
   char err[1024] = "";
+  // the stop flags from here on: a SIGUSR1 during start-up (environments, lock, loading) would
+  // otherwise kill the rank by its default action; it is honoured at the first boundary
+  trpo_signal_install();
 
   // every rank builds its trainer (the same config gives the same error everywhere)
   int rc = trpo_train_make(&r->tr, cfg, comm, err, sizeof err);
@@ -322,8 +330,7 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   trpo_comm_max_int(comm, state, 1);
   if (state[0]) goto done_err;
 
-  // signals, and rank 0's watcher for the fast path
-  trpo_signal_install();
+  // rank 0's watcher for the fast path
   snapshot(r);
   if (comm->rank == 0 && pthread_create(&r->watcher, NULL, watch, r) == 0) r->watching = 1;
   say(r, 0, "training %s: %d environments x %d steps per iteration on %d rank%s, %ld steps total, run_dir %s",
@@ -336,11 +343,16 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
     trpo_stats st;
     int stop = trpo_train_iterate(r->tr, &st);
     snapshot(r);
+    // rank 0 logs the iteration; a row that cannot be written is a disk error like a checkpoint's
+    int csv_bad = 0;
     if (comm->rank == 0) {
       char row[4096];
       trpo_stats_row(&st, row, sizeof row);
-      fprintf(r->csv, "%s\n", row);
-      fflush(r->csv);
+      errno = 0;
+      if (fprintf(r->csv, "%s\n", row) < 0 || fflush(r->csv) != 0) {
+        say(r, 1, "trpo: cannot write %s: %s", r->path, strerror(errno ? errno : EIO));
+        csv_bad = 1;
+      }
       console_line(r, &st);
     }
     if (stop == TRPO_STOP_SKIPS) {
@@ -350,16 +362,28 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
       rc = TRPO_EXIT_FAIL;
       break;
     }
-    // shared decisions at the boundary: a signal on any rank, a checkpoint due on rank 0
+    // shared decisions at the boundary: a stop signal on any rank (SIGUSR1, or a SIGTERM that
+    // reached this rank alone), a checkpoint due or a log row lost on rank 0
     long it = trpo_train_iteration(r->tr);
-    int flag[2] = {trpo_signal_pending() & TRPO_SIG_USR1 ? 1 : 0, 0};
+    int sig = trpo_signal_pending();
+    int flag[4] = {sig & TRPO_SIG_USR1 ? 1 : 0, sig & TRPO_SIG_TERM ? 1 : 0, 0, csv_bad};
     if (comm->rank == 0) {
       int by_iter = cfg->checkpoint_every > 0 && it % cfg->checkpoint_every == 0;
       int by_time = cfg->checkpoint_minutes > 0 && trpo_time_now() - last_ckpt >= 60 * cfg->checkpoint_minutes;
-      flag[1] = by_iter || by_time;
+      flag[2] = by_iter || by_time;
     }
-    trpo_comm_max_int(comm, flag, 2);
-    if (flag[1] || flag[0]) {
+    trpo_comm_max_int(comm, flag, 4);
+    // without its progress.csv row this iteration is not published (not by the watcher either):
+    // a resume redoes it
+    if (flag[3]) {
+      pthread_mutex_lock(&r->lock);
+      r->snap_iter = r->written_iter;
+      pthread_mutex_unlock(&r->lock);
+      rc = TRPO_EXIT_IOERROR;
+      break;
+    }
+    int stopsig = flag[0] || flag[1];
+    if (flag[2] || stopsig) {
       int w = checkpoint(r);
       last_ckpt = trpo_time_now();
       if (w) {
@@ -367,10 +391,10 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
         break;
       }
     }
-    if (flag[0]) {
-      say(r, 1, "trpo: stopped by SIGUSR1 after iteration %ld, checkpoint written; exit code %d "
+    if (stopsig) {
+      say(r, 1, "trpo: stopped by %s after iteration %ld, checkpoint written; exit code %d "
                 "means 'checkpointed, not finished' (requeue)",
-          it, TRPO_EXIT_CHECKPOINTED);
+          flag[0] ? "SIGUSR1" : "SIGTERM/SIGINT", it, TRPO_EXIT_CHECKPOINTED);
       rc = TRPO_EXIT_CHECKPOINTED;
       break;
     }

@@ -3,10 +3,10 @@
 // these). Not the checkpoint files themselves (checkpoint.c) and not signal handling (signals.c).
 //
 // The lock is DIR/lock created with O_CREAT|O_EXCL and holding "host pid". A lock left by a dead
-// process of this host (kill(pid, 0) fails with ESRCH) is stale and taken over; a lock of another
-// host cannot be checked and is never taken over. Known limits: a stale pid reused by an unrelated
-// live process makes the lock look live (the message says how to clear it), and the lock assumes
-// the writers of DIR share one pid namespace per host name. Everything here runs at start-up or
+// process of this host (kill(pid, 0) fails with ESRCH, or /proc shows a zombie) is stale and taken
+// over; a lock of another host cannot be checked and is never taken over. Known limits: a stale
+// pid reused by an unrelated live process makes the lock look live (the message says how to clear
+// it), and the lock assumes the writers of DIR share one pid namespace per host name. Everything here runs at start-up or
 // shutdown, so the CSV rewind may use getline's malloc'd line buffer.
 
 #define _POSIX_C_SOURCE 200809L
@@ -105,6 +105,21 @@ static int readlock(const char* path, char* host, size_t nhost, long* pid) {
   return 0;
 }
 
+// whether process pid of this host can hold a lock. kill(pid, 0) also succeeds for a zombie, which
+// holds nothing: a rank killed with mpirun stays one until the init process reaps it (mpirun may
+// exit first, and a container's pid 1 may reap late), so on Linux the state in /proc decides.
+// A process we may not signal (EPERM) is alive; without /proc, kill's answer stands.
+static int alive(long pid) {
+  if (kill((pid_t)pid, 0) < 0) return errno != ESRCH;
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  if (trpo_rundir_read_file(path, buf, sizeof buf) <= 0) return !(kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+  // "pid (comm) S ...": the state follows the last ')'
+  const char* rp = strrchr(buf, ')');
+  if (!rp || rp[1] != ' ') return 1;
+  return rp[2] != 'Z' && rp[2] != 'X';
+}
+
 //---------------------------------- exported ------------------------------------------------------
 
 int trpo_rundir_make(const char* dir, char* err, size_t nerr) {
@@ -165,7 +180,7 @@ int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
       return TRPO_EXIT_BADINPUT;
     }
     // a live holder, or one we cannot check, keeps it
-    if (strcmp(host, me) || kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+    if (strcmp(host, me) || alive(pid)) {
       snprintf(err, nerr, "run directory %s is in use by pid %ld on host %s (lock %s); if that "
                "run is gone, remove %s", dir, pid, host, lock, lock);
       return TRPO_EXIT_BADINPUT;

@@ -71,3 +71,20 @@ foreach(variant hopper hopper_tcp)
 endforeach()
 set_tests_properties(mpi_invariance_hopper_tcp PROPERTIES ENVIRONMENT "OMPI_MCA_pml=ob1;OMPI_MCA_btl=self,tcp")
 # ---- end distributed ---------------------------------------------------------------------------
+
+# ---- resilience (issue 5): checkpoints, exact resume, preemption; the real binary under mpirun ----
+# Each script takes TRPO MPIEXEC WORKDIR SRCDIR [mpirun args]; shared helpers in tests/runlib.sh.
+# Serial: they time signals and kills, and the mount cases need the machine to themselves.
+# slurm.sh starts a single-node Slurm (installing the Debian packages if missing: root and the
+# package archive) unless SLURM_CONF names a running one; it runs when TRPO_SLURM_TESTS is ON.
+set(TRPO_RESILIENCE_CASES resume killpoints signals_mpi rundir_cases ckpt_failures)
+if(TRPO_SLURM_TESTS)
+  list(APPEND TRPO_RESILIENCE_CASES slurm)
+endif()
+foreach(case ${TRPO_RESILIENCE_CASES})
+  add_test(NAME resilience_${case}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/${case}.sh ${TRPO_BIN} ${MPIEXEC_EXECUTABLE} ${TRPO_WORK}
+                   ${CMAKE_SOURCE_DIR} ${MPIEXEC_PREFLAGS})
+  set_tests_properties(resilience_${case} PROPERTIES LABELS "mpi;resilience" TIMEOUT 600 RUN_SERIAL TRUE)
+endforeach()
+# ---- end resilience ----

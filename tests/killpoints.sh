@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# killpoints.sh: kill -9 at many moments, through the real binary under mpirun. One run directory
+# (Pendulum, a checkpoint every iteration) is started again and again, alternately on 1 and 2
+# ranks, and every rank is killed with SIGKILL (a node lost) at a moment of one of three kinds:
+#   startup  a random time after mpirun starts, at the latest when the first iteration is logged
+#            (MPI start-up, lock, config, loading, the first iteration);
+#   random   a random time (0-60 ms) after the run logged its first iteration of its own;
+#   write    as soon as the next checkpoint's .tmp file appears (the write in progress).
+# After every kill: each published checkpoint reads back whole (h5dump), and the next start must
+# take over the stale lock and resume from the newest published checkpoint (no "unusable"
+# report, ever). Finally the run is completed and must be identical (final parameters,
+# progress.csv without wall-clock columns) to an uninterrupted run. The kill points are counted:
+# how many left a partial .tmp (killed inside the file write) and how many fell between an
+# iteration's progress.csv row and the publication of its checkpoint.
+#   usage: killpoints.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
+#   KILL_SEED (environment) fixes the random moments (default 5); KILLS the number of kills (18)
+set -euo pipefail
+source "$(dirname "$0")/runlib.sh"
+runlib_init killpoints "$@"
+
+RANDOM=${KILL_SEED:-5}
+kills=${KILLS:-18}
+N=100
+cfg=("$src/configs/pendulum.ini" nenv=2 nsteps=128 vf_epochs=2 vf_minibatch=64 quiet=1
+     checkpoint_every=1 keep_checkpoints=3 total_steps=$((N * 256)))
+dir=$work/run
+
+mpi 2 train "${cfg[@]}" run_dir="$work/ref"
+
+rows_at_least() { [ "$(last_row "$dir")" -ge "$1" ]; }
+tmp_exists() { compgen -G "$dir/ckpt-*.h5.tmp" >/dev/null; }
+# identity of the partial checkpoint files (inode, mtime), to tell a new one from a leftover
+tmp_id() { stat -c '%n %i %.9Y' "$dir"/ckpt-*.h5.tmp 2>/dev/null || true; }
+# a random number of milliseconds in [0, $1)
+rand_ms() { echo $(((RANDOM * 32768 + RANDOM) % $1)); }
+sleep_ms() { sleep "$(awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }')"; }
+
+n_tmp=0 n_window=0 n_early=0 n_kinds=(0 0 0) kinds=(startup random write) 
+k=0
+# the planned kills, then (rarely needed) up to 8 more of kind write until one lands inside a file
+while [ $k -lt "$kills" ] || { [ $n_tmp = 0 ] && [ $k -lt $((kills + 8)) ]; }; do
+  k=$((k + 1))
+  np=$((1 + k % 2))
+  kind=$((k % 3))
+  [ $k -gt "$kills" ] && kind=2
+  from=$(newest_ckpt "$dir")
+  stale=$(last_row "$dir")
+  base=$((stale > from ? stale : from))
+  tmp0=$(tmp_id)
+  logn=0
+  [ -f "$dir/train.log" ] && logn=$(wc -l <"$dir/train.log")
+  "$mpiexec" -n "$np" "${margs[@]}" "$trpo" train "${cfg[@]}" run_dir="$dir" >"$work/run$k.out" 2>&1 &
+  M=$!
+  pids=$(rank_pids $M "$np") || pids=""
+  # wait for the moment
+  case $kind in
+    0)
+      # a random moment of the start-up, at the latest its first row
+      end=$((${EPOCHREALTIME/./} + 1000 * $(rand_ms 1500)))
+      until [ ${EPOCHREALTIME/./} -ge $end ] || rows_at_least $((base + 1)) || ! kill -0 $M 2>/dev/null; do
+        sleep 0.005
+      done
+      ;;
+    1 | 2)
+      # write: two rows of its own, so that the first write (which removes leftovers) is done
+      want=$((base + kind))
+      until rows_at_least $want || ! kill -0 $M 2>/dev/null; do sleep 0.005; done
+      if [ $kind = 1 ]; then
+        sleep_ms "$(rand_ms 60)"
+      else
+        # the next write starting: its .tmp appears (or, were publication not safe, any new name)
+        names0=("$dir"/ckpt-*)
+        for i in $(seq 200000); do
+          tmp_exists && break
+          if [ $((i % 16)) = 0 ]; then
+            names=("$dir"/ckpt-*)
+            [ "${names[*]}" = "${names0[*]}" ] || break
+          fi
+        done
+      fi
+      ;;
+  esac
+  # SIGKILL every rank, unless the run ended first
+  [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+  rc=0
+  wait $M || rc=$?
+  [ $rc = 0 ] && fail "kill $k: the run finished before it (raise N)"
+  # what the kill interrupted
+  n=$(newest_ckpt "$dir")
+  r=$(last_row "$dir")
+  what=""
+  tmp1=$(tmp_id)
+  if [ -n "$tmp1" ] && [ "$tmp1" != "$tmp0" ]; then what="inside a checkpoint file write"; n_tmp=$((n_tmp + 1)); fi
+  if [ "$r" -gt "$n" ]; then what="${what:-between row $r and its checkpoint}"; n_window=$((n_window + 1)); fi
+  if [ "$r" -le "$base" ]; then what="${what:-before an iteration of its own}"; n_early=$((n_early + 1)); fi
+  n_kinds[$kind]=$((n_kinds[kind] + 1))
+  echo "kill $k (${kinds[$kind]}, $np rank(s)): newest checkpoint $n, last row $r${what:+, $what}"
+  # nothing published is damaged, and this start resumed from the newest one
+  all_readable "$dir"
+  log=$(tail -n +$((logn + 1)) "$dir/train.log" 2>/dev/null || true)
+  if grep -q unusable <<<"$log$(cat "$work/run$k.out")"; then fail "kill $k: a checkpoint was reported unusable"; fi
+  if [ "$from" -ge 0 ] && grep -q "resuming from" <<<"$log"; then
+    grep -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" <<<"$log" ||
+      fail "kill $k: did not resume from the newest checkpoint $from: $(grep 'resuming from' <<<"$log")"
+  fi
+done
+
+# the last start completes the run: stale lock taken over, resumed from the newest checkpoint
+from=$(newest_ckpt "$dir")
+logn=$(wc -l <"$dir/train.log")
+[ -e "$dir/lock" ] || fail "the killed runs left no lock behind (expected a stale one)"
+mpi 2 train "${cfg[@]}" run_dir="$dir" >"$work/final.out" 2>&1 || { cat "$work/final.out"; fail "the final run failed"; }
+grep -q "took over the stale lock" "$work/final.out" || fail "the final run did not report taking over the stale lock"
+if [ "$from" -ge 0 ]; then
+  tail -n +$((logn + 1)) "$dir/train.log" | grep -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" ||
+    fail "the final run did not resume from $from"
+fi
+if grep -q unusable "$dir/train.log" "$work"/*.out; then fail "a checkpoint was reported unusable"; fi
+all_readable "$dir"
+same_as "$dir" "$work/ref" "after $k kills"
+echo "kill points: $k (startup ${n_kinds[0]}, random ${n_kinds[1]}, write ${n_kinds[2]});" \
+  "inside a checkpoint file write (partial .tmp left): $n_tmp;" \
+  "between an iteration's row and its checkpoint: $n_window; before any iteration of its own: $n_early"
+[ "$n_tmp" -gt 0 ] || fail "no kill landed inside a checkpoint write"
