@@ -2,8 +2,10 @@
 // rewind of progress.csv on restart. Plain POSIX, no third-party library, no MPI (rank 0 calls
 // these). Not the checkpoint files themselves (checkpoint.c) and not signal handling (signals.c).
 //
-// The lock is DIR/lock created with O_CREAT|O_EXCL and holding "host pid". A lock left by a dead
-// process of this host (kill(pid, 0) fails with ESRCH, or /proc shows a zombie) is stale and taken
+// The lock is DIR/lock holding "host pid". It is written whole into DIR/lock.new.PID first and
+// then hard-linked to DIR/lock (link fails if a lock exists, like O_EXCL), so a process killed
+// while taking the lock never leaves an empty or partial lock behind (it may leave its
+// lock.new.PID, which only costs a few bytes). A lock left by a dead process of this host (kill(pid, 0) fails with ESRCH, or /proc shows a zombie) is stale and taken
 // over; a lock of another host cannot be checked and is never taken over. Known limits: a stale
 // pid reused by an unrelated live process makes the lock look live (the message says how to clear
 // it), and the lock assumes the writers of DIR share one pid namespace per host name. Everything here runs at start-up or
@@ -146,29 +148,37 @@ int trpo_rundir_make(const char* dir, char* err, size_t nerr) {
 }
 
 int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
-  char lock[PATHLEN], aside[PATHLEN], me[HOSTLEN], line[HOSTLEN + 32];
+  char lock[PATHLEN], aside[PATHLEN], fresh[PATHLEN], me[HOSTLEN], line[HOSTLEN + 32];
   if (stale) *stale = 0;
   snprintf(lock, sizeof lock, "%s/lock", dir);
   snprintf(aside, sizeof aside, "%s/lock.stale.%ld", dir, (long)getpid());
+  snprintf(fresh, sizeof fresh, "%s/lock.new.%ld", dir, (long)getpid());
   hostname(me, sizeof me);
   int nline = snprintf(line, sizeof line, "%s %ld\n", me, (long)getpid());
+  // our lock, whole and durable, under a private name
+  int fd = open(fresh, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    snprintf(err, nerr, "cannot create lock %s: %s", fresh, strerror(errno));
+    return TRPO_EXIT_BADINPUT;
+  }
+  int bad = writeall(fd, line, (size_t)nline) < 0 || fsync(fd) < 0;
+  int e = errno;
+  if (close(fd) < 0 || bad) {
+    snprintf(err, nerr, "cannot write lock %s: %s", fresh, strerror(bad ? e : errno));
+    unlink(fresh);
+    return TRPO_EXIT_BADINPUT;
+  }
+  int rc = TRPO_EXIT_BADINPUT, round = 0;
   // a few rounds: each either takes the lock, refuses, or clears one stale lock
-  for (int round = 0; round < 8; round++) {
-    // try to create it
-    int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd >= 0) {
-      int bad = writeall(fd, line, (size_t)nline) < 0 || fsync(fd) < 0;
-      int e = errno;
-      if (close(fd) < 0 || bad) {
-        unlink(lock);
-        snprintf(err, nerr, "cannot write lock %s: %s", lock, strerror(bad ? e : errno));
-        return TRPO_EXIT_BADINPUT;
-      }
-      return 0;
+  for (; round < 8; round++) {
+    // try to publish it
+    if (link(fresh, lock) == 0) {
+      rc = 0;
+      break;
     }
     if (errno != EEXIST) {
       snprintf(err, nerr, "cannot create lock %s: %s", lock, strerror(errno));
-      return TRPO_EXIT_BADINPUT;
+      break;
     }
     // who holds it
     char host[HOSTLEN];
@@ -177,13 +187,13 @@ int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
       if (access(lock, F_OK) < 0) continue;   // released meanwhile
       snprintf(err, nerr, "run directory %s is locked, but lock %s is unreadable or not "
                "\"host pid\"; if no run uses %s, remove %s", dir, lock, dir, lock);
-      return TRPO_EXIT_BADINPUT;
+      break;
     }
     // a live holder, or one we cannot check, keeps it
     if (strcmp(host, me) || alive(pid)) {
       snprintf(err, nerr, "run directory %s is in use by pid %ld on host %s (lock %s); if that "
                "run is gone, remove %s", dir, pid, host, lock, lock);
-      return TRPO_EXIT_BADINPUT;
+      break;
     }
     // stale: move it aside, and make sure what we moved is the lock we judged dead
     if (rename(lock, aside) < 0) continue;
@@ -193,7 +203,7 @@ int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
       // a racer's fresh lock: put it back unless another lock appeared meanwhile
       if (link(aside, lock) < 0 && errno != EEXIST) {
         snprintf(err, nerr, "cannot restore lock %s from %s: %s", lock, aside, strerror(errno));
-        return TRPO_EXIT_BADINPUT;
+        break;
       }
       unlink(aside);
       continue;
@@ -201,8 +211,10 @@ int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
     unlink(aside);
     if (stale) *stale = 1;
   }
-  snprintf(err, nerr, "cannot take lock %s: it keeps changing hands", lock);
-  return TRPO_EXIT_BADINPUT;
+  // the private name goes either way (published, the lock is its other link)
+  if (round == 8) snprintf(err, nerr, "cannot take lock %s: it keeps changing hands", lock);
+  unlink(fresh);
+  return rc;
 }
 
 void trpo_rundir_unlock(const char* dir) {
