@@ -88,3 +88,16 @@ foreach(case ${TRPO_RESILIENCE_CASES})
   set_tests_properties(resilience_${case} PROPERTIES LABELS "mpi;resilience" TIMEOUT 600 RUN_SERIAL TRUE)
 endforeach()
 # ---- end resilience ----
+
+# ---- mj-learn: MuJoCo learning test (InvertedPendulum-v4) -----------------------------------------
+# Seeds 1, 2, 3 fixed in advance: the mean return of the last >= 10 episodes reaches 950 (of 1000)
+# within 100k env steps, one process each (about 10 s on one core).
+if(TRPO_LEARNING_TESTS)
+  foreach(seed 1 2 3)
+    add_test(NAME learn_inverted_pendulum_seed${seed}
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/learn.sh ${TRPO_BIN}
+                     ${CMAKE_SOURCE_DIR}/configs/inverted_pendulum.ini ${seed} 100000 950 ${TRPO_WORK})
+    set_tests_properties(learn_inverted_pendulum_seed${seed} PROPERTIES LABELS learning TIMEOUT 1200)
+  endforeach()
+endif()
+# ---- end mj-learn -----------------------------------------------------------------------------------
