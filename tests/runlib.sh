@@ -113,6 +113,16 @@ rank_pids() {
   return 1
 }
 
+# has_line TEXT GREP-ARGS...: grep GREP-ARGS in TEXT (a string, e.g. "$(tail ...)"). Never
+# `producer | grep -q`: grep -q exits at its first match, a producer that writes in several
+# chunks (tail writes 4 KiB at a time) then dies of SIGPIPE, and under pipefail the pipeline
+# fails although the line is there (or an `if ... | grep -q BAD; then fail` is silently skipped)
+has_line() {
+  local text=$1
+  shift
+  grep "$@" <<<"$text"
+}
+
 # wait (up to S seconds) until command "$@" succeeds; 1 on timeout
 wait_for() {
   local s=$1 k

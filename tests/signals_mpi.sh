@@ -33,6 +33,8 @@ mpi 1 train "${cfg[@]}" run_dir="$work/ref"
 rows_at_least() { [ "$(last_row "$dir")" -ge "$1" ]; }
 tmp_exists() { compgen -G "$dir/ckpt-*.h5.tmp" >/dev/null; }
 log_since() { tail -n +$((logn + 1)) "$dir/train.log"; }
+# since GREP-ARGS...: grep in the lines logged since $logn (not through a pipe: see has_line)
+since() { has_line "$(log_since)" "$@"; }
 
 # launch WRAP [start]: start a stage on 3 ranks in the background, wait until it has logged two
 # iterations of its own (with "start": return at once); sets M, pids, from, out. WRAP=1: each rank's exit code goes to
@@ -69,10 +71,10 @@ finish() {
   rc=0
   wait $M || rc=$?
   if [ "$from" -ge 0 ]; then
-    log_since | grep -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" ||
+    since -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" ||
       fail "stage $stage: did not resume from iteration $from"
   fi
-  if log_since | grep -q unusable; then fail "stage $stage: a checkpoint was reported unusable"; fi
+  if since -q unusable; then fail "stage $stage: a checkpoint was reported unusable"; fi
   all_readable "$dir"
 }
 
@@ -101,7 +103,7 @@ kill -USR1 "${pids[2]}"
 finish
 all_75
 K=$(stopped_at)
-log_since | grep -q "stopped by SIGUSR1 after iteration $K," || fail "A: no stop message for iteration $K"
+since -q "stopped by SIGUSR1 after iteration $K," || fail "A: no stop message for iteration $K"
 echo "A: SIGUSR1 to rank 2 of 3: all ranks exit 75 after iteration $K, ckpt $K published"
 
 # C. two SIGTERMs to rank 0, the second as soon as the first one's checkpoint file appears
@@ -127,13 +129,13 @@ kill -TERM "${pids[1]}"
 finish
 [ $rc = 75 ] || fail "D: mpirun exit code $rc, expected 75"
 K=$(stopped_at)
-log_since | grep -q "stopped by SIGTERM/SIGINT after iteration $K," || fail "D: no stop message for iteration $K"
+since -q "stopped by SIGTERM/SIGINT after iteration $K," || fail "D: no stop message for iteration $K"
 echo "D: SIGTERM to rank 1 of 3: stopped after iteration $K, mpirun exit code 75"
 
 # E. SIGUSR1 to rank 1 during start-up (rank 0 is loading the checkpoint): honoured at the
 # first boundary, not death by the signal's default action
 launch 0 start
-until log_since | grep -q "resuming from"; do
+until since -q "resuming from"; do
   kill -0 $M 2>/dev/null || fail "E: the run ended before loading: $(tail -3 "$out")"
   sleep 0.002
 done
@@ -150,7 +152,7 @@ kill -TERM $M
 finish
 K=$(stopped_at)
 dt=$(elapsed "$t0" "$(stat -c %.9Y "$(ckpt_path "$dir" "$K")")")
-log_since | grep -Eq "(terminated by SIGTERM/SIGINT; state of iteration|stopped by SIGTERM/SIGINT after iteration) $K\b" ||
+since -Eq "(terminated by SIGTERM/SIGINT; state of iteration|stopped by SIGTERM/SIGINT after iteration) $K\b" ||
   fail "B: no termination message for iteration $K"
 awk -v d="$dt" 'BEGIN { exit !(d < 1.5) }' || fail "B: checkpoint $K published $dt s after SIGTERM (limit 1.5 s)"
 echo "B: SIGTERM to mpirun (exit code $rc): last completed iteration $K published $dt s after the signal"
@@ -159,6 +161,6 @@ echo "B: SIGTERM to mpirun (exit code $rc): last completed iteration $K publishe
 from=$(newest_ckpt "$dir")
 logn=$(wc -l <"$dir/train.log")
 mpi 3 train "${cfg[@]}" run_dir="$dir"
-log_since | grep -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" || fail "final: did not resume from $from"
+since -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" || fail "final: did not resume from $from"
 if grep -q unusable "$dir/train.log"; then fail "a checkpoint was reported unusable"; fi
 same_as "$dir" "$work/ref" "signals A, C, D, E, B then resume"
