@@ -48,7 +48,7 @@ finish() {
   logn=$(wc -l <"$dir/train.log")
   mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((N * per)) >"$work/finish.out" 2>&1 ||
     { cat "$work/finish.out"; fail "$3: the rerun failed"; }
-  tail -n +$((logn + 1)) "$dir/train.log" | grep -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" ||
+  has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" ||
     fail "$3: the rerun did not resume from iteration $from"
   same_as "$dir" "$work/ref" "$3, rerun"
 }
@@ -65,7 +65,7 @@ mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((N * per)) >"$work/corrupt.
 [ "$(grep -c unusable "$work/corrupt.out")" = 1 ] || { cat "$work/corrupt.out"; fail "1: expected one report line"; }
 grep -q "^trpo: checkpoint $f unusable: .*; trying ckpt-000000003.h5$" "$work/corrupt.out" ||
   { cat "$work/corrupt.out"; fail "1: the report line does not name $f and the fallback"; }
-tail -n +$((logn + 1)) "$dir/train.log" | grep -qF "resuming from $(ckpt_path "$dir" 3) (iteration 3)" ||
+has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -qF "resuming from $(ckpt_path "$dir" 3) (iteration 3)" ||
   fail "1: did not resume from iteration 3"
 echo "1. corrupted newest checkpoint: $(grep unusable "$work/corrupt.out")"
 same_as "$dir" "$work/ref" "1. corrupted newest checkpoint"

@@ -123,7 +123,7 @@ logn=$(wc -l <"$dir/train.log")
 mpi 2 train "${cfg[@]}" run_dir="$dir" >"$work/final.out" 2>&1 || { cat "$work/final.out"; fail "the final run failed"; }
 grep -q "took over the stale lock" "$work/final.out" || fail "the final run did not report taking over the stale lock"
 if [ "$from" -ge 0 ]; then
-  tail -n +$((logn + 1)) "$dir/train.log" | grep -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" ||
+  has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" ||
     fail "the final run did not resume from $from"
 fi
 if grep -q unusable "$dir/train.log" "$work"/*.out; then fail "a checkpoint was reported unusable"; fi

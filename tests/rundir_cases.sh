@@ -75,7 +75,7 @@ rc=0
 mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$(((from + 2) * per)) >"$work/after.out" 2>&1 || rc=$?
 expect 0 $rc "$work/after.out" "the run after the killed one"
 grep -q "took over the stale lock of a dead job in $dir" "$work/after.out" || fail "no stale-lock report"
-tail -n +$((logn + 1)) "$dir/train.log" | grep -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" ||
+has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" ||
   fail "the run after the killed one did not resume from $from"
 [ ! -e "$dir/lock" ] || fail "a finished run left its lock"
 echo "3. stale lock of SIGKILLed ranks (pid ${pids[0]}): taken over, resumed from iteration $from"
@@ -94,6 +94,6 @@ echo "4. another config: refused with exit 2 ($(grep -o "key '[a-z_]*' differs" 
 mpi 2 train "${cfg[@]}" run_dir="$work/fresh" total_steps=$((3 * per)) seed=2
 logn=$(wc -l <"$dir/train.log")
 mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((3 * per)) seed=2 --restart
-if tail -n +$((logn + 1)) "$dir/train.log" | grep -q "resuming from"; then fail "--restart resumed"; fi
+if has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -q "resuming from"; then fail "--restart resumed"; fi
 [ "$(newest_ckpt "$dir")" = 3 ] || fail "--restart left checkpoints of the old run: $(ls "$dir")"
 same_as "$dir" "$work/fresh" "4. --restart"
