@@ -80,13 +80,6 @@ void trpo_comm_finalize(trpo_comm* c) {
   if (!down) MPI_Finalize();
 }
 
-void trpo_comm_abort(int code) {
-  int up = 0;
-  MPI_Initialized(&up);
-  if (up) MPI_Abort(MPI_COMM_WORLD, code);
-  exit(code);
-}
-
 // wait for every rank (counted as imbalance) and start the clock of the collective proper
 static double enter(trpo_comm* c) {
   double t0 = trpo_time_now();

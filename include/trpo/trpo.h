@@ -105,7 +105,6 @@ typedef struct trpo_comm_ {
 int  trpo_comm_precheck(char* err, size_t nerr);
 void trpo_comm_init(trpo_comm* c, int* argc, char*** argv);
 void trpo_comm_finalize(trpo_comm* c);
-void trpo_comm_abort(int code);
 void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s);             // exact allreduce, normalises
 void trpo_comm_bcast(trpo_comm* c, double* x, int n, int root);
 void trpo_comm_bcast_bytes(trpo_comm* c, void* x, size_t n, int root);
