@@ -52,14 +52,16 @@ for task in $tasks; do
   name=${cfg[$task]:-}
   [ -n "$name" ] || { echo "learn_mujoco.sh: no config for task $task" >&2; exit 2; }
   # the random policy's return: "TASK episodes N mean M std S len L"
-  read -r _ _ _ _ rmean _ rstd _ < <("$bench" "$task" 100 "$seed")
+  out=$("$bench" "$task" 100 "$seed")
+  read -r _ _ _ _ rmean _ rstd _ <<< "$out"
   # training, timed here (start-up and checkpoints included)
   echo "== $task: random $rmean +- $rstd; training configs/$name.ini for $steps steps on $np ranks"
   t0=$(date +%s.%N)
   mpirun -np "$np" "$trpo" train "configs/$name.ini" total_steps="$steps" seed="$seed" \
     run_dir="$runs/$name" quiet=1 --restart
   t1=$(date +%s.%N)
-  read -r fret neps < <(final_return "$runs/$name/progress.csv")
+  out=$(final_return "$runs/$name/progress.csv")
+  read -r fret neps <<< "$out"
   rows+=("$(awk -v t="$task" -v m="$rmean" -v s="$rstd" -v f="$fret" -v n="$neps" \
                -v w="$(echo "$t0 $t1" | awk '{print $2 - $1}')" 'BEGIN {
       z = (s > 0 && f != "nan") ? (f - m) / s : 0
