@@ -87,10 +87,10 @@ struct trpo_train_ {
   double* pbuf;        // one environment's partial            (max(pol.nparam, vf.nparam+1))
   double* cgwork;      // CG work                              (3 x pol.nparam)
   double* vgrad;       // value gradient + loss                (vf.nparam + 1)
-  double* dmb;         // value output gradient of one chunk   (chunk)
-  int* perm;           // permutation of global chunks         (nchunk_total)
-  int chunk, cpe;      // value-fit chunk rows, chunks per environment segment
-  long nchunk_total;   // chunks in the global batch (nenv_total * cpe)
+  double* dmb;         // value output gradient of one slice   (T)
+  double* vx;          // normalised observations of one slice (T x nobs)
+  int* vperm;          // value-fit row order of each env      (nlocal)
+  int nmb;             // value-fit minibatches per epoch
   trpo_fxsum fxp;      // policy-sized exact sum
   trpo_fxsum fxv;      // value-sized exact sum (+ loss)
   trpo_fxsum fxs;      // scalar statistics
@@ -219,10 +219,9 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->dist_old = A((size_t)nl * t->ndist, sizeof(double));
   t->dist_new = A((size_t)nl * t->ndist, sizeof(double));
 
-  // work: value minibatches are made of chunks of consecutive rows of one environment
-  t->chunk = cfg->vf_chunk < t->T ? cfg->vf_chunk : t->T;
-  t->cpe = (t->T + t->chunk - 1) / t->chunk;
-  t->nchunk_total = (long)t->nenv_total * t->cpe;
+  // work: a value minibatch takes T/nmb rows of every environment (see fit_value)
+  long nmb = (t->N + cfg->vf_minibatch / 2) / cfg->vf_minibatch;
+  t->nmb = (int)(nmb < 1 ? 1 : nmb > t->T ? t->T : nmb);
   trpo_mlp_workmake(&t->pol.net, &t->pw, nl);
   trpo_mlp_workmake(&t->vf, &t->vw, t->T);
   trpo_mlp_workmake(&t->pol.net, &t->one, 1);
@@ -233,8 +232,9 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->pbuf = A(pmax, sizeof(double));
   t->cgwork = A(3 * (size_t)t->pol.nparam, sizeof(double));
   t->vgrad = A(t->vf.nparam + 1, sizeof(double));
-  t->dmb = A(t->chunk, sizeof(double));
-  t->perm = A(t->nchunk_total, sizeof(int));
+  t->dmb = A(t->T, sizeof(double));
+  t->vx = A((size_t)t->T * nobs, sizeof(double));
+  t->vperm = A(nl, sizeof(int));
   t->ostat = A(2 * (size_t)nobs, sizeof(double));
   trpo_fxsum_make(&t->fxp, t->pol.nparam);
   trpo_fxsum_make(&t->fxv, t->vf.nparam + 1);
@@ -273,7 +273,7 @@ void trpo_train_free(trpo_train* t) {
                   t->sub_start, t->obs, t->nobs_b, t->act, t->rew, t->flags, t->final_obs,
                   t->boot_obs, t->value, t->vend, t->adv, t->ret, t->logp_old, t->dist_old,
                   t->dist_new, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad, t->dmb,
-                  t->perm, t->ostat, t->g_sim, t->g_obs,
+                  t->vx, t->vperm, t->ostat, t->g_sim, t->g_obs,
                   t->g_ep, t->g_rng, t->g_t, t->l_pack, t->g_pack};
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) trpo_alloc_free(bufs[k]);
   trpo_alloc_free(t);
@@ -448,50 +448,50 @@ static void evaluate(trpo_train* t, double* surr, double* kl) {
 }
 
 //---------------------------------- 7. value fit ---------------------------------------------------
-// Minibatch Adam on mean (V - ret)^2. The global batch is cut into chunks of `chunk` consecutive
-// rows of one environment (global chunk c = env * cpe + j); each epoch draws one permutation of
-// all chunks from the global shuffle stream, and a minibatch is the next vf_minibatch/chunk of
-// them. A rank computes the chunks it holds, each chunk's gradient is one exact partial, and the
-// minibatch gradient is their exact sum: the same on any rank count, with a fixed number of
-// reductions per iteration, one backward pass and one exact conversion per chunk (not per
-// environment touched), and the chunk's rows used in place.
+// Minibatch Adam on mean (V - ret)^2, stratified by environment. An epoch has nmb =
+// round(N / vf_minibatch) minibatches (at most T); each environment shuffles its own T rows and
+// minibatch m takes slice m of that order, rows [m*T/nmb, (m+1)*T/nmb), from every environment.
+// So every Adam step sees the same number of rows of each environment, and a rank's work per step
+// is proportional to the environments it holds: no rank waits for another's random share. The
+// row orders come from a stream keyed by (one draw of the global shuffle stream per epoch, global
+// environment index), so a rank draws only for its own environments and the minibatches do not
+// depend on the rank count. Each environment's slice gradient is one exact partial (one forward,
+// one backward, one exact conversion), the minibatch gradient their exact sum: a fixed number of
+// reductions per iteration (vf_epochs * nmb) whatever the rank count.
 
 static double fit_value(trpo_train* t) {
-  const int T = t->T, nobs = t->nobs, c = t->chunk, cpe = t->cpe;
-  const int P = t->vf.nparam;
-  const long C = t->nchunk_total;
-  long per = (t->cfg.vf_minibatch + c / 2) / c;   // chunks per minibatch
-  if (per < 1) per = 1;
+  const int T = t->T, nobs = t->nobs, P = t->vf.nparam, M = t->nmb;
   double loss = 0;
   for (int ep = 0; ep < t->cfg.vf_epochs; ep++) {
-    // the same permutation of global chunks on every rank
-    for (long k = 0; k < C; k++) t->perm[k] = (int)k;
-    for (long k = C - 1; k > 0; k--) {
-      long j = (long)trpo_rng_below(&t->rng_shuffle, (uint64_t)(k + 1));
-      int tmp = t->perm[k];
-      t->perm[k] = t->perm[j];
-      t->perm[j] = tmp;
+    uint64_t key = trpo_rng_next(&t->rng_shuffle);
+    for (int e = 0; e < t->nenv; e++) {
+      trpo_rng r;
+      trpo_rng_seed(&r, key, (uint64_t)(t->env_begin + e), TRPO_RNG_VFROWS);
+      int* p = t->vperm + (size_t)e * T;
+      for (int k = 0; k < T; k++) p[k] = k;
+      for (int k = T - 1; k > 0; k--) {
+        int j = (int)trpo_rng_below(&r, (uint64_t)(k + 1));
+        int tmp = p[k];
+        p[k] = p[j];
+        p[j] = tmp;
+      }
     }
     double eploss = 0;
-    for (long b0 = 0; b0 < C; b0 += per) {
-      long b1 = b0 + per < C ? b0 + per : C;
-      // rows in this minibatch (all ranks know every chunk's length)
-      long rows = 0;
-      for (long k = b0; k < b1; k++) {
-        int j = t->perm[k] % cpe;
-        rows += (j + 1) * c <= T ? c : T - j * c;
-      }
+    for (int m = 0; m < M; m++) {
+      int s0 = (int)((long)m * T / M), n = (int)((long)(m + 1) * T / M) - s0;
+      long rows = (long)t->nenv_total * n;   // rows in this minibatch, over all environments
       double bscale = 1.0 / (double)rows;
       trpo_fxsum_zero(&t->fxv);
-      for (long k = b0; k < b1; k++) {
-        int e = t->perm[k] / cpe - t->env_begin, j = t->perm[k] % cpe;
-        if (e < 0 || e >= t->nenv) continue;
-        // this chunk's rows, in place: forward, squared error, backward
-        int r0 = e * T + j * c, n = (j + 1) * c <= T ? c : T - j * c;
-        const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->nobs_b + (size_t)r0 * nobs, n);
+      for (int e = 0; e < t->nenv; e++) {
+        // this environment's slice: gather, forward, squared error, backward
+        const int* p = t->vperm + (size_t)e * T + s0;
+        for (int q = 0; q < n; q++)
+          memcpy(t->vx + (size_t)q * nobs, t->nobs_b + ((size_t)e * T + p[q]) * nobs,
+                 sizeof(double) * nobs);
+        const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->vx, n);
         double l = 0;
         for (int q = 0; q < n; q++) {
-          double d = v[q] - t->ret[r0 + q];
+          double d = v[q] - t->ret[e * T + p[q]];
           l += d * d;
           t->dmb[q] = 2.0 * d * bscale;
         }

@@ -57,8 +57,9 @@ typedef enum trpo_rngpurpose_ {
   TRPO_RNG_RESET = 1,        // per env: reset noise of the simulator
   TRPO_RNG_ACTION = 2,       // per env: action sampling
   TRPO_RNG_INIT = 3,         // global: network initialisation
-  TRPO_RNG_SHUFFLE = 4,      // global: value-function minibatch order
-  TRPO_RNG_SUBSAMPLE = 5     // global: Fisher subsample
+  TRPO_RNG_SHUFFLE = 4,      // global: one key per value-fit epoch
+  TRPO_RNG_SUBSAMPLE = 5,    // global: Fisher subsample
+  TRPO_RNG_VFROWS = 6        // per env, per epoch: value-fit row order (seeded with that key)
 } trpo_rngpurpose;
 
 void     trpo_rng_seed(trpo_rng* r, uint64_t seed, uint64_t stream, uint64_t purpose);
@@ -356,8 +357,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(DOUBLE, gamma, 0.99, 0, 1, "discount")                                                       \
   X(DOUBLE, lam, 0.95, 0, 1, "GAE lambda")                                                       \
   X(INT, vf_epochs, 5, 0, 10000, "value-function epochs per iteration")                          \
-  X(INT, vf_minibatch, 64, 1, 100000000, "value-function minibatch size (samples, global)")      \
-  X(INT, vf_chunk, 32, 1, 10000000, "value minibatches are drawn as chunks of this many rows")   \
+  X(INT, vf_minibatch, 64, 1, 100000000, "value minibatch rows, an equal share from each env")   \
   X(DOUBLE, vf_lr, 1e-3, 1e-9, 10, "value-function Adam learning rate")                          \
   X(INT, obs_norm, 1, 0, 1, "normalise observations with running statistics")                    \
   X(DOUBLE, obs_clip, 10.0, 0, 1e9, "clip normalised observations to +-obs_clip")                \
