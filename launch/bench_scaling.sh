@@ -18,8 +18,9 @@
 #            steps of the value fit (the global minibatch grows with the batch)
 #   strong   STRONG_NENV environments in total (64), the config's vf_minibatch
 #   strong-mb  the same fixed problem with vf_minibatch = STRONG_MB (2048) at every rank count:
-#            a value-fit minibatch of 2048 rows is 64 chunks, enough work for 16 ranks per
-#            Adam step (with the config's 256 rows, only 8 of 16 ranks have a chunk)
+#            a value-fit minibatch takes vf_minibatch/nenv rows of every environment, so 2048
+#            rows give 32 rows per environment per Adam step (the config's 256 give only 4, and
+#            8x as many exact reductions per iteration)
 # Columns: train and physics env steps/s; speedups over the smallest N of the mode; efficiency =
 # train speedup / physics speedup; comm% = collectives proper (t_comm) and wait% = waiting at
 # them for slower ranks (t_wait), both as shares of the iteration time t_iter (maxima over

@@ -20,6 +20,7 @@ struct trpo_envs_ {
   trpo_envinfo info;
   int nenv;               // environments held here
   int env_begin;          // global index of the first
+  int cap;                // most environments this object can hold (trpo_envs_hold)
   uint64_t seed;
   trpo_rng* rng_reset;    // reset stream of each environment   (nenv)
   int* t;                 // env steps since reset               (nenv)
@@ -66,7 +67,12 @@ static void unknown(const char* task, char* err, size_t nerr) {
 
 int trpo_envs_make(trpo_envs** out, const char* task, const char* model_path, uint64_t seed,
                    int env_begin, int nenv, char* err, size_t nerr) {
-  TRPO_CHECK(out && task && nenv >= 0 && env_begin >= 0);
+  return trpo_envs_make_cap(out, task, model_path, seed, env_begin, nenv, nenv, err, nerr);
+}
+
+int trpo_envs_make_cap(trpo_envs** out, const char* task, const char* model_path, uint64_t seed,
+                       int env_begin, int nenv, int cap, char* err, size_t nerr) {
+  TRPO_CHECK(out && task && nenv >= 0 && env_begin >= 0 && cap >= nenv);
   *out = NULL;
   if (err && nerr) err[0] = '\0';
 
@@ -81,7 +87,7 @@ int trpo_envs_make(trpo_envs** out, const char* task, const char* model_path, ui
   trpo_envinfo info;
   void* state = NULL;
   char dummy[1];
-  int rc = be->make(&state, &info, task, model_path, nenv, err && nerr ? err : dummy,
+  int rc = be->make(&state, &info, task, model_path, cap, err && nerr ? err : dummy,
                     err && nerr ? nerr : sizeof dummy);
   if (rc) return rc;
   TRPO_CHECK(info.nobs > 0 && info.nact > 0 && info.max_steps > 0 && info.nsim > 0);
@@ -92,16 +98,25 @@ int trpo_envs_make(trpo_envs** out, const char* task, const char* model_path, ui
   e->state = state;
   e->info = info;
   e->nenv = nenv;
-  e->env_begin = env_begin;
+  e->cap = cap;
   e->seed = seed;
-  size_t n = (size_t)(nenv > 0 ? nenv : 1);
+  size_t n = (size_t)(cap > 0 ? cap : 1);
   e->rng_reset = trpo_alloc(n * sizeof *e->rng_reset);
   e->t = trpo_alloc(n * sizeof *e->t);
   e->faults = trpo_alloc(n * sizeof *e->faults);
-  for (int i = 0; i < nenv; i++)
-    trpo_rng_seed(&e->rng_reset[i], seed, (uint64_t)env_begin + (uint64_t)i, TRPO_RNG_RESET);
+  trpo_envs_hold(e, env_begin, nenv);
   *out = e;
   return 0;
+}
+
+void trpo_envs_hold(trpo_envs* e, int env_begin, int nenv) {
+  TRPO_CHECK(env_begin >= 0 && nenv >= 0 && nenv <= e->cap);
+  e->nenv = nenv;
+  e->env_begin = env_begin;
+  for (int i = 0; i < nenv; i++) {
+    trpo_rng_seed(&e->rng_reset[i], e->seed, (uint64_t)env_begin + (uint64_t)i, TRPO_RNG_RESET);
+    e->t[i] = 0;
+  }
 }
 
 void trpo_envs_free(trpo_envs* e) {

@@ -35,7 +35,7 @@
 // keys that may change between a run and its resumption
 static const char* const resumable_keys[] = {"total_steps", "quiet", "checkpoint_every",
                                              "checkpoint_minutes", "keep_checkpoints",
-                                             "comm_timing", "run_dir", NULL};
+                                             "comm_timing", "rebalance", "run_dir", NULL};
 
 typedef struct runctx_ {
   const trpo_config* cfg;
@@ -343,6 +343,7 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
     trpo_stats st;
     int stop = trpo_train_iterate(r->tr, &st);
     snapshot(r);
+    trpo_train_rebalance(r->tr);   // environments move between ranks; results do not change
     // rank 0 logs the iteration; a row that cannot be written is a disk error like a checkpoint's
     int csv_bad = 0;
     if (comm->rank == 0) {

@@ -41,10 +41,15 @@ struct trpo_train_ {
 
   // sizes
   int nenv_total, env_begin, nenv;   // global count, this rank's share
+  int cap;                           // most environments this rank can hold (load balancing)
+  int* share;                        // environments of every rank, in rank order   (nrank)
+  double* cost;                      // rank 0: smoothed seconds per env per rank   (nrank)
+  double busy;                       // this rank's last iteration minus collectives (seconds)
+  int moved;                         // environments that changed rank before this iteration
   int T, Tsub;                       // segment length, Fisher subsample rows per env
   int nobs, nactdim, ndist;          // observation, stored action and dist-row sizes
   long N;                            // rows in the global batch (nenv_total * T)
-  int nlocal;                        // rows held here (nenv * T)
+  int nlocal;                        // rows held here (nenv * T; arrays have room for cap * T)
 
   // parameters (identical on every rank)
   double* theta;       // policy parameters                       (pol.nparam)
@@ -161,10 +166,13 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
     return TRPO_EXIT_BADINPUT;
   }
   trpo_shard_range(cfg->nenv, comm->rank, comm->nrank, &t->env_begin, &t->nenv);
+  // with load balancing a rank may hold up to twice the even share
+  int even = (cfg->nenv + comm->nrank - 1) / comm->nrank;
+  t->cap = cfg->rebalance && comm->nrank > 1 ? (2 * even < cfg->nenv ? 2 * even : cfg->nenv) : t->nenv;
 
   // environments of this rank
-  int rc = trpo_envs_make(&t->envs, cfg->env, cfg->model, (uint64_t)cfg->seed, t->env_begin,
-                          t->nenv, err, nerr);
+  int rc = trpo_envs_make_cap(&t->envs, cfg->env, cfg->model, (uint64_t)cfg->seed, t->env_begin,
+                              t->nenv, t->cap, err, nerr);
   if (rc) {
     trpo_alloc_free(t);
     return rc;
@@ -195,13 +203,19 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   trpo_rng_seed(&t->rng_shuffle, (uint64_t)cfg->seed, TRPO_RNG_GLOBAL, TRPO_RNG_SHUFFLE);
   trpo_rng_seed(&t->rng_subsample, (uint64_t)cfg->seed, TRPO_RNG_GLOBAL, TRPO_RNG_SUBSAMPLE);
 
-  // per environment state
-  int nobs = t->nobs, nl = t->nlocal;
-  t->cur_obs = A((size_t)t->nenv * nobs, sizeof(double));
-  t->ep_ret = A(t->nenv, sizeof(double));
-  t->ep_len = A(t->nenv, sizeof(double));
-  t->rng_act = A(t->nenv, sizeof(trpo_rng));
-  t->sub_start = A(t->nenv, sizeof(int));
+  // per environment state, with room for cap environments
+  int nobs = t->nobs, nl = t->cap * t->T, ne = t->cap;
+  t->share = A(comm->nrank, sizeof(int));
+  t->cost = A(comm->nrank, sizeof(double));
+  for (int q = 0; q < comm->nrank; q++) {
+    int b;
+    trpo_shard_range(cfg->nenv, q, comm->nrank, &b, &t->share[q]);
+  }
+  t->cur_obs = A((size_t)ne * nobs, sizeof(double));
+  t->ep_ret = A(ne, sizeof(double));
+  t->ep_len = A(ne, sizeof(double));
+  t->rng_act = A(ne, sizeof(trpo_rng));
+  t->sub_start = A(ne, sizeof(int));
 
   // batch rows
   t->obs = A((size_t)nl * nobs, sizeof(double));
@@ -210,7 +224,7 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->rew = A(nl, sizeof(double));
   t->flags = A(nl, sizeof(int));
   t->final_obs = A((size_t)nl * nobs, sizeof(double));
-  t->boot_obs = A((size_t)t->nenv * nobs, sizeof(double));
+  t->boot_obs = A((size_t)ne * nobs, sizeof(double));
   t->value = A(nl, sizeof(double));
   t->vend = A(nl, sizeof(double));
   t->adv = A(nl, sizeof(double));
@@ -273,7 +287,7 @@ void trpo_train_free(trpo_train* t) {
                   t->sub_start, t->obs, t->nobs_b, t->act, t->rew, t->flags, t->final_obs,
                   t->boot_obs, t->value, t->vend, t->adv, t->ret, t->logp_old, t->dist_old,
                   t->dist_new, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad, t->dmb,
-                  t->vx, t->vperm, t->ostat, t->g_sim, t->g_obs,
+                  t->vx, t->vperm, t->ostat, t->share, t->cost, t->g_sim, t->g_obs,
                   t->g_ep, t->g_rng, t->g_t, t->l_pack, t->g_pack};
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) trpo_alloc_free(bufs[k]);
   trpo_alloc_free(t);
@@ -643,6 +657,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   double t6 = trpo_time_now();
   double tm[8] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
                   t->comm->t_comm - tc0, t6 - t0};
+  t->busy = tm[7] - tm[5] - tm[6];   // this rank's own work, for load balancing
   trpo_comm_max_double(t->comm, tm, 8);
   st->iteration = (double)t->iteration;
   st->env_steps = (double)t->env_steps;
@@ -663,6 +678,8 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   st->steps_per_s = (double)t->N / tm[7];
   st->ls_rejected = ok && !accepted;
   st->sim_faults = (double)faults[0];
+  st->env_moves = (double)t->moved;
+  t->moved = 0;
   st->t_sample = tm[0];
   st->t_grad = tm[1];
   st->t_cg = tm[2];
@@ -733,7 +750,7 @@ static void make_items(trpo_train* t) {
   const size_t ne = (size_t)t->nenv_total, nsim = (size_t)t->info.nsim, nobs = (size_t)t->nobs;
   // one env record: sim state, current observation, episode return and length, two rng states, t
   t->envrec = (int)(nsim + nobs + 2 + 8 + 1);
-  t->l_pack = A((size_t)t->nenv * t->envrec, sizeof(double));
+  t->l_pack = A((size_t)t->cap * t->envrec, sizeof(double));
   if (t->comm->rank == 0) {
     t->g_sim = A(ne * (nsim ? nsim : 1), sizeof(double));
     t->g_obs = A(ne * nobs, sizeof(double));
@@ -780,9 +797,42 @@ int trpo_train_items(trpo_train* t, trpo_ckptitem** items) {
 // record sizes in bytes of every rank's share, in rank order
 static void pack_counts(const trpo_train* t, size_t* counts) {
   for (int r = 0; r < t->comm->nrank; r++) {
-    int b, n;
-    trpo_shard_range(t->nenv_total, r, t->comm->nrank, &b, &n);
-    counts[r] = (size_t)n * t->envrec * sizeof(double);
+    counts[r] = (size_t)t->share[r] * t->envrec * sizeof(double);
+  }
+}
+
+// this rank's environment records -> l_pack (sim state, observation, episode, streams, t)
+static void pack_local(trpo_train* t) {
+  const int nsim = t->info.nsim, nobs = t->nobs, rec = t->envrec;
+  for (int i = 0; i < t->nenv; i++) {
+    double* p = t->l_pack + (size_t)i * rec;
+    trpo_rng rr;
+    int steps = 0;
+    trpo_envs_getstate(t->envs, i, p, &rr, &steps);
+    memcpy(p + nsim, t->cur_obs + (size_t)i * nobs, sizeof(double) * nobs);
+    p[nsim + nobs] = t->ep_ret[i];
+    p[nsim + nobs + 1] = t->ep_len[i];
+    memcpy(p + nsim + nobs + 2, rr.s, 4 * sizeof(uint64_t));
+    memcpy(p + nsim + nobs + 6, t->rng_act[i].s, 4 * sizeof(uint64_t));
+    int64_t st = steps;
+    memcpy(p + nsim + nobs + 10, &st, sizeof st);
+  }
+}
+
+// l_pack -> this rank's environments
+static void unpack_local(trpo_train* t) {
+  const int nsim = t->info.nsim, nobs = t->nobs, rec = t->envrec;
+  for (int i = 0; i < t->nenv; i++) {
+    const double* p = t->l_pack + (size_t)i * rec;
+    trpo_rng rr;
+    int64_t st;
+    memcpy(rr.s, p + nsim + nobs + 2, 4 * sizeof(uint64_t));
+    memcpy(t->rng_act[i].s, p + nsim + nobs + 6, 4 * sizeof(uint64_t));
+    memcpy(&st, p + nsim + nobs + 10, sizeof st);
+    trpo_envs_setstate(t->envs, i, p, &rr, (int)st);
+    memcpy(t->cur_obs + (size_t)i * nobs, p + nsim, sizeof(double) * nobs);
+    t->ep_ret[i] = p[nsim + nobs];
+    t->ep_len[i] = p[nsim + nobs + 1];
   }
 }
 
@@ -800,20 +850,7 @@ void trpo_train_gather(trpo_train* t) {
   memcpy(t->grng, t->rng_shuffle.s, 4 * sizeof(uint64_t));
   memcpy(t->grng + 4, t->rng_subsample.s, 4 * sizeof(uint64_t));
   t->adam_t = (uint64_t)t->adam.t;
-  // per-environment records of this rank
-  for (int i = 0; i < t->nenv; i++) {
-    double* p = t->l_pack + (size_t)i * rec;
-    trpo_rng rr;
-    int steps = 0;
-    trpo_envs_getstate(t->envs, i, p, &rr, &steps);
-    memcpy(p + nsim, t->cur_obs + (size_t)i * nobs, sizeof(double) * nobs);
-    p[nsim + nobs] = t->ep_ret[i];
-    p[nsim + nobs + 1] = t->ep_len[i];
-    memcpy(p + nsim + nobs + 2, rr.s, 4 * sizeof(uint64_t));
-    memcpy(p + nsim + nobs + 6, t->rng_act[i].s, 4 * sizeof(uint64_t));
-    int64_t st = steps;
-    memcpy(p + nsim + nobs + 10, &st, sizeof st);
-  }
+  pack_local(t);
   size_t counts[t->comm->nrank];
   pack_counts(t, counts);
   trpo_comm_gatherv(t->comm, t->l_pack, (size_t)t->nenv * rec * sizeof(double), t->g_pack, counts, 0);
@@ -870,19 +907,82 @@ void trpo_train_scatter(trpo_train* t) {
   memcpy(t->rng_shuffle.s, t->grng, 4 * sizeof(uint64_t));
   memcpy(t->rng_subsample.s, t->grng + 4, 4 * sizeof(uint64_t));
   t->adam.t = (long)t->adam_t;
-  // this rank's environments
-  for (int i = 0; i < t->nenv; i++) {
-    const double* p = t->l_pack + (size_t)i * rec;
-    trpo_rng rr;
-    int64_t st;
-    memcpy(rr.s, p + nsim + nobs + 2, 4 * sizeof(uint64_t));
-    memcpy(t->rng_act[i].s, p + nsim + nobs + 6, 4 * sizeof(uint64_t));
-    memcpy(&st, p + nsim + nobs + 10, sizeof st);
-    trpo_envs_setstate(t->envs, i, p, &rr, (int)st);
-    memcpy(t->cur_obs + (size_t)i * nobs, p + nsim, sizeof(double) * nobs);
-    t->ep_ret[i] = p[nsim + nobs];
-    t->ep_len[i] = p[nsim + nobs + 1];
+  unpack_local(t);
+}
+
+//---------------------------------- load balancing -----------------------------------------------
+// Environments are the unit of work: every per-environment computation gives the same bits on
+// whichever rank holds it, and every sum across environments is exact, so moving environments
+// between ranks changes the time an iteration takes and nothing else. Between iterations rank 0
+// compares the ranks' busy time per environment (the iteration minus time in collectives, smoothed
+// over iterations) and moves environments from slow ranks to fast ones when that shortens the
+// predicted iteration by more than REBALANCE_GAIN; shares stay contiguous ranges in rank order.
+
+#define REBALANCE_GAIN 0.05
+
+int trpo_train_set_shares(trpo_train* t, const int* share) {
+  const int R = t->comm->nrank, rec = t->envrec;
+  int same = 1, sum = 0;
+  for (int r = 0; r < R; r++) {
+    TRPO_CHECK(share[r] >= 1 && share[r] <= t->cap);
+    same &= share[r] == t->share[r];
+    sum += share[r];
   }
+  TRPO_CHECK(sum == t->nenv_total);
+  if (same) return 0;
+  // environments whose rank changes: global index e moves when its old and new owners differ
+  int moved = 0;
+  for (int e = 0, ro = 0, rn = 0, bo = 0, bn = 0; e < t->nenv_total; e++) {
+    while (e >= bo + t->share[ro]) bo += t->share[ro++];
+    while (e >= bn + share[rn]) bn += share[rn++];
+    moved += ro != rn;
+  }
+  // every record to rank 0 under the old shares, back out under the new ones
+  size_t counts[R];
+  pack_local(t);
+  pack_counts(t, counts);
+  trpo_comm_gatherv(t->comm, t->l_pack, (size_t)t->nenv * rec * sizeof(double), t->g_pack, counts, 0);
+  memcpy(t->share, share, sizeof(int) * R);
+  t->env_begin = 0;
+  for (int r = 0; r < t->comm->rank; r++) t->env_begin += share[r];
+  t->nenv = share[t->comm->rank];
+  t->nlocal = t->nenv * t->T;
+  trpo_envs_hold(t->envs, t->env_begin, t->nenv);
+  pack_counts(t, counts);
+  trpo_comm_scatterv(t->comm, t->g_pack, counts, t->l_pack, (size_t)t->nenv * rec * sizeof(double), 0);
+  unpack_local(t);
+  return moved;
+}
+
+int trpo_train_shares(const trpo_train* t, int* share) {
+  memcpy(share, t->share, sizeof(int) * t->comm->nrank);
+  return t->cap;
+}
+
+int trpo_train_rebalance(trpo_train* t) {
+  const int R = t->comm->nrank;
+  if (!t->cfg.rebalance || R < 2) return 0;
+  double busy[R];
+  size_t counts[R];
+  for (int r = 0; r < R; r++) {
+    busy[r] = 0;
+    counts[r] = sizeof(double);
+  }
+  double mine = t->busy;
+  trpo_comm_gatherv(t->comm, &mine, sizeof mine, busy, counts, 0);
+  int share[R];
+  memcpy(share, t->share, sizeof share);
+  if (t->comm->rank == 0) {
+    // smoothed seconds per environment of each rank
+    for (int r = 0; r < R; r++) {
+      double c = fmax(busy[r], 1e-9) / t->share[r];
+      t->cost[r] = t->cost[r] > 0 ? 0.5 * t->cost[r] + 0.5 * c : c;
+    }
+    trpo_shard_balance(t->nenv_total, R, t->cap, t->cost, t->share, REBALANCE_GAIN, share);
+  }
+  trpo_comm_bcast_bytes(t->comm, share, sizeof share, 0);
+  t->moved = trpo_train_set_shares(t, share);
+  return t->moved;
 }
 
 //---------------------------------- evaluation -----------------------------------------------------

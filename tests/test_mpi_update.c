@@ -8,6 +8,8 @@
 // new policy and value parameters and the iteration's statistics must be bitwise equal on every
 // rank to the single-process ones. Environment counts are chosen so that ranks hold unequal
 // shares (6 environments on 4 ranks: 2, 2, 1, 1) and the Fisher products use subsample windows.
+// The "moving" cases move environments between ranks before every iteration
+// (trpo_train_set_shares, as load balancing does), to lopsided shares, and must still agree.
 // Not here: the value function and normaliser copies of each rank (test_mpi_state.c).
 
 #include "testutil.h"   // first: it defines _GNU_SOURCE for feenableexcept
@@ -69,7 +71,19 @@ static uint64_t fnv1a(const void* data, size_t n) {
   return h;
 }
 
-static void same_update(const char* env, int nenv, int nsteps) {
+// shares for iteration it: one environment each, the rest piled on ranks from (it mod nrank) on,
+// each up to cap, so that every iteration moves environments
+static void moving_shares(int it, int nenv, int cap, int* share) {
+  for (int r = 0; r < comm.nrank; r++) share[r] = 1;
+  int rest = nenv - comm.nrank;
+  for (int k = 0; k < comm.nrank && rest > 0; k++) {
+    int r = (it + k) % comm.nrank, add = cap - 1 < rest ? cap - 1 : rest;
+    share[r] += add;
+    rest -= add;
+  }
+}
+
+static void same_update(const char* env, int nenv, int nsteps, int moving) {
   // the distributed trainer on every rank, the single-process one on rank 0
   trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
   trpo_train* t = make(&comm, env, nenv, nsteps);
@@ -81,7 +95,17 @@ static void same_update(const char* env, int nenv, int nsteps) {
   double* x = calloc((size_t)n, sizeof(double));
   double* y = calloc((size_t)n, sizeof(double));
   int off[NPIECE + 1], roff[NPIECE + 1];
-  for (int it = 1; it <= 3; it++) {
+  int share[comm.nrank], now[comm.nrank];
+  for (int it = 1; it <= (moving ? 4 : 3); it++) {
+    if (moving && comm.nrank > 1) {
+      int cap = trpo_train_shares(t, now);
+      moving_shares(it, nenv, cap, share);
+      int moved = trpo_train_set_shares(t, share);
+      trpo_train_shares(t, now);
+      assert_memory_equal(now, share, sizeof share);
+      if (comm.rank == 0) printf("%s iteration %d: %d environment(s) moved\n", env, it, moved);
+      assert_true(moved > 0);
+    }
     // the same iteration both ways; rank 0's reference goes to every rank
     iterate_pack(t, x, off);
     if (ref) iterate_pack(ref, y, roff);
@@ -116,17 +140,27 @@ static void same_update(const char* env, int nenv, int nsteps) {
 
 static void gaussian_pendulum(void** state) {
   (void)state;
-  same_update("Pendulum-v1", 6, 64);
+  same_update("Pendulum-v1", 6, 64, 0);
 }
 
 static void categorical_cartpole(void** state) {
   (void)state;
-  same_update("CartPole-v1", 5, 60);
+  same_update("CartPole-v1", 5, 60, 0);
 }
 
 static void mujoco_hopper(void** state) {
   (void)state;
-  same_update("Hopper-v4", 4, 50);
+  same_update("Hopper-v4", 4, 50, 0);
+}
+
+static void moving_pendulum(void** state) {
+  (void)state;
+  same_update("Pendulum-v1", 7, 64, 1);
+}
+
+static void moving_hopper(void** state) {
+  (void)state;
+  same_update("Hopper-v4", 8, 50, 1);
 }
 
 int main(int argc, char** argv) {
@@ -138,6 +172,8 @@ int main(int argc, char** argv) {
       cmocka_unit_test(gaussian_pendulum),
       cmocka_unit_test(categorical_cartpole),
       cmocka_unit_test(mujoco_hopper),
+      cmocka_unit_test(moving_pendulum),
+      cmocka_unit_test(moving_hopper),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   trpo_comm_finalize(&comm);

@@ -120,9 +120,15 @@ void trpo_comm_scatterv(trpo_comm* c, const void* send, const size_t* counts, vo
                         size_t nrecv, int root);
 
 //---------------------------------- shard: environments to ranks -----------------------------------
-// Pure integer arithmetic, testable without MPI: rank r of nrank holds envs [begin, begin+count).
+// Pure arithmetic, testable without MPI: rank r of nrank holds envs [begin, begin+count).
 
 void trpo_shard_range(int nenv_total, int rank, int nrank, int* begin, int* count);
+// new shares (out, rank order, each 1..cap, summing to nenv_total; needs nrank <= nenv_total <=
+// nrank * cap) for ranks that take cost[r] seconds per environment: the split that minimises the
+// slowest rank's time, if it beats the current shares' by more than the fraction gain (returns 1);
+// else out = share (returns 0)
+int  trpo_shard_balance(int nenv_total, int nrank, int cap, const double* cost, const int* share,
+                        double gain, int* out);
 
 //---------------------------------- env: the environment interface ---------------------------------
 // A task is data plus reset/step. Environments write into caller-owned rows: reset writes the
@@ -150,6 +156,12 @@ typedef struct trpo_envs_ trpo_envs;    // the environments one rank holds
 // returns 0, or TRPO_EXIT_BADINPUT with a message naming the task, file and element
 int  trpo_envs_make(trpo_envs** out, const char* task, const char* model_path, uint64_t seed,
                     int env_begin, int nenv, char* err, size_t nerr);
+// the same with room for up to cap environments, so that trpo_envs_hold can move them
+int  trpo_envs_make_cap(trpo_envs** out, const char* task, const char* model_path, uint64_t seed,
+                        int env_begin, int nenv, int cap, char* err, size_t nerr);
+// hold global environments [env_begin, env_begin + nenv) (nenv <= cap) in slots 0..nenv-1; their
+// states are then whatever trpo_envs_setstate gives them (load balancing moves environments)
+void trpo_envs_hold(trpo_envs* e, int env_begin, int nenv);
 void trpo_envs_free(trpo_envs* e);
 const trpo_envinfo* trpo_envs_info(const trpo_envs* e);
 int  trpo_envs_count(const trpo_envs* e);
@@ -368,6 +380,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(DOUBLE, checkpoint_minutes, 0, 0, 1e9, "also checkpoint every M minutes (0: off)")           \
   X(INT, keep_checkpoints, 3, 1, 1000, "checkpoints kept in run_dir")                            \
   X(INT, comm_timing, 1, 0, 1, "separate waiting from communication (one barrier/collective)")   \
+  X(INT, rebalance, 1, 0, 1, "move environments from slower to faster ranks (same results)")     \
   X(INT, quiet, 0, 0, 1, "no per-iteration line on stdout")
 
 typedef struct trpo_config_ {
@@ -399,7 +412,7 @@ void trpo_config_help(void* file);   // FILE*, kept as void* so stdio stays out 
   X(iteration) X(env_steps) X(wall_s) X(episodes) X(return_mean) X(return_std) X(len_mean)      \
   X(kl) X(entropy) X(surr_improve) X(ls_steps) X(cg_iters) X(cg_residual) X(vf_loss)           \
   X(vf_explained_var) X(skipped_updates) X(steps_per_s) X(ls_rejected) X(sim_faults)           \
-  X(t_sample) X(t_grad) X(t_cg) X(t_ls) X(t_vf) X(t_wait) X(t_comm) X(t_iter)
+  X(env_moves) X(t_sample) X(t_grad) X(t_cg) X(t_ls) X(t_vf) X(t_wait) X(t_comm) X(t_iter)
 
 typedef struct trpo_stats_ {
 #define TRPO_STATS_MEMBER(name) double name;
@@ -516,6 +529,15 @@ int  trpo_train_evaluate(trpo_train* t, int episodes, int deterministic, double*
 void trpo_train_vectors(const trpo_train* t, const double** g, const double** s, const double** fs);
 void trpo_train_gather(trpo_train* t);   // collective: local env state -> rank 0's item buffers
 void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers -> every rank
+// load balancing, collective. trpo_train_rebalance: between iterations, move environments from
+// slower to faster ranks when that shortens the predicted iteration by > 5% (cfg rebalance);
+// returns the number moved. trpo_train_set_shares: hold share[r] environments on rank r
+// (contiguous, rank order; each 1..cap, summing to nenv_total), moving their state; returns the
+// number that changed rank. trpo_train_shares: the current shares; returns cap. Parameters and
+// every statistic are bitwise the same whatever the shares.
+int trpo_train_rebalance(trpo_train* t);
+int trpo_train_set_shares(trpo_train* t, const int* share);
+int trpo_train_shares(const trpo_train* t, int* share);
 
 //---------------------------------- run: a whole training run in a run directory --------------------
 // Config, lock, resume, progress.csv, checkpoints, signals; returns a TRPO_EXIT_* code.
