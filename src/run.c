@@ -343,7 +343,18 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
     trpo_stats st;
     int stop = trpo_train_iterate(r->tr, &st);
     snapshot(r);
-    trpo_train_rebalance(r->tr);   // environments move between ranks; results do not change
+    // environments move between ranks; results do not change
+    int moved = trpo_train_rebalance(r->tr);
+    if (moved && comm->rank == 0 && !cfg->quiet) {
+      int share[comm->nrank];
+      trpo_train_shares(r->tr, share);
+      char line[1024];
+      size_t len = 0;
+      for (int k = 0; k < comm->nrank && len < sizeof line; k++)
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%d", k ? "," : "", share[k]);
+      say(r, 0, "load balancing moved %d environment%s; environments per rank now %s", moved,
+          moved > 1 ? "s" : "", line);
+    }
     // rank 0 logs the iteration; a row that cannot be written is a disk error like a checkpoint's
     int csv_bad = 0;
     if (comm->rank == 0) {

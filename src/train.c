@@ -43,7 +43,9 @@ struct trpo_train_ {
   int nenv_total, env_begin, nenv;   // global count, this rank's share
   int cap;                           // most environments this rank can hold (load balancing)
   int* share;                        // environments of every rank, in rank order   (nrank)
-  double* cost;                      // rank 0: smoothed seconds per env per rank   (nrank)
+  double* cost;                      // rank 0: seconds per env per rank, median    (nrank)
+  double* hist;                      // rank 0: the last BALANCE_HIST of them  (BALANCE_HIST x nrank)
+  long nhist;                        // iterations recorded in hist
   double busy;                       // this rank's last iteration minus collectives (seconds)
   int moved;                         // environments that changed rank before this iteration
   int T, Tsub;                       // segment length, Fisher subsample rows per env
@@ -124,6 +126,8 @@ struct trpo_train_ {
   double* g_pack;        // rank 0: all envs packed (nenv_total x envrec)
   int envrec;            // doubles per env record
 };
+
+#define BALANCE_HIST 5   // iterations of busy time behind each load-balancing decision
 
 //---------------------------------- small helpers --------------------------------------------------
 
@@ -207,6 +211,7 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   int nobs = t->nobs, nl = t->cap * t->T, ne = t->cap;
   t->share = A(comm->nrank, sizeof(int));
   t->cost = A(comm->nrank, sizeof(double));
+  t->hist = A((size_t)BALANCE_HIST * comm->nrank, sizeof(double));
   for (int q = 0; q < comm->nrank; q++) {
     int b;
     trpo_shard_range(cfg->nenv, q, comm->nrank, &b, &t->share[q]);
@@ -287,7 +292,7 @@ void trpo_train_free(trpo_train* t) {
                   t->sub_start, t->obs, t->nobs_b, t->act, t->rew, t->flags, t->final_obs,
                   t->boot_obs, t->value, t->vend, t->adv, t->ret, t->logp_old, t->dist_old,
                   t->dist_new, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad, t->dmb,
-                  t->vx, t->vperm, t->ostat, t->share, t->cost, t->g_sim, t->g_obs,
+                  t->vx, t->vperm, t->ostat, t->share, t->cost, t->hist, t->g_sim, t->g_obs,
                   t->g_ep, t->g_rng, t->g_t, t->l_pack, t->g_pack};
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) trpo_alloc_free(bufs[k]);
   trpo_alloc_free(t);
@@ -914,11 +919,12 @@ void trpo_train_scatter(trpo_train* t) {
 // Environments are the unit of work: every per-environment computation gives the same bits on
 // whichever rank holds it, and every sum across environments is exact, so moving environments
 // between ranks changes the time an iteration takes and nothing else. Between iterations rank 0
-// compares the ranks' busy time per environment (the iteration minus time in collectives, smoothed
-// over iterations) and moves environments from slow ranks to fast ones when that shortens the
-// predicted iteration by more than REBALANCE_GAIN; shares stay contiguous ranges in rank order.
+// compares the ranks' busy time per environment (the iteration minus time in collectives; per
+// rank the median of the last BALANCE_HIST iterations, so that one noisy iteration moves nothing)
+// and moves environments from slow ranks to fast ones when that shortens the predicted iteration
+// by more than REBALANCE_GAIN; shares stay contiguous ranges in rank order.
 
-#define REBALANCE_GAIN 0.05
+#define REBALANCE_GAIN 0.10
 
 int trpo_train_set_shares(trpo_train* t, const int* share) {
   const int R = t->comm->nrank, rec = t->envrec;
@@ -973,12 +979,23 @@ int trpo_train_rebalance(trpo_train* t) {
   int share[R];
   memcpy(share, t->share, sizeof share);
   if (t->comm->rank == 0) {
-    // smoothed seconds per environment of each rank
-    for (int r = 0; r < R; r++) {
-      double c = fmax(busy[r], 1e-9) / t->share[r];
-      t->cost[r] = t->cost[r] > 0 ? 0.5 * t->cost[r] + 0.5 * c : c;
+    // seconds per environment of each rank: the median of the last BALANCE_HIST iterations
+    double* h = t->hist + (size_t)(t->nhist++ % BALANCE_HIST) * R;
+    for (int r = 0; r < R; r++) h[r] = fmax(busy[r], 1e-9) / t->share[r];
+    if (t->nhist >= BALANCE_HIST) {
+      for (int r = 0; r < R; r++) {
+        double v[BALANCE_HIST];
+        for (int k = 0; k < BALANCE_HIST; k++) {
+          // insertion sort of one rank's history
+          double x = t->hist[(size_t)k * R + r];
+          int j = k;
+          for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+          v[j] = x;
+        }
+        t->cost[r] = v[BALANCE_HIST / 2];
+      }
+      trpo_shard_balance(t->nenv_total, R, t->cap, t->cost, t->share, REBALANCE_GAIN, share);
     }
-    trpo_shard_balance(t->nenv_total, R, t->cap, t->cost, t->share, REBALANCE_GAIN, share);
   }
   trpo_comm_bcast_bytes(t->comm, share, sizeof share, 0);
   t->moved = trpo_train_set_shares(t, share);

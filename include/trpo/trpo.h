@@ -530,7 +530,7 @@ void trpo_train_vectors(const trpo_train* t, const double** g, const double** s,
 void trpo_train_gather(trpo_train* t);   // collective: local env state -> rank 0's item buffers
 void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers -> every rank
 // load balancing, collective. trpo_train_rebalance: between iterations, move environments from
-// slower to faster ranks when that shortens the predicted iteration by > 5% (cfg rebalance);
+// slower to faster ranks when that shortens the predicted iteration by > 10% (cfg rebalance);
 // returns the number moved. trpo_train_set_shares: hold share[r] environments on rank r
 // (contiguous, rank order; each 1..cap, summing to nenv_total), moving their state; returns the
 // number that changed rank. trpo_train_shares: the current shares; returns cap. Parameters and
