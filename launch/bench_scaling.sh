@@ -22,7 +22,9 @@
 #            rows give 32 rows per environment per Adam step (the config's 256 give only 4, and
 #            8x as many exact reductions per iteration)
 # Columns: train and physics env steps/s; speedups over the smallest N of the mode; efficiency =
-# train speedup / physics speedup; comm% = collectives proper (t_comm) and wait% = waiting at
+# train speedup / physics speedup; sync% = the physics rate when the ranks meet at a barrier once
+# per round of NSTEPS steps of every environment (as training does once per iteration), as a share
+# of the free-running physics rate: what meeting alone costs (unequal rank speeds, OS noise); comm% = collectives proper (t_comm) and wait% = waiting at
 # them for slower ranks (t_wait), both as shares of the iteration time t_iter (maxima over
 # ranks); other% = rank 0's wall clock outside t_iter (the state gather for checkpoints in
 # src/run.c, shared flags, the log); the per-phase milliseconds of one iteration. Targets at the
@@ -82,15 +84,17 @@ bindflags() {
 
 # physrate = physics-only env steps/s of N ranks holding NENV environments in all (each pair is
 # measured once; weak and weak-mb share theirs)
-declare -A physcache
+declare -A physcache synccache
 physics() {
   local n=$1 nenv=$2 out
   if [ -z "${physcache[$n,$nenv]:-}" ]; then
     # shellcheck disable=SC2046
     out=$("$mpirun" -np "$n" $(bindflags "$n") "$phys" "$task" "$nenv" "$nsteps" "$phys_s")
     physcache[$n,$nenv]=$(sed -n 's/.* rate \([0-9.]*\) .*/\1/p' <<<"$out")
+    synccache[$n,$nenv]=$(sed -n 's/.* sync_rate \([0-9.]*\).*/\1/p' <<<"$out")
   fi
   physrate=${physcache[$n,$nenv]}
+  syncrate=${synccache[$n,$nenv]}
 }
 
 # train and summarise progress.csv over the measured iterations:
@@ -121,8 +125,8 @@ train() {
 
 echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, ranks:$ranks" \
      "(nproc $ncpu, cores $ncore), $(date -u +%Y-%m-%dT%H:%M:%SZ)" >&2
-printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
-  mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% comm% wait% other% t_iter \
+printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
+  mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% sync% comm% wait% other% t_iter \
   sample grad cg ls vf
 summary=()
 for mode in $modes; do
@@ -139,19 +143,20 @@ for mode in $modes; do
     echo "  $mode, $n rank(s), $nenv environments: physics, then training ..." >&2
     physics "$n" "$nenv"
     p=$physrate
+    ps=$syncrate
     res=$(train "$n" "$nenv" "$mb") || { echo "bench_scaling.sh: training at $n ranks failed" >&2; exit 1; }
     [ -n "$p" ] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
     read -r rate comm wait other titer ts tg tcg tl tv <<<"$res"
     [ -n "$base_rate" ] || { base_rate=$rate; base_phys=$p; }
     over=""; [ "$n" -le "$ncpu" ] || over="*"
     line=$(awk -v m="$mode" -v n="$n$over" -v e="$nenv" -v rows=$((nenv * nsteps)) -v r="$rate" \
-      -v p="$p" -v br="$base_rate" -v bp="$base_phys" -v c="$comm" -v w="$wait" -v o="$other" -v ti="$titer" \
+      -v p="$p" -v ps="$ps" -v br="$base_rate" -v bp="$base_phys" -v c="$comm" -v w="$wait" -v o="$other" -v ti="$titer" \
       -v ts="$ts" -v tg="$tg" -v tcg="$tcg" -v tl="$tl" -v tv="$tv" 'BEGIN {
-        sp = r / br; ps = p / bp
-        printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
-               m, n, e, rows, r, p, r / p, sp, ps, 100 * sp / ps, c, w, o, ti, ts, tg, tcg, tl, tv }')
+        sp = r / br; phs = p / bp
+        printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
+               m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * ps / p, c, w, o, ti, ts, tg, tcg, tl, tv }')
     echo "$line"
-    last="$n $(awk '{ print $10, $11 }' <<<"$line")"
+    last="$n $(awk '{ print $10, $12 }' <<<"$line")"
   done
   [ -n "$last" ] && summary+=("$mode $last")
 done

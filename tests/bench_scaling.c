@@ -9,9 +9,13 @@
 // where the task reads contact forces), and at the task's termination or time limit
 // mj_resetData, the task's reset noise and mj_forward. No policy, observation or reward. All
 // ranks start together after a barrier and run SECONDS of wall-clock time, so memory bandwidth,
-// shared caches and clock frequency under N busy cores are part of the baseline. Rank 0 prints
+// shared caches and clock frequency under N busy cores are part of the baseline. A second,
+// synchronised measurement then runs whole rounds (every environment NSTEPS steps, as one
+// training iteration samples) with a barrier after each, for about SECONDS: its rate is what
+// physics alone would give if ranks had to meet once per iteration, so the gap between the two
+// is the cost of meeting (unequal rank speeds, OS noise) before any training work. Rank 0 prints
 // one line of key/value pairs: ranks, nenv, steps, seconds (the slowest rank's), rate (env
-// steps/s summed over ranks) and the slowest and fastest rank's rate. Not a CTest case.
+// steps/s summed over ranks), the slowest and fastest rank's rate and sync_rate. Not a CTest case.
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +64,29 @@ static long physics(void* s, const trpo_mjtask* task, int nenv, int nsteps, doub
   return steps;
 }
 
+// one round: NSTEPS steps of every environment, in sampling order; returns the steps
+static long round_once(void* s, const trpo_mjtask* task, int nenv, int nsteps, trpo_rng* rng,
+                       int* len) {
+  const int* ids = trpo_env_mujoco_ids(s);
+  for (int i = 0; i < nenv; i++) {
+    const mjModel* m;
+    mjData* d;
+    trpo_env_mujoco_data(s, i, &m, &d);
+    for (int k = 0; k < nsteps; k++) {
+      for (int a = 0; a < m->nu; a++) d->ctrl[a] = trpo_rng_range(rng, task->act_lo, task->act_hi);
+      for (int j = 0; j < task->frame_skip; j++) mj_step(m, d);
+      if (task->needs_rne) mj_rnePostConstraint(m, d);
+      if (task->terminated(ids, m, d) || ++len[i] >= task->max_steps) {
+        mj_resetData(m, d);
+        task->reset(ids, m, d, rng);
+        mj_forward(m, d);
+        len[i] = 0;
+      }
+    }
+  }
+  return (long)nenv * nsteps;
+}
+
 int main(int argc, char** argv) {
   trpo_comm comm;
   trpo_comm_init(&comm, &argc, &argv);
@@ -106,9 +133,27 @@ int main(int argc, char** argv) {
   double mx[3] = {dt, -rate, rate};
   trpo_comm_max_double(&comm, mx, 3);
   trpo_comm_sum_long(&comm, steps, 1);
+
+  // synchronised: whole rounds with a barrier after each; the round count comes from the free
+  // run's slowest rank (the same reduced numbers on every rank, so all agree)
+  double per_round = (double)((nenv_total + comm.nrank - 1) / comm.nrank) * nsteps / -mx[1];
+  long rounds = (long)(seconds / per_round);
+  if (rounds < 3) rounds = 3;
+  trpo_comm_barrier(&comm);
+  double t0 = trpo_time_now();
+  long ssteps[1] = {0};
+  for (long k = 0; k < rounds; k++) {
+    ssteps[0] += round_once(s, task, nenv, nsteps, &rng, len);
+    trpo_comm_barrier(&comm);
+  }
+  double sdt[1] = {trpo_time_now() - t0};
+  trpo_comm_max_double(&comm, sdt, 1);
+  trpo_comm_sum_long(&comm, ssteps, 1);
   if (comm.rank == 0)
-    printf("ranks %d nenv %d steps %ld seconds %.3f rate %.0f rank_min %.0f rank_max %.0f\n",
-           comm.nrank, nenv_total, steps[0], mx[0], (double)steps[0] / mx[0], -mx[1], mx[2]);
+    printf("ranks %d nenv %d steps %ld seconds %.3f rate %.0f rank_min %.0f rank_max %.0f "
+           "sync_rate %.0f\n",
+           comm.nrank, nenv_total, steps[0], mx[0], (double)steps[0] / mx[0], -mx[1], mx[2],
+           (double)ssteps[0] / sdt[0]);
   trpo_alloc_free(len);
   trpo_env_mujoco.free(s);
   trpo_comm_finalize(&comm);
