@@ -9,7 +9,9 @@
 // rank to the single-process ones. Environment counts are chosen so that ranks hold unequal
 // shares (6 environments on 4 ranks: 2, 2, 1, 1) and the Fisher products use subsample windows.
 // The "moving" cases move environments between ranks before every iteration
-// (trpo_train_set_shares, as load balancing does), to lopsided shares, and must still agree.
+// (trpo_train_set_shares, as load balancing does), to lopsided shares, and must still agree; after
+// each iteration the checkpoint gather under the moved shares must give rank 0 every
+// environment's state ("envs/..." items) exactly as the single-process trainer holds it.
 // Not here: the value function and normaliser copies of each rank (test_mpi_state.c).
 
 #include "testutil.h"   // first: it defines _GNU_SOURCE for feenableexcept
@@ -127,6 +129,26 @@ static void same_update(const char* env, int nenv, int nsteps, int moving) {
                  "%.3g on rank %d)",
                  env, it, piece_name[k], comm.nrank,
                  trpo_test_maxdiff(x + off[k], y + off[k], off[k + 1] - off[k]), comm.rank);
+    // the per-environment state a checkpoint would store, gathered under the current shares
+    if (moving) {
+      trpo_train_gather(t);
+      if (ref) {
+        trpo_train_gather(ref);
+        trpo_ckptitem *a, *b;
+        int na = trpo_train_items(t, &a), nb = trpo_train_items(ref, &b);
+        assert_int_equal(na, nb);
+        int nenvitems = 0;
+        for (int k = 0; k < na; k++) {
+          if (strncmp(a[k].path, "envs/", 5)) continue;
+          size_t bytes = a[k].dims[0] * (a[k].ndim == 2 ? a[k].dims[1] : 1) * 8;
+          if (memcmp(a[k].data, b[k].data, bytes))
+            fail_msg("%s iteration %d: gathered %s differs from the single-process one", env, it,
+                     a[k].path);
+          nenvitems++;
+        }
+        assert_int_equal(nenvitems, 5);
+      }
+    }
     // the compared vectors are not trivially equal: a real gradient and a real step
     assert_true(trpo_test_maxabs(x + off[G], P) > 0);
     assert_true(trpo_test_maxabs(x + off[S], P) > 0);
