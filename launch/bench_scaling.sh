@@ -26,8 +26,9 @@
 # per round of NSTEPS steps of every environment (as training does once per iteration), as a share
 # of the free-running physics rate: what meeting alone costs (unequal rank speeds, OS noise);
 # comm% = collectives proper (t_comm) and wait% = waiting at them for slower ranks (t_wait), both
-# as shares of the iteration time t_iter (maxima over ranks); other% = rank 0's wall clock outside t_iter (the state gather for checkpoints in
-# src/run.c, shared flags, the log); the per-phase milliseconds of one iteration. Targets at the
+# as shares of the iteration time t_iter (maxima over ranks); other% = rank 0's wall clock
+# outside t_iter (the state gather for checkpoints in src/run.c, load balancing, shared flags, the
+# log); the per-phase milliseconds of one iteration. Targets at the
 # largest N (16 on a 16-core machine): weak >= 90%, strong >= 80%, comm% < 10%. Ends with one
 # line per target. More ranks than physical cores are bound to hardware threads.
 #
