@@ -44,7 +44,7 @@ __attribute__((constructor)) static void listtasks(void) {
   tasknames[n] = NULL;
 }
 
-static const trpo_mjtask* findtask(const char* name) {
+const trpo_mjtask* trpo_mjtask_find(const char* name) {
   const trpo_mjtask* const* tables[2] = {trpo_mjtasks_a, trpo_mjtasks_b};
   for (int t = 0; t < 2; t++)
     for (int k = 0; tables[t][k]; k++)
@@ -142,7 +142,7 @@ static int envsmake(void** state, trpo_envinfo* info, const char* task, const ch
                     int nenv, char* err, size_t nerr) {
   // the task entry
   *state = NULL;
-  const trpo_mjtask* t = findtask(task);
+  const trpo_mjtask* t = trpo_mjtask_find(task);
   if (!t) {
     snprintf(err, nerr, "unknown MuJoCo task '%s'", task);
     return TRPO_EXIT_BADINPUT;

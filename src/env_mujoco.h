@@ -49,6 +49,8 @@ typedef struct trpo_mjtask_ {
 // NULL-terminated lists of task entries, one per task source file
 extern const trpo_mjtask* const trpo_mjtasks_a[];   // src/env_mujoco_tasks_a.c
 extern const trpo_mjtask* const trpo_mjtasks_b[];   // src/env_mujoco_tasks_b.c
+// the entry of a task name over both lists, or NULL
+const trpo_mjtask* trpo_mjtask_find(const char* name);
 
 // for tests and benchmarks: the model and the mjData of env i of a make, and the bound ids
 void trpo_env_mujoco_data(void* state, int i, const mjModel** m, mjData** d);

@@ -151,16 +151,8 @@ static double median(double* x, int n) {
   return x[n / 2];
 }
 
-static const trpo_mjtask* findtask(const char* name) {
-  const trpo_mjtask* const* tables[2] = {trpo_mjtasks_a, trpo_mjtasks_b};
-  for (int t = 0; t < 2; t++)
-    for (int k = 0; tables[t][k]; k++)
-      if (!strcmp(tables[t][k]->name, name)) return tables[t][k];
-  return NULL;
-}
-
 static void bench(const char* task) {
-  const trpo_mjtask* t = findtask(task);
+  const trpo_mjtask* t = trpo_mjtask_find(task);
   if (!t) {
     fprintf(stderr, "bench_env_mujoco: unknown MuJoCo task %s\n", task);
     exit(2);

@@ -24,14 +24,6 @@
 #include "env_backend.h"
 #include "env_mujoco.h"
 
-static const trpo_mjtask* findtask(const char* name) {
-  const trpo_mjtask* const* tables[2] = {trpo_mjtasks_a, trpo_mjtasks_b};
-  for (int t = 0; t < 2; t++)
-    for (int k = 0; tables[t][k]; k++)
-      if (!strcmp(tables[t][k]->name, name)) return tables[t][k];
-  return NULL;
-}
-
 // physics of this rank's environments for `seconds`; returns the env steps done, *dt the time
 static long physics(void* s, const trpo_mjtask* task, int nenv, int nsteps, double seconds,
                     trpo_rng* rng, int* len, double* dt) {
@@ -99,7 +91,7 @@ int main(int argc, char** argv) {
   const char* name = argv[1];
   int nenv_total = atoi(argv[2]), nsteps = atoi(argv[3]);
   double seconds = atof(argv[4]);
-  const trpo_mjtask* task = findtask(name);
+  const trpo_mjtask* task = trpo_mjtask_find(name);
   if (!task || nenv_total < comm.nrank || nsteps < 1 || !(seconds > 0)) {
     if (comm.rank == 0)
       fprintf(stderr, "bench_scaling: need a MuJoCo task, NENV_TOTAL >= ranks (%d), NSTEPS >= 1, "
