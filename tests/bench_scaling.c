@@ -24,34 +24,36 @@
 #include "env_backend.h"
 #include "env_mujoco.h"
 
+// one env step of environment i, physics only: controls, substeps, what the task's reward would
+// need, and at the episode's end a reset as the driver does it
+static void envstep(void* s, const trpo_mjtask* task, int i, trpo_rng* rng, int* len) {
+  const int* ids = trpo_env_mujoco_ids(s);
+  const mjModel* m;
+  mjData* d;
+  trpo_env_mujoco_data(s, i, &m, &d);
+  for (int a = 0; a < m->nu; a++) d->ctrl[a] = trpo_rng_range(rng, task->act_lo, task->act_hi);
+  for (int j = 0; j < task->frame_skip; j++) mj_step(m, d);
+  if (task->needs_rne) mj_rnePostConstraint(m, d);
+  if (task->terminated(ids, m, d) || ++len[i] >= task->max_steps) {
+    mj_resetData(m, d);
+    task->reset(ids, m, d, rng);
+    mj_forward(m, d);
+    len[i] = 0;
+  }
+}
+
 // physics of this rank's environments for `seconds`; returns the env steps done, *dt the time
 static long physics(void* s, const trpo_mjtask* task, int nenv, int nsteps, double seconds,
                     trpo_rng* rng, int* len, double* dt) {
-  const int* ids = trpo_env_mujoco_ids(s);
   long steps = 0;
   double t0 = trpo_time_now(), now = t0;
-  while (now - t0 < seconds) {
-    for (int i = 0; i < nenv && now - t0 < seconds; i++) {
-      const mjModel* m;
-      mjData* d;
-      trpo_env_mujoco_data(s, i, &m, &d);
+  while (now - t0 < seconds)
+    for (int i = 0; i < nenv && now - t0 < seconds; i++)
       for (int k = 0; k < nsteps && now - t0 < seconds; k++) {
-        // one env step: controls, substeps, what the task's reward would need
-        for (int a = 0; a < m->nu; a++) d->ctrl[a] = trpo_rng_range(rng, task->act_lo, task->act_hi);
-        for (int j = 0; j < task->frame_skip; j++) mj_step(m, d);
-        if (task->needs_rne) mj_rnePostConstraint(m, d);
+        envstep(s, task, i, rng, len);
         steps++;
-        // the episode ends: reset as the driver does
-        if (task->terminated(ids, m, d) || ++len[i] >= task->max_steps) {
-          mj_resetData(m, d);
-          task->reset(ids, m, d, rng);
-          mj_forward(m, d);
-          len[i] = 0;
-        }
         now = trpo_time_now();
       }
-    }
-  }
   *dt = now - t0;
   return steps;
 }
@@ -59,23 +61,8 @@ static long physics(void* s, const trpo_mjtask* task, int nenv, int nsteps, doub
 // one round: NSTEPS steps of every environment, in sampling order; returns the steps
 static long round_once(void* s, const trpo_mjtask* task, int nenv, int nsteps, trpo_rng* rng,
                        int* len) {
-  const int* ids = trpo_env_mujoco_ids(s);
-  for (int i = 0; i < nenv; i++) {
-    const mjModel* m;
-    mjData* d;
-    trpo_env_mujoco_data(s, i, &m, &d);
-    for (int k = 0; k < nsteps; k++) {
-      for (int a = 0; a < m->nu; a++) d->ctrl[a] = trpo_rng_range(rng, task->act_lo, task->act_hi);
-      for (int j = 0; j < task->frame_skip; j++) mj_step(m, d);
-      if (task->needs_rne) mj_rnePostConstraint(m, d);
-      if (task->terminated(ids, m, d) || ++len[i] >= task->max_steps) {
-        mj_resetData(m, d);
-        task->reset(ids, m, d, rng);
-        mj_forward(m, d);
-        len[i] = 0;
-      }
-    }
-  }
+  for (int i = 0; i < nenv; i++)
+    for (int k = 0; k < nsteps; k++) envstep(s, task, i, rng, len);
   return (long)nenv * nsteps;
 }
 
