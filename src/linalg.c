@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "trpo/trpo.h"
+#include "vector_clones.h"
 
 static int use_ref;   // 1: every gemm takes the reference path (tests only)
 
@@ -89,16 +90,6 @@ void trpo_linalg_gemm(int transa, int transb, int m, int n, int k, double alpha,
 // columns of C per pass of the reference (four groups of eight): their partial sums stay in
 // vector registers
 #define REF_COLS 32
-
-// GCC on x86-64 Linux also builds the reference loops for AVX-512 and AVX2 and picks one when
-// the program loads; each element's sum is the same sequence of operations in any lane, and
-// contraction to FMA is off in ISO C mode, so the bits do not depend on the choice
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(TRPO_NO_CLONES)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
 
 VECTOR_CLONES void trpo_linalg_gemm_ref(int transa, int transb, int m, int n, int k, double alpha,
                                         const double* a, int lda, const double* b, int ldb,

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "trpo/trpo.h"
+#include "vector_clones.h"
 
 //---------------------------------- tanh -----------------------------------------------------------
 // tanh(x) = sign(x) e / (e + 2) with e = expm1(2|x|), for every x in one branch-free sequence, so
@@ -74,16 +75,6 @@ static inline double tanh_one(double x) {
   memcpy(&t, &ut, sizeof t);
   return t;
 }
-
-// GCC on x86-64 Linux builds the elementwise passes for AVX-512 and AVX2 beside the baseline
-// and picks one when the program loads; the bits are the same (every element gets the same
-// operations in any lane, no contraction), only the lane count differs
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(TRPO_NO_CLONES)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
 
 //---------------------------------- elementwise passes ---------------------------------------------
 // Each row is walked LANES columns at a time with a fixed inner width, which the compiler runs in
