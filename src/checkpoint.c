@@ -34,6 +34,10 @@
 #define CHUNKBYTES ((size_t)1 << 20)   // largest chunk; one chunk covers most datasets whole
 #define WHYLEN 512
 
+size_t trpo_ckpt_item_bytes(const trpo_ckptitem* it) {
+  return it->dims[0] * (it->ndim == 2 ? it->dims[1] : 1) * 8;
+}
+
 //---------------------------------- file names and the directory ----------------------------------
 
 // iteration of a file named exactly "ckpt-%09ld.h5" (tmp: with ".tmp" appended), else -1
@@ -333,7 +337,7 @@ static int h5image(const trpo_ckptitem* items, int nitems, const trpo_ckptattr* 
   for (int i = 0; i < nitems; i++) {
     const trpo_ckptitem* it = &items[i];
     TRPO_CHECK(it->path && (it->ndim == 1 || it->ndim == 2));
-    TRPO_CHECK(it->data || it->dims[0] * (it->ndim == 2 ? it->dims[1] : 1) == 0);
+    TRPO_CHECK(it->data || trpo_ckpt_item_bytes(it) == 0);
     hid_t ft, mt;
     ckpttypes(it->type, &ft, &mt);
     if (putset(file, lcpl, it->path, it->description, ft, mt, 8, it->ndim, it->dims, it->data,
@@ -540,8 +544,8 @@ static int getset(hid_t file, trpo_ckptitem* it, char* out, size_t nout) {
   // data (Fletcher32 is verified here)
   hid_t ft, mt;
   ckpttypes(it->type, &ft, &mt);
-  size_t nel = it->dims[0] * (it->ndim == 2 ? it->dims[1] : 1);
-  if (nel > 0 && H5Dread(dset, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, it->data) < 0) goto fail;
+  if (trpo_ckpt_item_bytes(it) > 0 && H5Dread(dset, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, it->data) < 0)
+    goto fail;
   rc = 0;
   goto done;
 fail:

@@ -83,10 +83,6 @@ static void report_line(void* ctx, const char* line) { say(ctx, 1, "trpo: %s", l
 
 //---------------------------------- checkpoints ----------------------------------------------------
 
-static size_t item_bytes(const trpo_ckptitem* it) {
-  return it->dims[0] * (it->ndim == 2 ? it->dims[1] : 1) * 8;
-}
-
 // rank 0: write the snapshot (the state of iteration snap_iter); 0 or TRPO_EXIT_IOERROR
 static int publish(runctx* r, char* err, size_t nerr) {
   char nrank[32], created[64];
@@ -111,7 +107,8 @@ static void snapshot(runctx* r) {
   trpo_train_gather(r->tr);
   if (r->comm->rank != 0) return;
   pthread_mutex_lock(&r->lock);
-  for (int k = 0; k < r->nitems; k++) memcpy(r->snap[k].data, r->items[k].data, item_bytes(&r->items[k]));
+  for (int k = 0; k < r->nitems; k++)
+    memcpy(r->snap[k].data, r->items[k].data, trpo_ckpt_item_bytes(&r->items[k]));
   r->snap_iter = trpo_train_iteration(r->tr);
   pthread_mutex_unlock(&r->lock);
 }
@@ -289,7 +286,7 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   if (comm->rank == 0) {
     for (int k = 0; k < r->nitems; k++) {
       r->snap[k] = r->items[k];
-      r->snap[k].data = trpo_alloc(item_bytes(&r->items[k]));
+      r->snap[k].data = trpo_alloc(trpo_ckpt_item_bytes(&r->items[k]));
     }
     state[0] = open_dir(r, restart, &resume);
     if (!state[0]) {

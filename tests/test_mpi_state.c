@@ -34,10 +34,6 @@ static trpo_train* make(const char* env, int nenv, int nsteps) {
   return t;
 }
 
-static size_t item_bytes(const trpo_ckptitem* it) {
-  return it->dims[0] * (it->ndim == 2 ? it->dims[1] : 1) * 8;
-}
-
 // the global items (not "envs/..."); "scalars" only from its second value, the normaliser count
 // (the first is this process's wall clock)
 static int global_item(const trpo_ckptitem* it, size_t* skip) {
@@ -50,7 +46,7 @@ static size_t pack(const trpo_ckptitem* items, int n, unsigned char* buf) {
   size_t off = 0, skip;
   for (int k = 0; k < n; k++) {
     if (!global_item(&items[k], &skip)) continue;
-    size_t b = item_bytes(&items[k]) - skip;
+    size_t b = trpo_ckpt_item_bytes(&items[k]) - skip;
     if (buf) memcpy(buf + off, (const unsigned char*)items[k].data + skip, b);
     off += b;
   }
@@ -64,7 +60,7 @@ static void compare(const trpo_ckptitem* items, int n, const unsigned char* mine
   for (int k = 0; k < n; k++) {
     bad[k] = 0;
     if (!global_item(&items[k], &skip)) continue;
-    size_t b = item_bytes(&items[k]) - skip;
+    size_t b = trpo_ckpt_item_bytes(&items[k]) - skip;
     bad[k] = memcmp(mine + off, ref + off, b) != 0;
     off += b;
   }
@@ -99,7 +95,7 @@ static void same_state(const char* env, int nenv, int nsteps) {
     int vk = -1;
     for (int k = 0; k < n && vk < 0; k++) {
       if (!strcmp(items[k].path, "value/theta")) vk = k;
-      else if (global_item(&items[k], &skip)) off += item_bytes(&items[k]) - skip;
+      else if (global_item(&items[k], &skip)) off += trpo_ckpt_item_bytes(&items[k]) - skip;
     }
     assert_true(vk >= 0);
     if (comm.rank == comm.nrank - 1) mine[off + 13] ^= 0x01;

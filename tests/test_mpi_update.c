@@ -140,8 +140,7 @@ static void same_update(const char* env, int nenv, int nsteps, int moving) {
         int nenvitems = 0;
         for (int k = 0; k < na; k++) {
           if (strncmp(a[k].path, "envs/", 5)) continue;
-          size_t bytes = a[k].dims[0] * (a[k].ndim == 2 ? a[k].dims[1] : 1) * 8;
-          if (memcmp(a[k].data, b[k].data, bytes))
+          if (memcmp(a[k].data, b[k].data, trpo_ckpt_item_bytes(&a[k])))
             fail_msg("%s iteration %d: gathered %s differs from the single-process one", env, it,
                      a[k].path);
           nenvitems++;

@@ -442,6 +442,7 @@ typedef struct trpo_ckptitem_ {
   size_t dims[2];            // shape; a read must find exactly this shape
   void* data;                // write: source; read: destination of the right size
 } trpo_ckptitem;
+size_t trpo_ckpt_item_bytes(const trpo_ckptitem* it);   // dims[0] (x dims[1]) x 8
 
 typedef struct trpo_ckptattr_ { const char* key; const char* value; } trpo_ckptattr;  // file attributes
 
