@@ -21,17 +21,10 @@ static trpo_comm comm;
 
 static trpo_train* make(const char* env, int nenv, int nsteps) {
   trpo_config cfg;
-  trpo_config_default(&cfg);
-  snprintf(cfg.env, sizeof cfg.env, "%s", env);
-  cfg.seed = 5;
-  cfg.nenv = nenv;
-  cfg.nsteps = nsteps;
+  trpo_test_config(&cfg, env, 5, nenv, nsteps);
   cfg.vf_epochs = 3;
   cfg.vf_minibatch = 40;
-  trpo_train* t = NULL;
-  char err[512];
-  if (trpo_train_make(&t, &cfg, &comm, err, sizeof err)) fail_msg("train_make: %s", err);
-  return t;
+  return trpo_test_trainer(&comm, &cfg);
 }
 
 // the global items (not "envs/..."); "scalars" only from its second value, the normaliser count

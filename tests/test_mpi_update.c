@@ -31,18 +31,11 @@ static const char* const piece_name[NPIECE] = {"policy gradient g", "CG directio
 
 static trpo_train* make(trpo_comm* c, const char* env, int nenv, int nsteps) {
   trpo_config cfg;
-  trpo_config_default(&cfg);
-  snprintf(cfg.env, sizeof cfg.env, "%s", env);
-  cfg.seed = 11;
-  cfg.nenv = nenv;
-  cfg.nsteps = nsteps;
+  trpo_test_config(&cfg, env, 11, nenv, nsteps);
   cfg.fvp_fraction = 0.5;
   cfg.vf_epochs = 2;
   cfg.vf_minibatch = 48;
-  trpo_train* t = NULL;
-  char err[512];
-  if (trpo_train_make(&t, &cfg, c, err, sizeof err)) fail_msg("train_make: %s", err);
-  return t;
+  return trpo_test_trainer(c, &cfg);
 }
 
 // one iteration, then every compared value packed into x; returns the pieces' offsets in off

@@ -14,18 +14,10 @@ static trpo_comm comm;
 
 static trpo_train* make(const char* env, long seed, int nenv, int nsteps) {
   trpo_config c;
-  trpo_config_default(&c);
-  snprintf(c.env, sizeof c.env, "%s", env);
-  c.seed = seed;
-  c.nenv = nenv;
-  c.nsteps = nsteps;
+  trpo_test_config(&c, env, seed, nenv, nsteps);
   c.vf_epochs = 2;
   c.vf_minibatch = 64;
-  trpo_train* t = NULL;
-  char err[512];
-  int rc = trpo_train_make(&t, &c, &comm, err, sizeof err);
-  if (rc) fail_msg("train_make: %s", err);
-  return t;
+  return trpo_test_trainer(&comm, &c);
 }
 
 static void same_seed_same_bits(void** state) {
