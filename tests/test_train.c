@@ -70,15 +70,21 @@ static void accepted_steps_respect_trust_region(void** state) {
   }
 }
 
+// a malloc'd copy of the policy parameters (n of them)
+static double* policy_copy(const trpo_train* t, int* n) {
+  const double* th = trpo_train_policy(t, n);
+  double* copy = malloc(sizeof(double) * (size_t)*n);
+  memcpy(copy, th, sizeof(double) * (size_t)*n);
+  return copy;
+}
+
 static void rejected_search_restores_bitwise(void** state) {
   (void)state;
   trpo_train* t = make("Pendulum-v1", 5, 2, 128);
   trpo_stats st;
   trpo_train_iterate(t, &st);
   int n = 0;
-  const double* th = trpo_train_policy(t, &n);
-  double* before = malloc(sizeof(double) * n);
-  memcpy(before, th, sizeof(double) * n);
+  double* before = policy_copy(t, &n);
   trpo_train_test_fault(t, TRPO_TEST_REJECT);
   trpo_train_iterate(t, &st);
   assert_true(st.ls_rejected == 1);
@@ -99,9 +105,7 @@ static void nonfinite_skips_and_stops(void** state) {
   trpo_stats st;
   trpo_train_iterate(t, &st);
   int n = 0;
-  const double* th = trpo_train_policy(t, &n);
-  double* before = malloc(sizeof(double) * n);
-  memcpy(before, th, sizeof(double) * n);
+  double* before = policy_copy(t, &n);
   trpo_train_test_fault(t, TRPO_TEST_NANGRAD);
   for (int k = 1; k <= 4; k++) {
     assert_int_equal(trpo_train_iterate(t, &st), 0);
