@@ -26,17 +26,22 @@
 # per round of NSTEPS steps of every environment (as training does once per iteration), as a share
 # of the free-running physics rate: what meeting alone costs (unequal rank speeds, OS noise);
 # comm% = collectives proper (t_comm) and wait% = waiting at them for slower ranks (t_wait), both
-# as shares of the iteration time t_iter (maxima over ranks); other% = rank 0's wall clock
+# as shares of the iteration time t_iter (maxima over ranks); wmin% = the least any rank waited
+# (t_wait_min: even the busiest rank waits that long, for ranks that reach each collective in a
+# different order), so wait% - wmin% is what unequal work per rank costs; other% = rank 0's wall clock
 # outside t_iter (the state gather for checkpoints in src/run.c, load balancing, shared flags, the
 # log); the per-phase milliseconds of one iteration. Targets at the
 # largest N (16 on a 16-core machine): weak >= 90%, strong >= 80%, comm% < 10%. Ends with one
-# line per target. More ranks than physical cores are bound to hardware threads.
+# line per target. More ranks than physical cores are bound to hardware threads. Each point is
+# measured REPS times, physics and training alternating; the row is the repetition with the median
+# training rate, beside the median physics rate (a shared or cold machine varies by tens of percent
+# between runs of the same configuration).
 #
 # Environment overrides: RANKS="1 2 4" (rank counts above the cores run oversubscribed, unbound:
 # only for developing this script), WEAK_NENV=4 STRONG_NENV=64 NSTEPS=128 WARMUP=2 ITERS=8
-# PHYS_SECONDS=3 CONFIG=configs/hopper.ini MPIRUN=mpirun MODES="weak weak-mb strong"
+# PHYS_SECONDS=3 CONFIG=configs/hopper.ini MPIRUN=mpirun MODES="weak weak-mb strong" REPS=3
 # COMM_TIMING=1 (0: no barrier before each collective; comm% and wait% then read 0).
-# About 3 minutes on 16 cores; prints a plain table to stdout, progress to stderr.
+# About 3 minutes per repetition on 16 cores; prints a plain table to stdout, progress to stderr.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -62,6 +67,7 @@ mpirun=${MPIRUN:-mpirun}
 modes=${MODES:-weak weak-mb strong strong-mb}
 strong_mb=${STRONG_MB:-2048}
 timing=${COMM_TIMING:-1}
+reps=${REPS:-3}
 vf_mb=$(sed -n 's/^[[:space:]]*vf_minibatch[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$config" | tail -1)
 vf_mb=${vf_mb:-64}
 ncpu=$(nproc)
@@ -83,23 +89,19 @@ bindflags() {
   else echo "--bind-to none"; fi
 }
 
-# physrate = physics-only env steps/s of N ranks holding NENV environments in all (each pair is
-# measured once; weak and weak-mb share theirs)
-declare -A physcache synccache
+# one physics-only measurement of N ranks holding NENV environments in all: "rate sync_rate"
 physics() {
   local n=$1 nenv=$2 out
-  if [ -z "${physcache[$n,$nenv]:-}" ]; then
-    # shellcheck disable=SC2046
-    out=$("$mpirun" -np "$n" $(bindflags "$n") "$phys" "$task" "$nenv" "$nsteps" "$phys_s")
-    physcache[$n,$nenv]=$(sed -n 's/.* rate \([0-9.]*\) .*/\1/p' <<<"$out")
-    synccache[$n,$nenv]=$(sed -n 's/.* sync_rate \([0-9.]*\).*/\1/p' <<<"$out")
-  fi
-  physrate=${physcache[$n,$nenv]}
-  syncrate=${synccache[$n,$nenv]}
+  # shellcheck disable=SC2046
+  out=$("$mpirun" -np "$n" $(bindflags "$n") "$phys" "$task" "$nenv" "$nsteps" "$phys_s")
+  echo "$(sed -n 's/.* rate \([0-9.]*\) .*/\1/p' <<<"$out") $(sed -n 's/.* sync_rate \([0-9.]*\).*/\1/p' <<<"$out")"
 }
 
+# the median of the numbers on stdin, one per line
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
 # train and summarise progress.csv over the measured iterations:
-# rate comm% wait% other% t_iter sample grad cg ls vf (ms per iteration); other% is the share of
+# rate comm% wait% wmin% other% t_iter sample grad cg ls vf (ms per iteration); other% is the share of
 # rank 0's wall clock outside t_iter (state gather for checkpoints, shared flags, the log)
 train() {
   local n=$1 nenv=$2 mb=$3 dir=$work/run
@@ -113,22 +115,23 @@ train() {
     $c["iteration"] == w { s0 = $c["env_steps"]; w0 = $c["wall_s"] }
     $c["iteration"] > w {
       s1 = $c["env_steps"]; w1 = $c["wall_s"]; k++
-      ti += $c["t_iter"]; tc += $c["t_comm"]; tw += $c["t_wait"]
+      ti += $c["t_iter"]; tc += $c["t_comm"]; tw += $c["t_wait"]; tm += $c["t_wait_min"]
       ts += $c["t_sample"]; tg += $c["t_grad"]; tcg += $c["t_cg"]; tl += $c["t_ls"]; tv += $c["t_vf"]
     }
     END {
       if (k == 0 || w1 <= w0) { print "bench_scaling.sh: no measured iterations" > "/dev/stderr"; exit 1 }
-      printf "%.0f %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n", (s1 - s0) / (w1 - w0),
-             100 * tc / ti, 100 * tw / ti, 100 * (1 - ti / (w1 - w0)), 1e3 * ti / k, 1e3 * ts / k, 1e3 * tg / k,
+      printf "%.0f %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n", (s1 - s0) / (w1 - w0),
+             100 * tc / ti, 100 * tw / ti, 100 * tm / ti, 100 * (1 - ti / (w1 - w0)), 1e3 * ti / k,
+             1e3 * ts / k, 1e3 * tg / k,
              1e3 * tcg / k, 1e3 * tl / k, 1e3 * tv / k
     }' "$dir/progress.csv"
 }
 
-echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, ranks:$ranks" \
+echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, $reps repetitions, ranks:$ranks" \
      "(nproc $ncpu, cores $ncore), $(date -u +%Y-%m-%dT%H:%M:%SZ)" >&2
-printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
-  mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% sync% comm% wait% other% t_iter \
-  sample grad cg ls vf
+printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
+  mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% sync% comm% wait% wmin% other% \
+  t_iter sample grad cg ls vf
 summary=()
 for mode in $modes; do
   base_rate="" base_phys="" last=""
@@ -141,21 +144,28 @@ for mode in $modes; do
       *) echo "bench_scaling.sh: unknown mode $mode" >&2; exit 2 ;;
     esac
     [ "$nenv" -ge "$n" ] || continue
-    echo "  $mode, $n rank(s), $nenv environments: physics, then training ..." >&2
-    physics "$n" "$nenv"
-    p=$physrate
-    ps=$syncrate
-    res=$(train "$n" "$nenv" "$mb") || { echo "bench_scaling.sh: training at $n ranks failed" >&2; exit 1; }
-    [ -n "$p" ] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
-    read -r rate comm wait other titer ts tg tcg tl tv <<<"$res"
+    echo "  $mode, $n rank(s), $nenv environments: physics and training, $reps time(s) ..." >&2
+    phys_out="" train_out=""
+    for ((k = 0; k < reps; k++)); do
+      ph=$(physics "$n" "$nenv")
+      [[ $ph =~ ^[0-9.]+\ [0-9.]+$ ]] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
+      phys_out+="$ph"$'\n'
+      res=$(train "$n" "$nenv" "$mb") || { echo "bench_scaling.sh: training at $n ranks failed" >&2; exit 1; }
+      train_out+="$res"$'\n'
+    done
+    p=$(awk 'NF { print $1 }' <<<"$phys_out" | median)
+    ps=$(awk 'NF { print $2 }' <<<"$phys_out" | median)
+    # the repetition with the median training rate (the lower middle one for an even count)
+    res=$(awk 'NF' <<<"$train_out" | sort -g -k1,1 | sed -n "$(((reps + 1) / 2))p")
+    read -r rate comm wait wmin other titer ts tg tcg tl tv <<<"$res"
     [ -n "$base_rate" ] || { base_rate=$rate; base_phys=$p; }
     over=""; [ "$n" -le "$ncpu" ] || over="*"
     line=$(awk -v m="$mode" -v n="$n$over" -v e="$nenv" -v rows=$((nenv * nsteps)) -v r="$rate" \
-      -v p="$p" -v ps="$ps" -v br="$base_rate" -v bp="$base_phys" -v c="$comm" -v w="$wait" -v o="$other" -v ti="$titer" \
+      -v p="$p" -v ps="$ps" -v br="$base_rate" -v bp="$base_phys" -v c="$comm" -v w="$wait" -v wm="$wmin" -v o="$other" -v ti="$titer" \
       -v ts="$ts" -v tg="$tg" -v tcg="$tcg" -v tl="$tl" -v tv="$tv" 'BEGIN {
         sp = r / br; phs = p / bp
-        printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
-               m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * ps / p, c, w, o, ti, ts, tg, tcg, tl, tv }')
+        printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
+               m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * ps / p, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
     echo "$line"
     last="$n $(awk '{ print $10, $12 }' <<<"$line")"
   done

@@ -660,10 +660,13 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   long faults[1] = {trpo_envs_simfaults(t->envs) - faults0};
   trpo_comm_sum_long(t->comm, faults, 1);
   double t6 = trpo_time_now();
-  double tm[8] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
-                  t->comm->t_comm - tc0, t6 - t0};
+  // tm[8] = -wait: its maximum is minus the least any rank waited, the waiting that even the
+  // busiest rank does (collectives meeting at different times); t_wait - t_wait_min is the part
+  // that unequal work causes
+  double tm[9] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
+                  t->comm->t_comm - tc0, t6 - t0, -(t->comm->t_wait - tw0)};
   t->busy = tm[7] - tm[5] - tm[6];   // this rank's own work, for load balancing
-  trpo_comm_max_double(t->comm, tm, 8);
+  trpo_comm_max_double(t->comm, tm, 9);
   st->iteration = (double)t->iteration;
   st->env_steps = (double)t->env_steps;
   st->wall_s = t->wall_before + (trpo_time_now() - t->t_start);
@@ -691,6 +694,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   st->t_ls = tm[3];
   st->t_vf = tm[4];
   st->t_wait = tm[5];
+  st->t_wait_min = -tm[8];
   st->t_comm = tm[6];
   st->t_iter = tm[7];
   if (t->consecutive_skips >= t->cfg.max_skips) return TRPO_STOP_SKIPS;

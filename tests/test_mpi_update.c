@@ -42,6 +42,8 @@ static trpo_train* make(trpo_comm* c, const char* env, int nenv, int nsteps) {
 static void iterate_pack(trpo_train* t, double* x, int* off) {
   trpo_stats st;
   trpo_train_iterate(t, &st);
+  // the least waiting of any rank is between none and the most
+  assert_true(st.t_wait_min >= 0 && st.t_wait_min <= st.t_wait);
   int P = 0, Pv = 0;
   const double *g, *s, *fs;
   const double* theta = trpo_train_policy(t, &P);

@@ -412,7 +412,8 @@ void trpo_config_help(void* file);   // FILE*, kept as void* so stdio stays out 
   X(iteration) X(env_steps) X(wall_s) X(episodes) X(return_mean) X(return_std) X(len_mean)      \
   X(kl) X(entropy) X(surr_improve) X(ls_steps) X(cg_iters) X(cg_residual) X(vf_loss)           \
   X(vf_explained_var) X(skipped_updates) X(steps_per_s) X(ls_rejected) X(sim_faults)           \
-  X(env_moves) X(t_sample) X(t_grad) X(t_cg) X(t_ls) X(t_vf) X(t_wait) X(t_comm) X(t_iter)
+  X(env_moves) X(t_sample) X(t_grad) X(t_cg) X(t_ls) X(t_vf) X(t_wait) X(t_wait_min) X(t_comm)  \
+  X(t_iter)
 
 typedef struct trpo_stats_ {
 #define TRPO_STATS_MEMBER(name) double name;
