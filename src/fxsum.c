@@ -59,6 +59,8 @@ static inline int64_t addone(int64_t* w, double x) {
   return 1 - ok;
 }
 
+int trpo_fxsum_fits(double x) { return isless(fabs(x), LIMIT); }
+
 void trpo_fxsum_add(trpo_fxsum* s, const double* x) {
   if (s->nadd >= HEADROOM) trpo_fxsum_normalize(s);
   int64_t bad = 0;

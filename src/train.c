@@ -91,16 +91,17 @@ struct trpo_train_ {
   double* g;           // policy gradient                      (pol.nparam)
   double* step;        // CG solution / full step              (pol.nparam)
   double* fv;          // Fisher-vector product                (pol.nparam)
-  double* pbuf;        // one environment's partial            (max(pol.nparam, vf.nparam+1))
+  double* pbuf;        // one environment's partial            (max(pol.nparam+2, vf.nparam+1))
   double* cgwork;      // CG work                              (3 x pol.nparam)
   double* vgrad;       // value gradient + loss                (vf.nparam + 1)
   double* dmb;         // value output gradient of one slice   (T)
   double* vx;          // normalised observations of one slice (T x nobs)
   int* vperm;          // value-fit row order of each env      (nlocal)
   int nmb;             // value-fit minibatches per epoch
-  trpo_fxsum fxp;      // policy-sized exact sum
+  trpo_fxsum fxp;      // policy-sized exact sum (Fisher products)
+  trpo_fxsum fxg;      // policy gradient + entropy + surrogate at theta_old
   trpo_fxsum fxv;      // value-sized exact sum (+ loss)
-  trpo_fxsum fxs;      // scalar statistics
+  trpo_fxsum fxs;      // scalar statistics (NSCALAR, see the slots below)
   trpo_fxsum fxo;      // observation statistics (2 x nobs)
   double* ostat;       // observation statistics               (2 x nobs)
 
@@ -128,6 +129,14 @@ struct trpo_train_ {
 };
 
 #define BALANCE_HIST 5   // iterations of busy time behind each load-balancing decision
+
+// slots of t->fxs at the reduction after sampling: advantage statistics (normalize_advantages),
+// episode statistics (sample), simulator faults; one exact reduction carries all three
+#define S_ADV 0          // sum a, a^2, ret, ret^2, ret - v, (ret - v)^2
+#define S_EP 6           // episodes, sum return, return^2, length
+#define S_FAULTS 10      // simulator faults during sampling
+#define S_BAD 11         // rows whose advantage statistics are not finite (or out of range)
+#define NSCALAR 12
 
 //---------------------------------- small helpers --------------------------------------------------
 
@@ -244,7 +253,7 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   trpo_mlp_workmake(&t->pol.net, &t->pw, nl);
   trpo_mlp_workmake(&t->vf, &t->vw, t->T);
   trpo_mlp_workmake(&t->pol.net, &t->one, 1);
-  int pmax = t->pol.nparam > t->vf.nparam + 1 ? t->pol.nparam : t->vf.nparam + 1;
+  int pmax = t->pol.nparam + 2 > t->vf.nparam + 1 ? t->pol.nparam + 2 : t->vf.nparam + 1;
   t->g = A(t->pol.nparam, sizeof(double));
   t->step = A(t->pol.nparam, sizeof(double));
   t->fv = A(t->pol.nparam, sizeof(double));
@@ -256,8 +265,9 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->vperm = A(nl, sizeof(int));
   t->ostat = A(2 * (size_t)nobs, sizeof(double));
   trpo_fxsum_make(&t->fxp, t->pol.nparam);
+  trpo_fxsum_make(&t->fxg, t->pol.nparam + 2);
   trpo_fxsum_make(&t->fxv, t->vf.nparam + 1);
-  trpo_fxsum_make(&t->fxs, 8);
+  trpo_fxsum_make(&t->fxs, NSCALAR);
   trpo_fxsum_make(&t->fxo, 2 * nobs);
   if (t->N > 2147483647L) TRPO_FATAL("global batch of %ld rows is too large", t->N);
 
@@ -285,6 +295,7 @@ void trpo_train_free(trpo_train* t) {
   trpo_mlp_workfree(&t->one);
   trpo_mlp_workfree(&t->vone);
   trpo_fxsum_free(&t->fxp);
+  trpo_fxsum_free(&t->fxg);
   trpo_fxsum_free(&t->fxv);
   trpo_fxsum_free(&t->fxs);
   trpo_fxsum_free(&t->fxo);
@@ -300,7 +311,7 @@ void trpo_train_free(trpo_train* t) {
 
 //---------------------------------- 1. sampling ----------------------------------------------------
 
-// run T steps of every local environment; episode statistics go into t->fxs:
+// run T steps of every local environment; episode statistics go into t->fxs slots S_EP..:
 // [episodes, sum return, sum return^2, sum length]
 static void sample(trpo_train* t) {
   const int nobs = t->nobs, T = t->T, nad = t->nactdim;
@@ -329,7 +340,7 @@ static void sample(trpo_train* t) {
       // an episode ended: record it, keep the true final observation, reset
       if (f & (TRPO_ENV_TERMINATED | TRPO_ENV_TRUNCATED)) {
         double ep[4] = {1, t->ep_ret[i], t->ep_ret[i] * t->ep_ret[i], t->ep_len[i]};
-        for (int k = 0; k < 4; k++) trpo_fxsum_add1(&t->fxs, k, ep[k]);
+        for (int k = 0; k < 4; k++) trpo_fxsum_add1(&t->fxs, S_EP + k, ep[k]);
         t->ep_ret[i] = t->ep_len[i] = 0;
         memcpy(t->final_obs + (size_t)row * nobs, next, sizeof(double) * nobs);
         trpo_envs_reset(t->envs, i, cur);
@@ -364,18 +375,28 @@ static void advantages(trpo_train* t) {
   }
 }
 
-// normalise advantages with global statistics; returns 0 if they are not finite
-static int normalize_advantages(trpo_train* t, double* ev_out) {
+// normalise advantages with global statistics; returns 0 if they are not finite. The one
+// reduction also carries what sampling left in t->fxs (slots S_EP.., S_FAULTS), read into s; a
+// bad row is counted apart (S_BAD) rather than added, which would make every slot NaN.
+static int normalize_advantages(trpo_train* t, double* ev_out, double* s) {
   // [sum a, sum a^2, sum ret, sum ret^2, sum (ret - v), sum (ret - v)^2]
-  trpo_fxsum_zero(&t->fxs);
   for (int r = 0; r < t->nlocal; r++) {
     double a = t->adv[r], d = t->ret[r] - t->value[r];
     double x[6] = {a, a * a, t->ret[r], t->ret[r] * t->ret[r], d, d * d};
-    for (int k = 0; k < 6; k++) trpo_fxsum_add1(&t->fxs, k, x[k]);
+    int fits = 1;
+    for (int k = 0; k < 6; k++) fits &= trpo_fxsum_fits(x[k]);
+    if (!fits) {
+      trpo_fxsum_add1(&t->fxs, S_BAD, 1.0);
+      continue;
+    }
+    for (int k = 0; k < 6; k++) trpo_fxsum_add1(&t->fxs, S_ADV + k, x[k]);
   }
   trpo_comm_sum_fx(t->comm, &t->fxs);
-  double s[8];
   trpo_fxsum_get(&t->fxs, s);
+  if (!(s[S_BAD] == 0)) {   // NaN too: a bad episode statistic poisons every slot
+    *ev_out = NAN;
+    return 0;
+  }
   double n = (double)t->N;
   double mean = s[0] / n, var = fmax(0.0, s[1] / n - mean * mean);
   // explained variance of the old value function: 1 - Var(ret - V) / Var(ret)
@@ -391,11 +412,12 @@ static int normalize_advantages(trpo_train* t, double* ev_out) {
 
 //---------------------------------- 3-5. gradient, Fisher products, CG -----------------------------
 
-// g = grad L(theta_old), and the old distribution (kept, with its activations, for the FVPs)
-static double policy_gradient(trpo_train* t, double* entropy) {
-  const int T = t->T, nobs = t->nobs, nd = t->ndist, nad = t->nactdim;
-  trpo_fxsum_zero(&t->fxp);
-  trpo_fxsum_zero(&t->fxs);
+// g = grad L(theta_old), and the old distribution (kept, with its activations, for the FVPs);
+// the same reduction gives the mean entropy and the surrogate L(theta_old) the line search
+// starts from
+static void policy_gradient(trpo_train* t, double* entropy, double* surr0) {
+  const int T = t->T, nobs = t->nobs, nd = t->ndist, nad = t->nactdim, P = t->pol.nparam;
+  trpo_fxsum_zero(&t->fxg);
   for (int i = 0; i < t->nenv; i++) {
     int r0 = i * T;
     trpo_mlpwork w = rows_view(t, &t->pw, r0);
@@ -408,21 +430,21 @@ static double policy_gradient(trpo_train* t, double* entropy) {
       t->logp_old[r0 + s] = trpo_policy_logp(&t->pol, d, t->act + (size_t)(r0 + s) * nad);
       ent += trpo_policy_entropy(&t->pol, d);
     }
-    // this environment's share of grad mean(ratio * A); the forward leaves theta_old activations
-    memset(t->pbuf, 0, sizeof(double) * t->pol.nparam);
-    trpo_policy_surrogate(&t->pol, t->theta, &w, t->pbuf, 1.0 / (double)t->N, NULL,
-                          t->nobs_b + (size_t)r0 * nobs, t->act + (size_t)r0 * nad, t->adv + r0,
-                          t->logp_old + r0, t->dist_old + (size_t)r0 * nd, T);
-    trpo_fxsum_add(&t->fxp, t->pbuf);
-    trpo_fxsum_add1(&t->fxs, 0, ent);
+    // this environment's share of grad mean(ratio * A), its entropy and its surrogate sum;
+    // the forward leaves theta_old activations
+    memset(t->pbuf, 0, sizeof(double) * P);
+    t->pbuf[P + 1] =
+        trpo_policy_surrogate(&t->pol, t->theta, &w, t->pbuf, 1.0 / (double)t->N, NULL,
+                              t->nobs_b + (size_t)r0 * nobs, t->act + (size_t)r0 * nad,
+                              t->adv + r0, t->logp_old + r0, t->dist_old + (size_t)r0 * nd, T);
+    t->pbuf[P] = ent;
+    trpo_fxsum_add(&t->fxg, t->pbuf);
   }
-  trpo_comm_sum_fx(t->comm, &t->fxp);
-  trpo_fxsum_get(&t->fxp, t->g);
-  trpo_comm_sum_fx(t->comm, &t->fxs);
-  double s[8];
-  trpo_fxsum_get(&t->fxs, s);
-  *entropy = s[0] / (double)t->N;
-  return 0;
+  trpo_comm_sum_fx(t->comm, &t->fxg);
+  trpo_fxsum_get(&t->fxg, t->pbuf);
+  memcpy(t->g, t->pbuf, sizeof(double) * P);
+  *entropy = t->pbuf[P] / (double)t->N;
+  *surr0 = t->pbuf[P + 1] / (double)t->N;
 }
 
 // out = (F + damping I) v, F averaged over the Fisher rows of all environments
@@ -460,7 +482,7 @@ static void evaluate(trpo_train* t, double* surr, double* kl) {
     trpo_fxsum_add1(&t->fxs, 1, k);
   }
   trpo_comm_sum_fx(t->comm, &t->fxs);
-  double s[8];
+  double s[NSCALAR];
   trpo_fxsum_get(&t->fxs, s);
   *surr = s[0] / (double)t->N;
   *kl = s[1] / (double)t->N;
@@ -567,27 +589,27 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   memset(st, 0, sizeof *st);
   long faults0 = trpo_envs_simfaults(t->envs);
 
-  // 1. sample
+  // 1. sample; what it counts is reduced with the advantage statistics
   trpo_fxsum_zero(&t->fxs);
   sample(t);
-  trpo_comm_sum_fx(t->comm, &t->fxs);
-  double ep[8];
-  trpo_fxsum_get(&t->fxs, ep);
+  trpo_fxsum_add1(&t->fxs, S_FAULTS, (double)(trpo_envs_simfaults(t->envs) - faults0));
   double t1 = trpo_time_now();
 
   // 2-3. advantages and gradient
-  double ev = 0, entropy = 0;
+  double ev = 0, entropy = 0, surr0 = 0, sc[NSCALAR];
   advantages(t);
-  int ok = normalize_advantages(t, &ev);
+  if ((t->test_fault & TRPO_TEST_NANADV) && t->nlocal > 0) t->adv[t->nlocal - 1] = NAN;
+  int ok = normalize_advantages(t, &ev, sc);
+  const double* ep = sc + S_EP;
   memcpy(t->theta_old, t->theta, sizeof(double) * P);
   // the Fisher window of every environment, drawn for all envs so every rank stays in step
   for (int e = 0; e < t->nenv_total; e++) {
     int s0 = t->Tsub < t->T ? (int)trpo_rng_below(&t->rng_subsample, (uint64_t)(t->T - t->Tsub + 1)) : 0;
     if (e >= t->env_begin && e < t->env_begin + t->nenv) t->sub_start[e - t->env_begin] = s0;
   }
-  policy_gradient(t, &entropy);
+  policy_gradient(t, &entropy, &surr0);
   if (t->test_fault & TRPO_TEST_NANGRAD) t->g[P / 2] = NAN;
-  ok = ok && finite_vec(t->g, P);
+  ok = ok && finite_vec(t->g, P) && isfinite(surr0);
   double t2 = trpo_time_now();
 
   // 4-5. natural gradient direction and step length
@@ -608,13 +630,9 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   }
   double t3 = trpo_time_now();
 
-  // 6. backtracking line search on the surrogate and the KL constraint
-  double surr0 = 0, kl0 = 0, improve = 0, kl = 0;
+  // 6. backtracking line search on the surrogate and the KL constraint, from L(theta_old)
+  double improve = 0, kl = 0;
   int accepted = 0, nls = 0;
-  if (ok) {
-    evaluate(t, &surr0, &kl0);
-    ok = isfinite(surr0);
-  }
   if (ok) {
     double frac = 1.0;
     for (nls = 1; nls <= t->cfg.ls_steps; nls++, frac *= t->cfg.ls_shrink) {
@@ -656,9 +674,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   // statistics; times as maxima over ranks
   t->iteration++;
   t->env_steps += t->N;
-  t->episodes += (long)ep[0];
-  long faults[1] = {trpo_envs_simfaults(t->envs) - faults0};
-  trpo_comm_sum_long(t->comm, faults, 1);
+  if (isfinite(ep[0])) t->episodes += (long)ep[0];
   double t6 = trpo_time_now();
   // tm[8] = -wait: its maximum is minus the least any rank waited, the waiting that even the
   // busiest rank does (collectives meeting at different times); t_wait - t_wait_min is the part
@@ -685,7 +701,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   st->skipped_updates = (double)t->skipped;
   st->steps_per_s = (double)t->N / tm[7];
   st->ls_rejected = ok && !accepted;
-  st->sim_faults = (double)faults[0];
+  st->sim_faults = sc[S_FAULTS];
   st->env_moves = (double)t->moved;
   t->moved = 0;
   st->t_sample = tm[0];

@@ -124,6 +124,29 @@ static void nonfinite_skips_and_stops(void** state) {
 }
 
 // evaluation leaves training untouched, repeats exactly, and respects the time limit
+// a non-finite advantage skips the update too; the episode statistics that travel in the same
+// exact reduction stay finite (the bad row is counted apart, not summed)
+static void nonfinite_advantage_skips(void** state) {
+  (void)state;
+  trpo_train* t = make("Pendulum-v1", 4, 3, 200);   // every iteration ends one episode per env
+  trpo_stats st;
+  trpo_train_iterate(t, &st);
+  int n = 0;
+  double* before = policy_copy(t, &n);
+  trpo_train_test_fault(t, TRPO_TEST_NANADV);
+  assert_int_equal(trpo_train_iterate(t, &st), 0);
+  assert_true(st.skipped_updates == 1);
+  assert_int_equal(memcmp(before, trpo_train_policy(t, NULL), sizeof(double) * n), 0);
+  assert_true(st.episodes == 3 && isfinite(st.return_mean) && st.len_mean == 200);
+  assert_true(st.sim_faults == 0 && isnan(st.vf_explained_var));
+  trpo_train_test_fault(t, 0);
+  assert_int_equal(trpo_train_iterate(t, &st), 0);
+  assert_true(st.skipped_updates == 1 && isfinite(st.vf_explained_var));
+  assert_true(memcmp(before, trpo_train_policy(t, NULL), sizeof(double) * n) != 0);
+  free(before);
+  trpo_train_free(t);
+}
+
 static void evaluation_is_separate_and_repeatable(void** state) {
   (void)state;
   trpo_train* a = make("CartPole-v1", 6, 2, 64);
@@ -157,6 +180,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(accepted_steps_respect_trust_region),
       cmocka_unit_test(rejected_search_restores_bitwise),
       cmocka_unit_test(nonfinite_skips_and_stops),
+      cmocka_unit_test(nonfinite_advantage_skips),
       cmocka_unit_test(evaluation_is_separate_and_repeatable),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

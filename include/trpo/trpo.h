@@ -91,6 +91,7 @@ void   trpo_fxsum_add1(trpo_fxsum* s, int i, double x);         // s[i] += x
 void   trpo_fxsum_normalize(trpo_fxsum* s);                     // canonical carries
 void   trpo_fxsum_get(trpo_fxsum* s, double* out);              // normalise, read n doubles
 size_t trpo_fxsum_nwords(const trpo_fxsum* s);                  // words to reduce
+int    trpo_fxsum_fits(double x);      // 1: x is finite and in range (adds exactly, not as bad)
 
 //---------------------------------- comm: the MPI module -------------------------------------------
 // The only module that includes <mpi.h>. Every call is checked; a failure is fatal on all ranks.
@@ -516,9 +517,11 @@ int  trpo_train_items(trpo_train* t, trpo_ckptitem** items);
 // FNV-1a 64 of the bytes of the policy and value parameters (bitwise-identity checks)
 void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value);
 // tests only: inject faults. TRPO_TEST_REJECT: the line search rejects every candidate (restores
-// theta_old); TRPO_TEST_NANGRAD: the policy gradient is made non-finite (the update is skipped)
+// theta_old); TRPO_TEST_NANGRAD: the policy gradient is made non-finite (the update is skipped);
+// TRPO_TEST_NANADV: one advantage of this rank is made NaN (the update is skipped)
 #define TRPO_TEST_REJECT 1
 #define TRPO_TEST_NANGRAD 2
+#define TRPO_TEST_NANADV 4
 void trpo_train_test_fault(trpo_train* t, int faults);
 // evaluate the current policy on `episodes` fresh episodes of separate environments (global
 // indices nenv_total.., so their streams differ from training's), observation statistics frozen;
