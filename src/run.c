@@ -307,18 +307,23 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   // progress.csv continues after the checkpoint's iteration
   if (comm->rank == 0) {
     snprintf(r->path, sizeof r->path, "%s/progress.csv", cfg->run_dir);
-    if (trpo_rundir_truncate_csv(r->path, trpo_train_iteration(r->tr), err, sizeof err)) {
+    char head[2048];
+    int converted = 0;
+    trpo_stats_header(head, sizeof head);
+    if (trpo_rundir_truncate_csv(r->path, trpo_train_iteration(r->tr), head, &converted, err,
+                                 sizeof err)) {
       say(r, 1, "trpo: %s", err);
       state[0] = TRPO_EXIT_IOERROR;
     } else {
+      if (converted)
+        say(r, 0, "%s had the columns of another build: its rows are rewritten in this build's "
+                  "columns (nan where a column is new)", r->path);
       int fresh = access(r->path, F_OK) != 0;
       r->csv = fopen(r->path, "a");
       if (!r->csv) {
         say(r, 1, "trpo: cannot open %s: %s", r->path, strerror(errno));
         state[0] = TRPO_EXIT_IOERROR;
       } else if (fresh || ftell(r->csv) == 0) {
-        char head[2048];
-        trpo_stats_header(head, sizeof head);
         fprintf(r->csv, "%s\n", head);
         fflush(r->csv);
       }

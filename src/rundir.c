@@ -227,7 +227,35 @@ void trpo_rundir_unlock(const char* dir) {
     unlink(lock);
 }
 
-int trpo_rundir_truncate_csv(const char* path, long last, char* err, size_t nerr) {
+// split a line (no quoting) in place at its commas; the newline is cut off the last field.
+// Stores up to max field pointers; returns the number of fields
+static int split(char* line, char** f, int max) {
+  int n = 0;
+  for (char* p = line;; p++) {
+    if (n < max) f[n] = p;
+    n++;
+    p += strcspn(p, ",\n");
+    if (*p != ',') {
+      *p = 0;
+      return n;
+    }
+    *p = 0;
+  }
+}
+
+// a row in the columns of the current header: the field of the same name, "nan" for a column
+// the file did not have; written to fd, 0 or -1 with errno
+static int write_mapped(int fd, char** field, const int* map, int ncol) {
+  for (int j = 0; j < ncol; j++) {
+    const char* v = map[j] < 0 ? "nan" : field[map[j]];
+    if ((j && writeall(fd, ",", 1) < 0) || writeall(fd, v, strlen(v)) < 0) return -1;
+  }
+  return writeall(fd, "\n", 1);
+}
+
+int trpo_rundir_truncate_csv(const char* path, long last, const char* header, int* converted,
+                             char* err, size_t nerr) {
+  if (converted) *converted = 0;
   char tmp[PATHLEN];
   if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
     snprintf(err, nerr, "cannot rewrite %s: path too long", path);
@@ -247,29 +275,65 @@ int trpo_rundir_truncate_csv(const char* path, long last, char* err, size_t nerr
     return TRPO_EXIT_IOERROR;
   }
   // the header, then the complete rows (newline-terminated, as many columns as the header)
-  // whose iteration is <= last; a torn last row of a killed run is dropped
+  // whose iteration is <= last; a torn last row of a killed run is dropped. A file written by a
+  // build with other columns is rewritten in the current header's columns (matched by name).
   char* buf = NULL;
   size_t cap = 0;
   long ncomma = -1;
-  int bad = 0;
+  int bad = 0, ncol = 0, nold = 0, *map = NULL;
+  char** field = NULL;
+  char* oldhead = NULL;
   for (ssize_t n; !bad && (n = getline(&buf, &cap, in)) > 0;) {
     if (buf[n - 1] != '\n') continue;
     long k = 0;
     for (ssize_t i = 0; i < n; i++) k += buf[i] == ',';
-    int keep = 0;
     if (ncomma < 0) {
+      // the file's header: as ours, or the map from our columns to its columns
       ncomma = k;
-      keep = 1;
-    } else if (k == ncomma) {
-      char* end = NULL;
-      double it = strtod(buf, &end);
-      keep = end != buf && (*end == ',' || *end == '\n') && it <= (double)last;
+      nold = (int)k + 1;
+      if (header && (strncmp(buf, header, (size_t)n - 1) || header[n - 1])) {
+        ncol = 1;
+        for (const char* c = header; *c; c++) ncol += *c == ',';
+        map = malloc(sizeof(int) * (size_t)ncol);
+        field = malloc(sizeof(char*) * (size_t)(ncol > nold ? ncol : nold));
+        oldhead = strdup(buf);
+        char* ours = strdup(header);
+        if (!map || !field || !oldhead || !ours) TRPO_FATAL("out of memory rewriting %s", path);
+        char** name = field;   // the file's column names, then ours into map
+        split(oldhead, name, nold);
+        char** mine = malloc(sizeof(char*) * (size_t)ncol);
+        if (!mine) TRPO_FATAL("out of memory rewriting %s", path);
+        split(ours, mine, ncol);
+        for (int j = 0; j < ncol; j++) {
+          map[j] = -1;
+          for (int i = 0; i < nold && map[j] < 0; i++)
+            if (!strcmp(mine[j], name[i])) map[j] = i;
+        }
+        free(mine);
+        free(ours);
+        if (converted) *converted = 1;
+        if (writeall(fd, header, strlen(header)) < 0 || writeall(fd, "\n", 1) < 0) bad = 1;
+      } else if (writeall(fd, buf, (size_t)n) < 0) {
+        bad = 1;
+      }
+      continue;
     }
-    if (keep && writeall(fd, buf, (size_t)n) < 0) bad = 1;
+    char* end = NULL;
+    double it = strtod(buf, &end);
+    if (k != ncomma || end == buf || (*end != ',' && *end != '\n') || it > (double)last) continue;
+    if (map) {
+      split(buf, field, nold);
+      if (write_mapped(fd, field, map, ncol) < 0) bad = 1;
+    } else if (writeall(fd, buf, (size_t)n) < 0) {
+      bad = 1;
+    }
   }
   int rerr = ferror(in);
   int e = errno;
   free(buf);
+  free(map);
+  free(field);
+  free(oldhead);
   fclose(in);
   if (bad || rerr) {
     snprintf(err, nerr, "cannot rewrite %s: %s %s: %s", path, bad ? "writing" : "reading",

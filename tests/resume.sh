@@ -7,7 +7,9 @@
 #   2. the same run continued on another rank count at each stop: 1 -> 2 -> 4 ranks;
 #   3. Ant-v4 and Humanoid-v4 stopped in the middle of episodes (nsteps = 37 does not divide the
 #      1000-step limit; the checkpoint's envs/t must show episodes in flight), resumed on another
-#      rank count.
+#      rank count;
+#   4. case 1 with the stopped run's progress.csv lacking a column (as an older build wrote it):
+#      the resume rewrites its rows in the current columns and says so.
 #   usage: resume.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
 set -euo pipefail
 source "$(dirname "$0")/runlib.sh"
@@ -57,4 +59,19 @@ for task in ant humanoid; do
   resumed "$work/$task" 2
   same_as "$work/$task" "$work/$task-ref" "$task, stopped mid-episode after 2 of 5, 2 -> 1 ranks"
 done
+# 4. a progress.csv of another build's columns (t_wait_min removed) is rewritten on resume
+per=512
+mpi 2 train "${pend[@]}" run_dir="$work/cols" total_steps=$((2 * per))
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "t_wait_min") drop = i }
+         { s = ""; for (i = 1; i <= NF; i++) if (i != drop) s = s (s == "" ? "" : ",") $i; print s }' \
+  "$work/cols/progress.csv" >"$work/cols.csv"
+mv "$work/cols.csv" "$work/cols/progress.csv"
+! head -1 "$work/cols/progress.csv" | grep -q t_wait_min || fail "the column was not removed"
+mpi 2 train "${pend[@]}" run_dir="$work/cols" total_steps=$((6 * per))
+resumed "$work/cols" 2
+grep -q "progress.csv had the columns of another build" "$work/cols/train.log" ||
+  fail "the resume did not say that it rewrote progress.csv"
+awk -F, 'NR == 1 { n = NF } NF != n { bad = 1 } END { exit bad }' "$work/cols/progress.csv" ||
+  fail "progress.csv rows do not all have the header's columns after the rewrite"
+same_as "$work/cols" "$work/ref" "pendulum, stopped after 2 of 6, progress.csv of other columns"
 echo "resume: all cases identical to their uninterrupted runs"

@@ -149,14 +149,14 @@ static void test_truncate_csv(void** state) {
   // newline) that would otherwise pass
   put(p, "iteration,return_mean,kl\n1,-10.5,0.01\n2,-9,0.02\n3,-8,0.01\n4.0,-7,0.0\n"
          "2,-1\n5,-6,0.01\n1,-4,0.0");
-  assert_int_equal(trpo_rundir_truncate_csv(p, 3, err, sizeof err), 0);
+  assert_int_equal(trpo_rundir_truncate_csv(p, 3, NULL, NULL, err, sizeof err), 0);
   assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
   assert_string_equal(buf, "iteration,return_mean,kl\n1,-10.5,0.01\n2,-9,0.02\n3,-8,0.01\n");
   // idempotent; last 0 keeps the header only
-  assert_int_equal(trpo_rundir_truncate_csv(p, 3, err, sizeof err), 0);
+  assert_int_equal(trpo_rundir_truncate_csv(p, 3, NULL, NULL, err, sizeof err), 0);
   assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
   assert_string_equal(buf, "iteration,return_mean,kl\n1,-10.5,0.01\n2,-9,0.02\n3,-8,0.01\n");
-  assert_int_equal(trpo_rundir_truncate_csv(p, 0, err, sizeof err), 0);
+  assert_int_equal(trpo_rundir_truncate_csv(p, 0, NULL, NULL, err, sizeof err), 0);
   assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
   assert_string_equal(buf, "iteration,return_mean,kl\n");
   // no temporary left; a missing file is nothing to rewind
@@ -164,8 +164,42 @@ static void test_truncate_csv(void** state) {
   snprintf(tmp, sizeof tmp, "%s.tmp", p);
   assert_false(exists(tmp));
   snprintf(p, sizeof p, "%s/none.csv", dir);
-  assert_int_equal(trpo_rundir_truncate_csv(p, 3, err, sizeof err), 0);
+  assert_int_equal(trpo_rundir_truncate_csv(p, 3, NULL, NULL, err, sizeof err), 0);
   assert_false(exists(p));
+  rmtree(dir);
+}
+
+// a file with another build's columns is rewritten in ours, matched by name; the same header
+// leaves the rows as they are
+static void test_truncate_csv_columns(void** state) {
+  (void)state;
+  char dir[64], p[128], err[512] = "", buf[1024];
+  const char* ours = "iteration,return_mean,kl,t_new";
+  newdir(dir);
+  snprintf(p, sizeof p, "%s/progress.csv", dir);
+  put(p, "iteration,kl,t_old,return_mean\n1,0.01,5,-10.5\n2,0.02,6,-9\n2,-1\n3,0.03,7,-8\n"
+         "1,0,0,0");
+  int converted = -1;
+  assert_int_equal(trpo_rundir_truncate_csv(p, 2, ours, &converted, err, sizeof err), 0);
+  assert_int_equal(converted, 1);
+  assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
+  assert_string_equal(buf, "iteration,return_mean,kl,t_new\n1,-10.5,0.01,nan\n2,-9,0.02,nan\n");
+  // now in our columns: kept byte for byte, not converted again
+  assert_int_equal(trpo_rundir_truncate_csv(p, 2, ours, &converted, err, sizeof err), 0);
+  assert_int_equal(converted, 0);
+  assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
+  assert_string_equal(buf, "iteration,return_mean,kl,t_new\n1,-10.5,0.01,nan\n2,-9,0.02,nan\n");
+  // a header that is a prefix of ours, or ours a prefix of it, is another header
+  put(p, "iteration,return_mean,kl\n1,-1,0.5\n");
+  assert_int_equal(trpo_rundir_truncate_csv(p, 9, ours, &converted, err, sizeof err), 0);
+  assert_int_equal(converted, 1);
+  assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
+  assert_string_equal(buf, "iteration,return_mean,kl,t_new\n1,-1,0.5,nan\n");
+  put(p, "iteration,return_mean,kl,t_new,t_x\n1,-1,0.5,2,3\n");
+  assert_int_equal(trpo_rundir_truncate_csv(p, 9, ours, &converted, err, sizeof err), 0);
+  assert_int_equal(converted, 1);
+  assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
+  assert_string_equal(buf, "iteration,return_mean,kl,t_new\n1,-1,0.5,2\n");
   rmtree(dir);
 }
 
@@ -204,6 +238,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_make),         cmocka_unit_test(test_lock),
       cmocka_unit_test(test_lock_stale),   cmocka_unit_test(test_truncate_csv),
+      cmocka_unit_test(test_truncate_csv_columns),
       cmocka_unit_test(test_write_read_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -476,8 +476,11 @@ int  trpo_rundir_make(const char* dir, char* err, size_t nerr);
 int  trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr);
 void trpo_rundir_unlock(const char* dir);
 // keep the header and the rows of iteration <= last of a CSV file whose first column is
-// `iteration`; rewrite it safely. 0, or TRPO_EXIT_IOERROR + message.
-int  trpo_rundir_truncate_csv(const char* path, long last, char* err, size_t nerr);
+// `iteration`; rewrite it safely. With header (the current column names, comma separated) a file
+// with other columns (an older build's) is rewritten in those columns, matched by name, "nan"
+// where it had none, and *converted (if given) is set. 0, or TRPO_EXIT_IOERROR + message.
+int  trpo_rundir_truncate_csv(const char* path, long last, const char* header, int* converted,
+                              char* err, size_t nerr);
 // write a whole small file safely (tmp, fsync, rename, fsync dir). 0 or TRPO_EXIT_IOERROR.
 int  trpo_rundir_write_file(const char* path, const char* text, size_t n, char* err, size_t nerr);
 // read a whole small file into buf (NUL-terminated); returns bytes or -1 if missing/unreadable
