@@ -61,14 +61,16 @@ static inline int64_t addone(int64_t* w, double x) {
 
 int trpo_fxsum_fits(double x) { return isless(fabs(x), LIMIT); }
 
-void trpo_fxsum_add(trpo_fxsum* s, const double* x) {
+void trpo_fxsum_add_range(trpo_fxsum* s, int i0, int n, const double* x) {
   if (s->nadd >= HEADROOM) trpo_fxsum_normalize(s);
   int64_t bad = 0;
-  int64_t* restrict w = s->w;
-  for (int i = 0; i < s->n; i++) bad += addone(w + (size_t)i * TRPO_FXWORDS, x[i]);
+  int64_t* restrict w = s->w + (size_t)i0 * TRPO_FXWORDS;
+  for (int i = 0; i < n; i++) bad += addone(w + (size_t)i * TRPO_FXWORDS, x[i]);
   s->w[(size_t)s->n * TRPO_FXWORDS] += bad;
   s->nadd++;
 }
+
+void trpo_fxsum_add(trpo_fxsum* s, const double* x) { trpo_fxsum_add_range(s, 0, s->n, x); }
 
 void trpo_fxsum_add1(trpo_fxsum* s, int i, double x) {
   if (s->nadd >= HEADROOM) trpo_fxsum_normalize(s);

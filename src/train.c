@@ -101,9 +101,9 @@ struct trpo_train_ {
   trpo_fxsum fxp;      // policy-sized exact sum (Fisher products)
   trpo_fxsum fxg;      // policy gradient + entropy + surrogate at theta_old
   trpo_fxsum fxv;      // value-sized exact sum (+ loss)
-  trpo_fxsum fxs;      // scalar statistics (NSCALAR, see the slots below)
-  trpo_fxsum fxo;      // observation statistics (2 x nobs)
-  double* ostat;       // observation statistics               (2 x nobs)
+  trpo_fxsum fxs;      // statistics after sampling (NSCALAR + 2 x nobs, see the slots below)
+  trpo_fxsum fxl;      // line search: surrogate and KL sums
+  double* sc;          // fxs read back                        (NSCALAR + 2 x nobs)
 
   // global streams and counters (identical on every rank)
   trpo_rng rng_shuffle, rng_subsample;
@@ -130,13 +130,16 @@ struct trpo_train_ {
 
 #define BALANCE_HIST 5   // iterations of busy time behind each load-balancing decision
 
-// slots of t->fxs at the reduction after sampling: advantage statistics (normalize_advantages),
-// episode statistics (sample), simulator faults; one exact reduction carries all three
+// slots of t->fxs, the one reduction after sampling: advantage statistics (normalize_advantages),
+// episode statistics (sample), simulator faults, and the batch's observation sums about the
+// current mean (observation_sums, merged into the normaliser at the end of the iteration)
 #define S_ADV 0          // sum a, a^2, ret, ret^2, ret - v, (ret - v)^2
 #define S_EP 6           // episodes, sum return, return^2, length
 #define S_FAULTS 10      // simulator faults during sampling
 #define S_BAD 11         // rows whose advantage statistics are not finite (or out of range)
-#define NSCALAR 12
+#define S_OBSBAD 12      // rows whose observation sums are not finite (or out of range)
+#define NSCALAR 13
+#define S_OBS NSCALAR    // sum (o - mean), then sum (o - mean)^2: 2 x nobs
 
 //---------------------------------- small helpers --------------------------------------------------
 
@@ -263,12 +266,12 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->dmb = A(t->T, sizeof(double));
   t->vx = A((size_t)t->T * nobs, sizeof(double));
   t->vperm = A(nl, sizeof(int));
-  t->ostat = A(2 * (size_t)nobs, sizeof(double));
+  t->sc = A(NSCALAR + 2 * (size_t)nobs, sizeof(double));
   trpo_fxsum_make(&t->fxp, t->pol.nparam);
   trpo_fxsum_make(&t->fxg, t->pol.nparam + 2);
   trpo_fxsum_make(&t->fxv, t->vf.nparam + 1);
-  trpo_fxsum_make(&t->fxs, NSCALAR);
-  trpo_fxsum_make(&t->fxo, 2 * nobs);
+  trpo_fxsum_make(&t->fxs, NSCALAR + 2 * nobs);
+  trpo_fxsum_make(&t->fxl, 2);
   if (t->N > 2147483647L) TRPO_FATAL("global batch of %ld rows is too large", t->N);
 
   trpo_mlp_workmake(&t->vf, &t->vone, 1);
@@ -298,12 +301,12 @@ void trpo_train_free(trpo_train* t) {
   trpo_fxsum_free(&t->fxg);
   trpo_fxsum_free(&t->fxv);
   trpo_fxsum_free(&t->fxs);
-  trpo_fxsum_free(&t->fxo);
+  trpo_fxsum_free(&t->fxl);
   void* bufs[] = {t->theta, t->theta_old, t->vtheta, t->cur_obs, t->ep_ret, t->ep_len, t->rng_act,
                   t->sub_start, t->obs, t->nobs_b, t->act, t->rew, t->flags, t->final_obs,
                   t->boot_obs, t->value, t->vend, t->adv, t->ret, t->logp_old, t->dist_old,
                   t->dist_new, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad, t->dmb,
-                  t->vx, t->vperm, t->ostat, t->share, t->cost, t->hist, t->g_sim, t->g_obs,
+                  t->vx, t->vperm, t->sc, t->share, t->cost, t->hist, t->g_sim, t->g_obs,
                   t->g_ep, t->g_rng, t->g_t, t->l_pack, t->g_pack};
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) trpo_alloc_free(bufs[k]);
   trpo_alloc_free(t);
@@ -376,7 +379,7 @@ static void advantages(trpo_train* t) {
 }
 
 // normalise advantages with global statistics; returns 0 if they are not finite. The one
-// reduction also carries what sampling left in t->fxs (slots S_EP.., S_FAULTS), read into s; a
+// reduction also carries what sampling left in t->fxs (slots S_EP.. to S_OBS..), read into s; a
 // bad row is counted apart (S_BAD) rather than added, which would make every slot NaN.
 static int normalize_advantages(trpo_train* t, double* ev_out, double* s) {
   // [sum a, sum a^2, sum ret, sum ret^2, sum (ret - v), sum (ret - v)^2]
@@ -469,7 +472,7 @@ static void fisher_product(void* ctx, double* out, const double* v) {
 // surrogate improvement and mean KL at the current theta: sums over all environments
 static void evaluate(trpo_train* t, double* surr, double* kl) {
   const int T = t->T, nobs = t->nobs, nd = t->ndist, nad = t->nactdim;
-  trpo_fxsum_zero(&t->fxs);
+  trpo_fxsum_zero(&t->fxl);
   for (int i = 0; i < t->nenv; i++) {
     int r0 = i * T;
     trpo_mlpwork w = rows_view(t, &t->pw, r0);
@@ -478,12 +481,12 @@ static void evaluate(trpo_train* t, double* surr, double* kl) {
                                      t->nobs_b + (size_t)r0 * nobs, t->act + (size_t)r0 * nad,
                                      t->adv + r0, t->logp_old + r0, t->dist_old + (size_t)r0 * nd,
                                      T);
-    trpo_fxsum_add1(&t->fxs, 0, L);
-    trpo_fxsum_add1(&t->fxs, 1, k);
+    trpo_fxsum_add1(&t->fxl, 0, L);
+    trpo_fxsum_add1(&t->fxl, 1, k);
   }
-  trpo_comm_sum_fx(t->comm, &t->fxs);
-  double s[NSCALAR];
-  trpo_fxsum_get(&t->fxs, s);
+  trpo_comm_sum_fx(t->comm, &t->fxl);
+  double s[2];
+  trpo_fxsum_get(&t->fxl, s);
   *surr = s[0] / (double)t->N;
   *kl = s[1] / (double)t->N;
 }
@@ -554,26 +557,34 @@ static double fit_value(trpo_train* t) {
 
 //---------------------------------- 8. observation statistics --------------------------------------
 
-static void update_normalizer(trpo_train* t) {
-  // shifted sums about the current mean keep the variance well conditioned
+// the batch's raw observations as sums about the current mean into t->fxs (slots S_OBS..):
+// shifted sums keep the variance well conditioned. They travel with the advantage statistics;
+// the mean does not change before update_normalizer uses them.
+static void observation_sums(trpo_train* t) {
   const int nobs = t->nobs;
-  trpo_fxsum_zero(&t->fxo);
   double x[2 * nobs];
   for (int r = 0; r < t->nlocal; r++) {
     const double* o = t->obs + (size_t)r * nobs;
+    int fits = 1;
     for (int k = 0; k < nobs; k++) {
       double d = o[k] - t->norm.mean[k];
       x[k] = d;
       x[nobs + k] = d * d;
+      fits &= trpo_fxsum_fits(d) & trpo_fxsum_fits(d * d);
     }
-    trpo_fxsum_add(&t->fxo, x);
+    if (fits) trpo_fxsum_add_range(&t->fxs, S_OBS, 2 * nobs, x);
+    else trpo_fxsum_add1(&t->fxs, S_OBSBAD, 1.0);
   }
-  trpo_comm_sum_fx(t->comm, &t->fxo);
-  trpo_fxsum_get(&t->fxo, t->ostat);
+}
+
+// fold the reduced sums (t->sc) into the running normaliser; a bad row skips the merge
+static void update_normalizer(trpo_train* t) {
+  const int nobs = t->nobs;
+  if (!(t->sc[S_OBSBAD] == 0)) return;
   double n = (double)t->N;
   double mean[nobs], m2[nobs];
   for (int k = 0; k < nobs; k++) {
-    double s1 = t->ostat[k], s2 = t->ostat[nobs + k];
+    double s1 = t->sc[S_OBS + k], s2 = t->sc[S_OBS + nobs + k];
     mean[k] = t->norm.mean[k] + s1 / n;
     m2[k] = fmax(0.0, s2 - s1 * s1 / n);
   }
@@ -589,18 +600,20 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   memset(st, 0, sizeof *st);
   long faults0 = trpo_envs_simfaults(t->envs);
 
-  // 1. sample; what it counts is reduced with the advantage statistics
+  // 1. sample; what it counts is reduced with the advantage and observation statistics
   trpo_fxsum_zero(&t->fxs);
   sample(t);
   trpo_fxsum_add1(&t->fxs, S_FAULTS, (double)(trpo_envs_simfaults(t->envs) - faults0));
   double t1 = trpo_time_now();
 
   // 2-3. advantages and gradient
-  double ev = 0, entropy = 0, surr0 = 0, sc[NSCALAR];
+  double ev = 0, entropy = 0, surr0 = 0;
+  if ((t->test_fault & TRPO_TEST_NANOBS) && t->nlocal > 0) t->obs[0] = NAN;
+  if (t->cfg.obs_norm) observation_sums(t);
   advantages(t);
   if ((t->test_fault & TRPO_TEST_NANADV) && t->nlocal > 0) t->adv[t->nlocal - 1] = NAN;
-  int ok = normalize_advantages(t, &ev, sc);
-  const double* ep = sc + S_EP;
+  int ok = normalize_advantages(t, &ev, t->sc);
+  const double* ep = t->sc + S_EP;
   memcpy(t->theta_old, t->theta, sizeof(double) * P);
   // the Fisher window of every environment, drawn for all envs so every rank stays in step
   for (int e = 0; e < t->nenv_total; e++) {
@@ -668,7 +681,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   double vloss = t->cfg.vf_epochs > 0 ? fit_value(t) : 0;
   double t5 = trpo_time_now();
 
-  // 8. observation statistics of this batch, for the next iteration
+  // 8. observation statistics of this batch (reduced after sampling), for the next iteration
   if (t->cfg.obs_norm) update_normalizer(t);
 
   // statistics; times as maxima over ranks
@@ -701,7 +714,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   st->skipped_updates = (double)t->skipped;
   st->steps_per_s = (double)t->N / tm[7];
   st->ls_rejected = ok && !accepted;
-  st->sim_faults = sc[S_FAULTS];
+  st->sim_faults = t->sc[S_FAULTS];
   st->env_moves = (double)t->moved;
   t->moved = 0;
   st->t_sample = tm[0];

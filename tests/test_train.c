@@ -147,6 +147,40 @@ static void nonfinite_advantage_skips(void** state) {
   trpo_train_free(t);
 }
 
+// the running normaliser's sample count, through the checkpoint items
+static double norm_count(trpo_train* t) {
+  trpo_ckptitem* it;
+  int n = trpo_train_items(t, &it);
+  trpo_train_gather(t);
+  for (int k = 0; k < n; k++)
+    if (!strcmp(it[k].path, "scalars")) return ((const double*)it[k].data)[1];
+  fail_msg("no scalars item");
+  return 0;
+}
+
+// a non-finite observation keeps the batch out of the normaliser and nothing else: the update,
+// the episode statistics and the next batch's merge go on
+static void nonfinite_observation_skips_merge(void** state) {
+  (void)state;
+  trpo_train* t = make("Pendulum-v1", 4, 3, 200);
+  trpo_stats st;
+  trpo_train_iterate(t, &st);
+  double n0 = norm_count(t);
+  assert_true(n0 >= 600);
+  int n = 0;
+  double* before = policy_copy(t, &n);
+  trpo_train_test_fault(t, TRPO_TEST_NANOBS);
+  assert_int_equal(trpo_train_iterate(t, &st), 0);
+  assert_true(norm_count(t) == n0);
+  assert_true(st.skipped_updates == 0 && st.episodes == 3 && isfinite(st.vf_explained_var));
+  assert_true(memcmp(before, trpo_train_policy(t, NULL), sizeof(double) * n) != 0);
+  trpo_train_test_fault(t, 0);
+  assert_int_equal(trpo_train_iterate(t, &st), 0);
+  assert_true(norm_count(t) == n0 + 600);
+  free(before);
+  trpo_train_free(t);
+}
+
 static void evaluation_is_separate_and_repeatable(void** state) {
   (void)state;
   trpo_train* a = make("CartPole-v1", 6, 2, 64);
@@ -181,6 +215,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(rejected_search_restores_bitwise),
       cmocka_unit_test(nonfinite_skips_and_stops),
       cmocka_unit_test(nonfinite_advantage_skips),
+      cmocka_unit_test(nonfinite_observation_skips_merge),
       cmocka_unit_test(evaluation_is_separate_and_repeatable),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

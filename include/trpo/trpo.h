@@ -88,6 +88,7 @@ void   trpo_fxsum_free(trpo_fxsum* s);
 void   trpo_fxsum_zero(trpo_fxsum* s);
 void   trpo_fxsum_add(trpo_fxsum* s, const double* x);          // s += x (n values)
 void   trpo_fxsum_add1(trpo_fxsum* s, int i, double x);         // s[i] += x
+void   trpo_fxsum_add_range(trpo_fxsum* s, int i0, int n, const double* x);   // s[i0+k] += x[k]
 void   trpo_fxsum_normalize(trpo_fxsum* s);                     // canonical carries
 void   trpo_fxsum_get(trpo_fxsum* s, double* out);              // normalise, read n doubles
 size_t trpo_fxsum_nwords(const trpo_fxsum* s);                  // words to reduce
@@ -521,10 +522,13 @@ int  trpo_train_items(trpo_train* t, trpo_ckptitem** items);
 void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value);
 // tests only: inject faults. TRPO_TEST_REJECT: the line search rejects every candidate (restores
 // theta_old); TRPO_TEST_NANGRAD: the policy gradient is made non-finite (the update is skipped);
-// TRPO_TEST_NANADV: one advantage of this rank is made NaN (the update is skipped)
+// TRPO_TEST_NANADV: one advantage of this rank is made NaN (the update is skipped);
+// TRPO_TEST_NANOBS: one stored raw observation is made NaN after sampling (the normaliser skips
+// this batch, the update goes on)
 #define TRPO_TEST_REJECT 1
 #define TRPO_TEST_NANGRAD 2
 #define TRPO_TEST_NANADV 4
+#define TRPO_TEST_NANOBS 8
 void trpo_train_test_fault(trpo_train* t, int faults);
 // evaluate the current policy on `episodes` fresh episodes of separate environments (global
 // indices nenv_total.., so their streams differ from training's), observation statistics frozen;
