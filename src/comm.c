@@ -126,6 +126,15 @@ void trpo_comm_max_double(trpo_comm* c, double* x, int n) {
   leave(c, t);
 }
 
+void trpo_comm_allgather_double(trpo_comm* c, const double* x, int n, double* all) {
+  double t = enter(c);
+  if (c->nrank > 1)
+    MPICHECK(MPI_Allgather(x, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD));
+  else
+    memmove(all, x, sizeof(double) * (size_t)n);
+  leave(c, t);
+}
+
 void trpo_comm_max_int(trpo_comm* c, int* x, int n) {
   double t = enter(c);
   if (c->nrank > 1) MPICHECK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_INT, MPI_MAX, MPI_COMM_WORLD));

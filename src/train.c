@@ -43,10 +43,11 @@ struct trpo_train_ {
   int nenv_total, env_begin, nenv;   // global count, this rank's share
   int cap;                           // most environments this rank can hold (load balancing)
   int* share;                        // environments of every rank, in rank order   (nrank)
-  double* cost;                      // rank 0: seconds per env per rank, median    (nrank)
-  double* hist;                      // rank 0: the last BALANCE_HIST of them  (BALANCE_HIST x nrank)
+  double* cost;                      // seconds per env of every rank, median       (nrank)
+  double* hist;                      // the last BALANCE_HIST of them          (BALANCE_HIST x nrank)
   long nhist;                        // iterations recorded in hist
-  double busy;                       // this rank's last iteration minus collectives (seconds)
+  double* times;                     // every rank's phase times, last iteration (nrank x NTIME)
+  double slow;                       // tests: factor on the busy time this rank reports
   int moved;                         // environments that changed rank before this iteration
   int T, Tsub;                       // segment length, Fisher subsample rows per env
   int nobs, nactdim, ndist;          // observation, stored action and dist-row sizes
@@ -129,6 +130,8 @@ struct trpo_train_ {
 };
 
 #define BALANCE_HIST 5   // iterations of busy time behind each load-balancing decision
+// one rank's times of an iteration, gathered to every rank: phases, wait, comm, whole, busy
+enum { T_SAMPLE, T_GRAD, T_CG, T_LS, T_VF, T_WAIT, T_COMM, T_ITER, T_BUSY, NTIME };
 
 // slots of t->fxs, the one reduction after sampling: advantage statistics (normalize_advantages),
 // episode statistics (sample), simulator faults, and the batch's observation sums about the
@@ -224,6 +227,8 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->share = A(comm->nrank, sizeof(int));
   t->cost = A(comm->nrank, sizeof(double));
   t->hist = A((size_t)BALANCE_HIST * comm->nrank, sizeof(double));
+  t->times = A((size_t)NTIME * comm->nrank, sizeof(double));
+  t->slow = 1.0;
   for (int q = 0; q < comm->nrank; q++) {
     int b;
     trpo_shard_range(cfg->nenv, q, comm->nrank, &b, &t->share[q]);
@@ -306,7 +311,7 @@ void trpo_train_free(trpo_train* t) {
                   t->sub_start, t->obs, t->nobs_b, t->act, t->rew, t->flags, t->final_obs,
                   t->boot_obs, t->value, t->vend, t->adv, t->ret, t->logp_old, t->dist_old,
                   t->dist_new, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad, t->dmb,
-                  t->vx, t->vperm, t->sc, t->share, t->cost, t->hist, t->g_sim, t->g_obs,
+                  t->vx, t->vperm, t->sc, t->share, t->cost, t->hist, t->times, t->g_sim, t->g_obs,
                   t->g_ep, t->g_rng, t->g_t, t->l_pack, t->g_pack};
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) trpo_alloc_free(bufs[k]);
   trpo_alloc_free(t);
@@ -684,18 +689,27 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   // 8. observation statistics of this batch (reduced after sampling), for the next iteration
   if (t->cfg.obs_norm) update_normalizer(t);
 
-  // statistics; times as maxima over ranks
+  // statistics; times as maxima over ranks, from every rank's times (gathered to every rank, so
+  // that load balancing decides the same on every rank without a collective of its own)
   t->iteration++;
   t->env_steps += t->N;
   if (isfinite(ep[0])) t->episodes += (long)ep[0];
   double t6 = trpo_time_now();
-  // tm[8] = -wait: its maximum is minus the least any rank waited, the waiting that even the
+  double mine[NTIME] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
+                        t->comm->t_comm - tc0, t6 - t0, 0};
+  // this rank's own work (the iteration minus collectives), for load balancing
+  mine[T_BUSY] = (mine[T_ITER] - mine[T_WAIT] - mine[T_COMM]) * t->slow;
+  trpo_comm_allgather_double(t->comm, mine, NTIME, t->times);
+  // tm: maxima over ranks; wait_min: the least any rank waited, the waiting that even the
   // busiest rank does (collectives meeting at different times); t_wait - t_wait_min is the part
   // that unequal work causes
-  double tm[9] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
-                  t->comm->t_comm - tc0, t6 - t0, -(t->comm->t_wait - tw0)};
-  t->busy = tm[7] - tm[5] - tm[6];   // this rank's own work, for load balancing
-  trpo_comm_max_double(t->comm, tm, 9);
+  double tm[NTIME], wait_min = t->times[T_WAIT];
+  for (int k = 0; k < NTIME; k++) tm[k] = t->times[k];
+  for (int r = 1; r < t->comm->nrank; r++) {
+    const double* x = t->times + (size_t)r * NTIME;
+    for (int k = 0; k < NTIME; k++) tm[k] = fmax(tm[k], x[k]);
+    wait_min = fmin(wait_min, x[T_WAIT]);
+  }
   st->iteration = (double)t->iteration;
   st->env_steps = (double)t->env_steps;
   st->wall_s = t->wall_before + (trpo_time_now() - t->t_start);
@@ -712,20 +726,20 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   st->vf_loss = vloss;
   st->vf_explained_var = ev;
   st->skipped_updates = (double)t->skipped;
-  st->steps_per_s = (double)t->N / tm[7];
+  st->steps_per_s = (double)t->N / tm[T_ITER];
   st->ls_rejected = ok && !accepted;
   st->sim_faults = t->sc[S_FAULTS];
   st->env_moves = (double)t->moved;
   t->moved = 0;
-  st->t_sample = tm[0];
-  st->t_grad = tm[1];
-  st->t_cg = tm[2];
-  st->t_ls = tm[3];
-  st->t_vf = tm[4];
-  st->t_wait = tm[5];
-  st->t_wait_min = -tm[8];
-  st->t_comm = tm[6];
-  st->t_iter = tm[7];
+  st->t_sample = tm[T_SAMPLE];
+  st->t_grad = tm[T_GRAD];
+  st->t_cg = tm[T_CG];
+  st->t_ls = tm[T_LS];
+  st->t_vf = tm[T_VF];
+  st->t_wait = tm[T_WAIT];
+  st->t_wait_min = wait_min;
+  st->t_comm = tm[T_COMM];
+  st->t_iter = tm[T_ITER];
   if (t->consecutive_skips >= t->cfg.max_skips) return TRPO_STOP_SKIPS;
   return 0;
 }
@@ -951,11 +965,13 @@ void trpo_train_scatter(trpo_train* t) {
 //---------------------------------- load balancing -----------------------------------------------
 // Environments are the unit of work: every per-environment computation gives the same bits on
 // whichever rank holds it, and every sum across environments is exact, so moving environments
-// between ranks changes the time an iteration takes and nothing else. Between iterations rank 0
-// compares the ranks' busy time per environment (the iteration minus time in collectives; per
-// rank the median of the last BALANCE_HIST iterations, so that one noisy iteration moves nothing)
-// and moves environments from slow ranks to fast ones when that shortens the predicted iteration
-// by more than REBALANCE_GAIN; shares stay contiguous ranges in rank order.
+// between ranks changes the time an iteration takes and nothing else. Between iterations every
+// rank compares the ranks' busy time per environment (the iteration minus time in collectives,
+// gathered to every rank with the iteration's timings; per rank the median of the last
+// BALANCE_HIST iterations, so that one noisy iteration moves nothing), and all take the same
+// decision from the same numbers: move environments from slow ranks to fast ones when that
+// shortens the predicted iteration by more than REBALANCE_GAIN. Shares stay contiguous ranges in
+// rank order; the state of the moving environments travels through rank 0.
 
 #define REBALANCE_GAIN 0.10
 
@@ -1001,39 +1017,32 @@ int trpo_train_shares(const trpo_train* t, int* share) {
 int trpo_train_rebalance(trpo_train* t) {
   const int R = t->comm->nrank;
   if (!t->cfg.rebalance || R < 2) return 0;
-  double busy[R];
-  size_t counts[R];
-  for (int r = 0; r < R; r++) {
-    busy[r] = 0;
-    counts[r] = sizeof(double);
-  }
-  double mine = t->busy;
-  trpo_comm_gatherv(t->comm, &mine, sizeof mine, busy, counts, 0);
+  // every rank holds every rank's busy time of the last iteration (gathered with the timings) and
+  // takes the same decision from the same numbers: no collective unless environments move
+  double* h = t->hist + (size_t)(t->nhist++ % BALANCE_HIST) * R;
+  for (int r = 0; r < R; r++) h[r] = fmax(t->times[(size_t)r * NTIME + T_BUSY], 1e-9) / t->share[r];
   int share[R];
   memcpy(share, t->share, sizeof share);
-  if (t->comm->rank == 0) {
+  if (t->nhist >= BALANCE_HIST) {
     // seconds per environment of each rank: the median of the last BALANCE_HIST iterations
-    double* h = t->hist + (size_t)(t->nhist++ % BALANCE_HIST) * R;
-    for (int r = 0; r < R; r++) h[r] = fmax(busy[r], 1e-9) / t->share[r];
-    if (t->nhist >= BALANCE_HIST) {
-      for (int r = 0; r < R; r++) {
-        double v[BALANCE_HIST];
-        for (int k = 0; k < BALANCE_HIST; k++) {
-          // insertion sort of one rank's history
-          double x = t->hist[(size_t)k * R + r];
-          int j = k;
-          for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
-          v[j] = x;
-        }
-        t->cost[r] = v[BALANCE_HIST / 2];
+    for (int r = 0; r < R; r++) {
+      double v[BALANCE_HIST];
+      for (int k = 0; k < BALANCE_HIST; k++) {
+        // insertion sort of one rank's history
+        double x = t->hist[(size_t)k * R + r];
+        int j = k;
+        for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+        v[j] = x;
       }
-      trpo_shard_balance(t->nenv_total, R, t->cap, t->cost, t->share, REBALANCE_GAIN, share);
+      t->cost[r] = v[BALANCE_HIST / 2];
     }
+    trpo_shard_balance(t->nenv_total, R, t->cap, t->cost, t->share, REBALANCE_GAIN, share);
   }
-  trpo_comm_bcast_bytes(t->comm, share, sizeof share, 0);
   t->moved = trpo_train_set_shares(t, share);
   return t->moved;
 }
+
+void trpo_train_test_slow(trpo_train* t, double factor) { t->slow = factor; }
 
 //---------------------------------- evaluation -----------------------------------------------------
 

@@ -179,6 +179,56 @@ static void moving_hopper(void** state) {
   same_update("Hopper-v4", 8, 50, 1);
 }
 
+// load balancing end to end: the last rank reports 8x its busy time; once BALANCE_HIST
+// iterations are in, every rank takes the same decision and environments leave it, and the
+// parameters stay those of the single-process run
+static void slow_rank_loses_environments(void** state) {
+  (void)state;
+  const int nenv = 8, iters = 7;
+  trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
+  trpo_train* t = make(&comm, "Pendulum-v1", nenv, 64);
+  trpo_train* ref = comm.rank == 0 ? make(&solo, "Pendulum-v1", nenv, 64) : NULL;
+  if (comm.rank == comm.nrank - 1) trpo_train_test_slow(t, 8.0);
+  trpo_stats st;
+  int moved = 0, share[comm.nrank], first = 0;
+  for (int it = 1; it <= iters; it++) {
+    trpo_train_iterate(t, &st);
+    if (ref) trpo_train_iterate(ref, &st);
+    int m = trpo_train_rebalance(t);
+    if (m && !first) first = it;
+    moved += m;
+  }
+  trpo_train_shares(t, share);
+  if (comm.rank == 0) {
+    printf("%d rank(s): %d environment(s) moved, first after iteration %d; shares", comm.nrank,
+           moved, first);
+    for (int r = 0; r < comm.nrank; r++) printf(" %d", share[r]);
+    printf("\n");
+  }
+  // every rank holds the same shares (rank 0's, broadcast, compared everywhere)
+  int mine[comm.nrank];
+  memcpy(mine, share, sizeof mine);
+  trpo_comm_bcast_bytes(&comm, share, sizeof share, 0);
+  int differ[1] = {memcmp(mine, share, sizeof mine) != 0};
+  trpo_comm_max_int(&comm, differ, 1);
+  assert_int_equal(differ[0], 0);
+  if (comm.nrank > 1) {
+    // not before the history is full, and the slow rank now holds less than an even share
+    assert_true(moved > 0 && first >= 5);
+    assert_true(share[comm.nrank - 1] * comm.nrank < nenv);
+  } else {
+    assert_int_equal(moved, 0);
+  }
+  // the same parameters as one process
+  uint64_t h[2] = {0, 0}, hr[2] = {0, 0};
+  trpo_train_checksum(t, &h[0], &h[1]);
+  if (ref) trpo_train_checksum(ref, &hr[0], &hr[1]);
+  trpo_comm_bcast_bytes(&comm, hr, sizeof hr, 0);
+  assert_memory_equal(h, hr, sizeof h);
+  trpo_train_free(ref);
+  trpo_train_free(t);
+}
+
 int main(int argc, char** argv) {
   trpo_comm_init(&comm, &argc, &argv);
   trpo_test_traps();
@@ -190,6 +240,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(mujoco_hopper),
       cmocka_unit_test(moving_pendulum),
       cmocka_unit_test(moving_hopper),
+      cmocka_unit_test(slow_rank_loses_environments),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   trpo_comm_finalize(&comm);

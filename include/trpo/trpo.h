@@ -113,6 +113,8 @@ void trpo_comm_bcast(trpo_comm* c, double* x, int n, int root);
 void trpo_comm_bcast_bytes(trpo_comm* c, void* x, size_t n, int root);
 void trpo_comm_max_double(trpo_comm* c, double* x, int n);      // allreduce MAX
 void trpo_comm_max_int(trpo_comm* c, int* x, int n);            // allreduce MAX (OR of flags)
+// every rank's n doubles, in rank order, into all (nrank x n) on every rank
+void trpo_comm_allgather_double(trpo_comm* c, const double* x, int n, double* all);
 void trpo_comm_sum_long(trpo_comm* c, long* x, int n);          // allreduce SUM, exact
 void trpo_comm_barrier(trpo_comm* c);
 // gather variable-size byte blocks to root (counts known on every rank); recv NULL off root
@@ -530,6 +532,8 @@ void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value)
 #define TRPO_TEST_NANADV 4
 #define TRPO_TEST_NANOBS 8
 void trpo_train_test_fault(trpo_train* t, int faults);
+// tests only: this rank reports its busy time multiplied by factor to load balancing (a slow rank)
+void trpo_train_test_slow(trpo_train* t, double factor);
 // evaluate the current policy on `episodes` fresh episodes of separate environments (global
 // indices nenv_total.., so their streams differ from training's), observation statistics frozen;
 // deterministic: the mode action (mean / argmax), else sampled. Raw return mean and std.
