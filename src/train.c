@@ -1016,7 +1016,8 @@ int trpo_train_shares(const trpo_train* t, int* share) {
 
 int trpo_train_rebalance(trpo_train* t) {
   const int R = t->comm->nrank;
-  if (!t->cfg.rebalance || R < 2) return 0;
+  // without the timing barriers a rank's busy time would include its waiting: nothing to see
+  if (!t->cfg.rebalance || !t->comm->timing || R < 2) return 0;
   // every rank holds every rank's busy time of the last iteration (gathered with the timings) and
   // takes the same decision from the same numbers: no collective unless environments move
   double* h = t->hist + (size_t)(t->nhist++ % BALANCE_HIST) * R;

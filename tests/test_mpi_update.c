@@ -227,6 +227,18 @@ static void slow_rank_loses_environments(void** state) {
   assert_memory_equal(h, hr, sizeof h);
   trpo_train_free(ref);
   trpo_train_free(t);
+  // without the timing barriers a busy time includes waiting: the balancer stays put
+  comm.timing = 0;
+  t = make(&comm, "Pendulum-v1", nenv, 64);
+  if (comm.rank == comm.nrank - 1) trpo_train_test_slow(t, 8.0);
+  moved = 0;
+  for (int it = 1; it <= iters; it++) {
+    trpo_train_iterate(t, &st);
+    moved += trpo_train_rebalance(t);
+  }
+  assert_int_equal(moved, 0);
+  trpo_train_free(t);
+  comm.timing = 1;
 }
 
 int main(int argc, char** argv) {

@@ -384,7 +384,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(DOUBLE, checkpoint_minutes, 0, 0, 1e9, "also checkpoint every M minutes (0: off)")           \
   X(INT, keep_checkpoints, 3, 1, 1000, "checkpoints kept in run_dir")                            \
   X(INT, comm_timing, 1, 0, 1, "separate waiting from communication (one barrier/collective)")   \
-  X(INT, rebalance, 1, 0, 1, "move environments from slower to faster ranks (same results)")     \
+  X(INT, rebalance, 1, 0, 1, "move envs from slow to fast ranks (same results; needs comm_timing)")\
   X(INT, quiet, 0, 0, 1, "no per-iteration line on stdout")
 
 typedef struct trpo_config_ {
