@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# bench_balance.sh: load balancing against a straggler. NP ranks train Hopper-v4 bound one per
-# core while a busy loop is pinned to the last rank's core, so that rank runs at about half speed
-# (a slow node, a noisy neighbour, a thermally throttled core). The same run with rebalance=0
-# (environments stay where trpo_shard_range put them) and rebalance=1 (rank 0 moves environments
-# from slow to fast ranks between iterations) alternate REPEATS times; the table gives each run's
-# env steps/s over the measured iterations, wait% (waiting for slower ranks, share of the
-# iteration), the environments moved and the final environments per rank, then the medians and
-# their ratio. A second table runs both without the straggler: balancing must then cost nothing.
+# bench_balance.sh: load balancing against a slow rank. NP ranks train Hopper-v4 bound one per
+# core, in three cases:
+#   time-shared  a busy loop is pinned to the last rank's core, so that rank gets about half of it
+#                (a noisy neighbour): it is late by up to a scheduler slice at every collective;
+#   slower       the last rank's env steps take SLOW times as long (TRPO_BENCH_SLOW_RANK, a busy
+#                wait after each step; the same bits): a uniformly slower core or simulator;
+#   none         no slow rank: balancing must then cost nothing.
+# In each, the same run with rebalance=0 (environments stay where trpo_shard_range put them) and
+# rebalance=1 (environments move from slow to fast ranks between iterations) alternate REPEATS
+# times; the table gives each run's env steps/s over the measured iterations, wait% (waiting for
+# slower ranks, share of the iteration), the environments moved and the final environments per
+# rank, then the medians and their ratio.
 #
 # Usage: launch/bench_balance.sh [BUILD_DIR]        (BUILD_DIR defaults to build/)
-# Environment: NP=2 NENV=16 NSTEPS=128 WARMUP=3 ITERS=12 REPEATS=3 CONFIG=configs/hopper.ini
-# Needs NP cores. About 2 minutes at the defaults on 2 cores.
+# Environment: NP=2 NENV=16 NSTEPS=128 WARMUP=3 ITERS=12 REPEATS=3 SLOW=2 CONFIG=configs/hopper.ini
+# Needs NP cores. About 3 minutes at the defaults on 2 cores.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -27,6 +31,7 @@ warmup=${WARMUP:-3}
 iters=${ITERS:-12}
 repeats=${REPEATS:-3}
 config=${CONFIG:-configs/hopper.ini}
+slow=${SLOW:-2}
 [ "$(nproc)" -ge "$np" ] || { echo "bench_balance.sh: needs $np cores, this machine has $(nproc)" >&2; exit 2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench_balance.XXXXXX")
 hog=""
@@ -58,14 +63,19 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] :
 
 echo "bench_balance: Hopper-v4 ($config), $np ranks, $nenv environments x $nsteps steps," \
      "$warmup+$iters iterations, $repeats repeats, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-for straggler in yes no; do
-  if [ "$straggler" = yes ]; then
-    taskset -c $((np - 1)) sh -c 'while :; do :; done' &
-    hog=$!
-    echo; echo "with a busy loop pinned to core $((np - 1)) (rank $((np - 1))'s):"
-  else
-    echo; echo "without the straggler:"
-  fi
+for case in time-shared slower none; do
+  unset TRPO_BENCH_SLOW_RANK
+  case $case in
+    time-shared)
+      taskset -c $((np - 1)) sh -c 'while :; do :; done' &
+      hog=$!
+      echo; echo "time-shared: a busy loop pinned to core $((np - 1)) (rank $((np - 1))'s):" ;;
+    slower)
+      export TRPO_BENCH_SLOW_RANK="$((np - 1)) $slow"
+      echo; echo "slower: rank $((np - 1))'s env steps take ${slow}x as long:" ;;
+    none)
+      echo; echo "no slow rank:" ;;
+  esac
   printf "%-9s %6s %10s %6s %6s  %s\n" rebalance repeat steps/s wait% moves "envs per rank (last)"
   : >"$work/r0"; : >"$work/r1"
   for k in $(seq "$repeats"); do
@@ -79,3 +89,4 @@ for straggler in yes no; do
   awk -v a="$m0" -v b="$m1" 'BEGIN { printf "median steps/s: rebalance=0 %.0f, rebalance=1 %.0f, ratio %.2f\n", a, b, b / a }'
   if [ -n "$hog" ]; then kill "$hog"; wait "$hog" 2>/dev/null || true; hog=""; fi
 done
+unset TRPO_BENCH_SLOW_RANK

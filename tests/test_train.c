@@ -181,6 +181,38 @@ static void nonfinite_observation_skips_merge(void** state) {
   trpo_train_free(t);
 }
 
+// the benchmark slowdown (TRPO_BENCH_SLOW_RANK) changes time only; a malformed value is refused
+// with a message naming the variable
+static void bench_slowdown_same_bits(void** state) {
+  (void)state;
+  uint64_t p[2], v[2];
+  double ts[2];
+  for (int k = 0; k < 2; k++) {
+    if (k) setenv("TRPO_BENCH_SLOW_RANK", "0 3", 1);
+    trpo_train* t = make("Pendulum-v1", 5, 2, 200);
+    trpo_stats st;
+    for (int i = 0; i < 2; i++) assert_int_equal(trpo_train_iterate(t, &st), 0);
+    ts[k] = st.t_sample;
+    trpo_train_checksum(t, &p[k], &v[k]);
+    trpo_train_free(t);
+  }
+  print_message("  sampling %.2f ms plain, %.2f ms with steps 3x as long\n", 1e3 * ts[0], 1e3 * ts[1]);
+  assert_true(p[0] == p[1] && v[0] == v[1]);
+  assert_true(ts[1] > ts[0]);
+  const char* bad[] = {"1", "0 0.5", "-1 2", "0 2 x", "a b"};
+  for (int k = 0; k < 5; k++) {
+    setenv("TRPO_BENCH_SLOW_RANK", bad[k], 1);
+    trpo_config c;
+    trpo_test_config(&c, "Pendulum-v1", 1, 2, 8);
+    trpo_train* t = NULL;
+    char err[512] = "";
+    assert_int_equal(trpo_train_make(&t, &c, &comm, err, sizeof err), TRPO_EXIT_BADINPUT);
+    assert_non_null(strstr(err, "TRPO_BENCH_SLOW_RANK"));
+    assert_null(t);
+  }
+  unsetenv("TRPO_BENCH_SLOW_RANK");
+}
+
 static void evaluation_is_separate_and_repeatable(void** state) {
   (void)state;
   trpo_train* a = make("CartPole-v1", 6, 2, 64);
@@ -216,6 +248,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(nonfinite_skips_and_stops),
       cmocka_unit_test(nonfinite_advantage_skips),
       cmocka_unit_test(nonfinite_observation_skips_merge),
+      cmocka_unit_test(bench_slowdown_same_bits),
       cmocka_unit_test(evaluation_is_separate_and_repeatable),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
