@@ -3,8 +3,9 @@
 # core, in three cases:
 #   time-shared  a busy loop is pinned to the last rank's core, so that rank gets about half of it
 #                (a noisy neighbour): it is late by up to a scheduler slice at every collective;
-#   slower       the last rank's env steps take SLOW times as long (TRPO_BENCH_SLOW_RANK, a busy
-#                wait after each step; the same bits): a uniformly slower core or simulator;
+#   slower       the last rank's work between collectives takes SLOW times as long
+#                (TRPO_BENCH_SLOW_RANK, a busy wait before each collective; the same bits): a
+#                uniformly slower core;
 #   none         no slow rank: balancing must then cost nothing.
 # In each, the same run with rebalance=0 (environments stay where trpo_shard_range put them) and
 # rebalance=1 (environments move from slow to fast ranks between iterations) alternate REPEATS
@@ -72,7 +73,7 @@ for case in time-shared slower none; do
       echo; echo "time-shared: a busy loop pinned to core $((np - 1)) (rank $((np - 1))'s):" ;;
     slower)
       export TRPO_BENCH_SLOW_RANK="$((np - 1)) $slow"
-      echo; echo "slower: rank $((np - 1))'s env steps take ${slow}x as long:" ;;
+      echo; echo "slower: rank $((np - 1))'s work takes ${slow}x as long:" ;;
     none)
       echo; echo "no slow rank:" ;;
   esac

@@ -49,7 +49,6 @@ struct trpo_train_ {
   long nhist;                        // iterations recorded in hist
   double* times;                     // every rank's phase times, last iteration (nrank x NTIME)
   double slow;                       // tests: factor on the busy time this rank reports
-  double env_slow;                   // benchmarks: this rank's env steps take this factor longer
   int moved;                         // environments that changed rank before this iteration
   int T, Tsub;                       // segment length, Fisher subsample rows per env
   int nobs, nactdim, ndist;          // observation, stored action and dist-row sizes
@@ -186,10 +185,9 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
     trpo_alloc_free(t);
     return TRPO_EXIT_BADINPUT;
   }
-  // benchmarks: TRPO_BENCH_SLOW_RANK="RANK FACTOR" makes that rank's env steps FACTOR times as
-  // long (a busy wait after each step; the results are the same), a uniformly slower core or a
-  // heavier simulator for launch/bench_balance.sh
-  t->env_slow = 1.0;
+  // benchmarks: TRPO_BENCH_SLOW_RANK="RANK FACTOR" makes that rank's work between collectives
+  // take FACTOR times as long (a busy wait in src/comm.c before each collective; the results are
+  // the same): a uniformly slower core for launch/bench_balance.sh
   const char* slow = getenv("TRPO_BENCH_SLOW_RANK");
   if (slow && *slow) {
     int r = -1, n = 0;
@@ -200,7 +198,7 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
       trpo_alloc_free(t);
       return TRPO_EXIT_BADINPUT;
     }
-    if (r == comm->rank) t->env_slow = f;
+    if (r == comm->rank) comm->slow = f;
   }
   trpo_shard_range(cfg->nenv, comm->rank, comm->nrank, &t->env_begin, &t->nenv);
   // with load balancing a rank may hold up to twice the even share
@@ -357,13 +355,8 @@ static void sample(trpo_train* t) {
       // the env gets the action clipped to its Box; the batch keeps the sample itself
       for (int k = 0; k < nad; k++)
         a_env[k] = (!t->info.discrete && t->cfg.clip_actions) ? fmin(hi, fmax(lo, a[k])) : a[k];
-      double r = 0, ts = t->env_slow > 1 ? trpo_time_now() : 0;
+      double r = 0;
       int f = trpo_envs_step(t->envs, i, next, &r, a_env);
-      if (t->env_slow > 1) {
-        // benchmarks only: stretch this step to env_slow times its length
-        double until = ts + (trpo_time_now() - ts) * t->env_slow;
-        while (trpo_time_now() < until) continue;
-      }
       t->rew[row] = r;
       t->flags[row] = f;
       t->ep_ret[i] += r;

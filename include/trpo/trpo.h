@@ -102,6 +102,9 @@ typedef struct trpo_comm_ {
   double t_wait;     // seconds waiting at collectives for slower ranks (barrier before each)
   double t_comm;     // seconds inside collectives proper
   int timing;        // 1: measure wait and comm separately (adds one barrier per collective)
+  double slow;       // benchmarks (0 or 1: off): local work between collectives is stretched to
+                     // this factor by a busy wait before the next collective, a slower core
+  double t_free;     // when this rank last left a collective (for slow)
 } trpo_comm;
 
 // before MPI_Init: refuse a plain srun without PMIx; returns 0 or TRPO_EXIT_BADINPUT with a message
