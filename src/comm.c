@@ -6,7 +6,9 @@
 // collective is preceded by a barrier so that waiting for slower ranks (load imbalance, t_wait)
 // is told apart from the collective itself (t_comm).
 //
-// Also here: trpo_fatal (it needs MPI_Abort) and the launch check for a plain srun.
+// Also here: trpo_fatal (it needs MPI_Abort), the launch check for a plain srun, and for
+// benchmarks a slower rank (trpo_comm.slow: the work since the last collective is stretched by a
+// busy wait before the next one; src/train.c sets it from TRPO_BENCH_SLOW_RANK).
 
 #define _POSIX_C_SOURCE 200809L
 
