@@ -48,7 +48,6 @@ struct trpo_train_ {
   double* hist;                      // the last BALANCE_HIST of them          (BALANCE_HIST x nrank)
   long nhist;                        // iterations recorded in hist
   double* times;                     // every rank's phase times, last iteration (nrank x NTIME)
-  double slow;                       // tests: factor on the busy time this rank reports
   int moved;                         // environments that changed rank before this iteration
   int T, Tsub;                       // segment length, Fisher subsample rows per env
   int nobs, nactdim, ndist;          // observation, stored action and dist-row sizes
@@ -244,7 +243,6 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->cost = A(comm->nrank, sizeof(double));
   t->hist = A((size_t)BALANCE_HIST * comm->nrank, sizeof(double));
   t->times = A((size_t)NTIME * comm->nrank, sizeof(double));
-  t->slow = 1.0;
   for (int q = 0; q < comm->nrank; q++) {
     int b;
     trpo_shard_range(cfg->nenv, q, comm->nrank, &b, &t->share[q]);
@@ -714,7 +712,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   double mine[NTIME] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
                         t->comm->t_comm - tc0, t6 - t0, 0};
   // this rank's own work (the iteration minus collectives), for load balancing
-  mine[T_BUSY] = (mine[T_ITER] - mine[T_WAIT] - mine[T_COMM]) * t->slow;
+  mine[T_BUSY] = mine[T_ITER] - mine[T_WAIT] - mine[T_COMM];
   trpo_comm_allgather_double(t->comm, mine, NTIME, t->times);
   // tm: maxima over ranks; wait_min: the least any rank waited, the waiting that even the
   // busiest rank does (collectives meeting at different times); t_wait - t_wait_min is the part
@@ -1058,8 +1056,6 @@ int trpo_train_rebalance(trpo_train* t) {
   t->moved = trpo_train_set_shares(t, share);
   return t->moved;
 }
-
-void trpo_train_test_slow(trpo_train* t, double factor) { t->slow = factor; }
 
 //---------------------------------- evaluation -----------------------------------------------------
 

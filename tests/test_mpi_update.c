@@ -179,25 +179,36 @@ static void moving_hopper(void** state) {
   same_update("Hopper-v4", 8, 50, 1);
 }
 
-// load balancing end to end: the last rank reports 8x its busy time; once BALANCE_HIST
-// iterations are in, every rank takes the same decision and environments leave it, and the
-// parameters stay those of the single-process run
+// iters iterations of t (and of ref, if any) with the last rank's work 8x as long
+// (trpo_comm.slow, the benchmarks' slower core), each followed by load balancing; returns the
+// environments moved, *first the iteration after which the first move came (0: none)
+static int slow_run(trpo_train* t, trpo_train* ref, int iters, int* first) {
+  trpo_stats st;
+  int moved = 0;
+  *first = 0;
+  if (comm.rank == comm.nrank - 1) comm.slow = 8.0;
+  for (int it = 1; it <= iters; it++) {
+    trpo_train_iterate(t, &st);
+    if (ref) trpo_train_iterate(ref, &st);
+    int m = trpo_train_rebalance(t);
+    if (m && !*first) *first = it;
+    moved += m;
+  }
+  comm.slow = 0;
+  return moved;
+}
+
+// load balancing end to end: the last rank works 8x as long; once BALANCE_HIST iterations are
+// in, every rank takes the same decision and environments leave it, and the parameters stay
+// those of the single-process run
 static void slow_rank_loses_environments(void** state) {
   (void)state;
   const int nenv = 8, iters = 7;
   trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
   trpo_train* t = make(&comm, "Pendulum-v1", nenv, 64);
   trpo_train* ref = comm.rank == 0 ? make(&solo, "Pendulum-v1", nenv, 64) : NULL;
-  if (comm.rank == comm.nrank - 1) trpo_train_test_slow(t, 8.0);
-  trpo_stats st;
-  int moved = 0, share[comm.nrank], first = 0;
-  for (int it = 1; it <= iters; it++) {
-    trpo_train_iterate(t, &st);
-    if (ref) trpo_train_iterate(ref, &st);
-    int m = trpo_train_rebalance(t);
-    if (m && !first) first = it;
-    moved += m;
-  }
+  int first = 0, share[comm.nrank];
+  int moved = slow_run(t, ref, iters, &first);
   trpo_train_shares(t, share);
   if (comm.rank == 0) {
     printf("%d rank(s): %d environment(s) moved, first after iteration %d; shares", comm.nrank,
@@ -230,13 +241,7 @@ static void slow_rank_loses_environments(void** state) {
   // without the timing barriers a busy time includes waiting: the balancer stays put
   comm.timing = 0;
   t = make(&comm, "Pendulum-v1", nenv, 64);
-  if (comm.rank == comm.nrank - 1) trpo_train_test_slow(t, 8.0);
-  moved = 0;
-  for (int it = 1; it <= iters; it++) {
-    trpo_train_iterate(t, &st);
-    moved += trpo_train_rebalance(t);
-  }
-  assert_int_equal(moved, 0);
+  assert_int_equal(slow_run(t, NULL, iters, &first), 0);
   trpo_train_free(t);
   comm.timing = 1;
 }

@@ -535,8 +535,6 @@ void trpo_train_checksum(const trpo_train* t, uint64_t* policy, uint64_t* value)
 #define TRPO_TEST_NANADV 4
 #define TRPO_TEST_NANOBS 8
 void trpo_train_test_fault(trpo_train* t, int faults);
-// tests only: this rank reports its busy time multiplied by factor to load balancing (a slow rank)
-void trpo_train_test_slow(trpo_train* t, double factor);
 // evaluate the current policy on `episodes` fresh episodes of separate environments (global
 // indices nenv_total.., so their streams differ from training's), observation statistics frozen;
 // deterministic: the mode action (mean / argmax), else sampled. Raw return mean and std.
