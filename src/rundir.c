@@ -295,11 +295,11 @@ int trpo_rundir_truncate_csv(const char* path, long last, const char* header, in
         ncol = 1;
         for (const char* c = header; *c; c++) ncol += *c == ',';
         map = malloc(sizeof(int) * (size_t)ncol);
-        field = malloc(sizeof(char*) * (size_t)(ncol > nold ? ncol : nold));
+        field = malloc(sizeof(char*) * (size_t)nold);
         oldhead = strdup(buf);
         char* ours = strdup(header);
         if (!map || !field || !oldhead || !ours) TRPO_FATAL("out of memory rewriting %s", path);
-        char** name = field;   // the file's column names, then ours into map
+        char** name = field;   // the file's column names (field holds them until the rows need it)
         split(oldhead, name, nold);
         char** mine = malloc(sizeof(char*) * (size_t)ncol);
         if (!mine) TRPO_FATAL("out of memory rewriting %s", path);

@@ -362,7 +362,7 @@ static void sample(trpo_train* t) {
       // an episode ended: record it, keep the true final observation, reset
       if (f & (TRPO_ENV_TERMINATED | TRPO_ENV_TRUNCATED)) {
         double ep[4] = {1, t->ep_ret[i], t->ep_ret[i] * t->ep_ret[i], t->ep_len[i]};
-        for (int k = 0; k < 4; k++) trpo_fxsum_add1(&t->fxs, S_EP + k, ep[k]);
+        trpo_fxsum_add_range(&t->fxs, S_EP, 4, ep);
         t->ep_ret[i] = t->ep_len[i] = 0;
         memcpy(t->final_obs + (size_t)row * nobs, next, sizeof(double) * nobs);
         trpo_envs_reset(t->envs, i, cur);
@@ -411,7 +411,7 @@ static int normalize_advantages(trpo_train* t, double* ev_out, double* s) {
       trpo_fxsum_add1(&t->fxs, S_BAD, 1.0);
       continue;
     }
-    for (int k = 0; k < 6; k++) trpo_fxsum_add1(&t->fxs, S_ADV + k, x[k]);
+    trpo_fxsum_add_range(&t->fxs, S_ADV, 6, x);
   }
   trpo_comm_sum_fx(t->comm, &t->fxs);
   trpo_fxsum_get(&t->fxs, s);
