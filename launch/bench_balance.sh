@@ -24,6 +24,8 @@ trpo=$build/trpo
 [ -x "$trpo" ] || { echo "bench_balance.sh: $trpo not found; build first (launch/build.sh)" >&2; exit 2; }
 # shellcheck source=launch/env.sh disable=SC1091
 source "$root/launch/env.sh"
+# shellcheck source=launch/benchlib.sh disable=SC1091
+source "$root/launch/benchlib.sh"
 cd "$root"
 np=${NP:-2}
 nenv=${NENV:-16}
@@ -59,8 +61,6 @@ run() {
     $c["iteration"] > w { s1 = $c["env_steps"]; w1 = $c["wall_s"]; ti += $c["t_iter"]; tw += $c["t_wait"] }
     END { printf "%.0f %.1f %d %s\n", (s1 - s0) / (w1 - w0), 100 * tw / ti, mv, sh }' "$dir/progress.csv"
 }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 echo "bench_balance: Hopper-v4 ($config), $np ranks, $nenv environments x $nsteps steps," \
      "$warmup+$iters iterations, $repeats repeats, $(date -u +%Y-%m-%dT%H:%M:%SZ)"

@@ -55,6 +55,8 @@ for f in "$trpo" "$phys"; do
 done
 # shellcheck source=launch/env.sh disable=SC1091
 source "$root/launch/env.sh"
+# shellcheck source=launch/benchlib.sh disable=SC1091
+source "$root/launch/benchlib.sh"
 cd "$root"
 
 task=Hopper-v4
@@ -98,9 +100,6 @@ physics() {
   out=$("$mpirun" -np "$n" $(bindflags "$n") "$phys" "$task" "$nenv" "$nsteps" "$phys_s")
   echo "$(sed -n 's/.* rate \([0-9.]*\) .*/\1/p' <<<"$out") $(sed -n 's/.* sync_rate \([0-9.]*\).*/\1/p' <<<"$out")"
 }
-
-# the median of the numbers on stdin, one per line
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 # train and summarise progress.csv over the measured iterations:
 # rate comm% wait% wmin% other% t_iter sample grad cg ls vf (ms per iteration); other% is the share of
