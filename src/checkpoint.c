@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "trpo/trpo.h"
@@ -382,16 +383,13 @@ done:
   return rc;
 }
 
-// the image into a new file at path, fsync'd and closed; 0, or -1 with the failing step in
-// *step and errno set
-static int putfile(const char* path, const void* image, size_t n, const char** step) {
-  // create (truncating a leftover of ours)
-  *step = "creating the file";
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return -1;
-  // all bytes, retrying short writes
-  *step = "writing";
-  const char* p = image;
+// tests: milliseconds to pause in the middle of every checkpoint file write (0: none)
+static double stall_ms;
+void trpo_checkpoint_set_stall(double ms) { stall_ms = ms > 0 ? ms : 0; }
+
+// the first n bytes of p to fd, retrying short writes; the bytes left unwritten (0 on success,
+// errno set otherwise)
+static size_t putbytes(int fd, const char* p, size_t n) {
   while (n > 0) {
     ssize_t k = write(fd, p, n);
     if (k < 0 && errno == EINTR) continue;
@@ -399,6 +397,29 @@ static int putfile(const char* path, const void* image, size_t n, const char** s
     p += k;
     n -= (size_t)k;
   }
+  return n;
+}
+
+// the image into a new file at path, fsync'd and closed; 0, or -1 with the failing step in
+// *step and errno set
+static int putfile(const char* path, const void* image, size_t n, const char** step) {
+  // create (truncating a leftover of ours)
+  *step = "creating the file";
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return -1;
+  // all bytes; with a test stall, half of them, the pause (a kill then leaves a partial file
+  // whatever the disk's speed), then the rest
+  *step = "writing";
+  const char* p = image;
+  size_t half = stall_ms > 0 ? n / 2 : 0;
+  size_t left = putbytes(fd, p, half);
+  if (left == 0 && half > 0) {
+    long long ns = (long long)(stall_ms * 1e6);
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+  }
+  if (left == 0) left = putbytes(fd, p + half, n - half);
+  n = left;
   // durable, and closed without error (NFS reports late write errors at close)
   if (n == 0) *step = "fsync";
   int bad = n > 0 || fsync(fd) < 0;

@@ -184,6 +184,17 @@ static int open_dir(runctx* r, int restart, int* resume) {
   char err[1024];
   const char* dir = r->cfg->run_dir;
   *resume = 0;
+  // tests: TRPO_TEST_CKPT_STALL_MS pauses halfway through each checkpoint file write, so that
+  // tests/killpoints.sh can kill inside a write however fast the disk is
+  const char* stall = getenv("TRPO_TEST_CKPT_STALL_MS");
+  if (stall && *stall) {
+    char* end;
+    double ms = strtod(stall, &end);
+    if (*end || !(ms >= 0 && ms <= 60000))
+      return say(r, 1, "trpo: environment variable TRPO_TEST_CKPT_STALL_MS='%s': expected "
+                       "milliseconds from 0 to 60000", stall), TRPO_EXIT_BADINPUT;
+    trpo_checkpoint_set_stall(ms);
+  }
   if (trpo_rundir_make(dir, err, sizeof err)) return say(r, 1, "trpo: %s", err), TRPO_EXIT_IOERROR;
   int stale = 0;
   if (trpo_rundir_lock(dir, &stale, err, sizeof err)) return say(r, 1, "trpo: %s", err), TRPO_EXIT_BADINPUT;

@@ -469,6 +469,9 @@ int trpo_checkpoint_read(const char* dir, trpo_ckptitem* items, int nitems, long
                          char* path, size_t npath, char* config_text, size_t nconfig,
                          void (*report)(void* ctx, const char* line), void* ctx, char* err,
                          size_t nerr);
+// tests: pause ms milliseconds halfway through every later checkpoint file write (0: no pause), so
+// that a kill lands inside the write however fast the disk is (trpo reads TRPO_TEST_CKPT_STALL_MS)
+void trpo_checkpoint_set_stall(double ms);
 // the library versions string for file attributes: "hdf5 1.10.8"
 const char* trpo_checkpoint_libversion(void);
 
