@@ -723,9 +723,10 @@ static void test_kill9(void** state) {
   }
   print_message("  %d kill points, %d during a write (.tmp left), %d published files verified\n",
                 nkill, midwrite, nfiles);
-  // where fsync is cheap a write may be too short for random kills to hit: with the test pause
-  // halfway through each write (trpo_checkpoint_set_stall), a kill as soon as the second file's
-  // .tmp appears lands inside that write for certain, and leaves exactly half of its bytes
+  // where fsync is cheap a write may be too short for random kills to hit (so midwrite is only
+  // reported): with the test pause halfway through each write (trpo_checkpoint_set_stall), a
+  // kill as soon as the second file's .tmp appears lands inside that write for certain, and
+  // leaves exactly half of its bytes
   for (int k = 0; k < 3; k++) {
     char dir[64], tmp[128], pub[128];
     newdir(dir);
