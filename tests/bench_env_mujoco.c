@@ -18,16 +18,10 @@
 
 #include "env_backend.h"
 #include "env_mujoco.h"
+#include "benchutil.h"
 
 #define NREP 5
 #define TARGET_S 0.25   // seconds per timed run
-
-// CPU seconds of this thread
-static double cputime(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct record_ {
   int n;               // env steps
@@ -90,7 +84,7 @@ static double limitrun(void* s, const trpo_mjtask* t, const record* r) {
   mjData* d;
   trpo_env_mujoco_data(s, 1, &m, &d);
   int nq = m->nq, nv = m->nv, nu = m->nu, nreset = 0;
-  double t0 = cputime();
+  double t0 = bench_cpu_now();
   // the first reset
   mj_resetData(m, d);
   memcpy(d->qpos, r->start, (size_t)nq * sizeof(double));
@@ -111,7 +105,7 @@ static double limitrun(void* s, const trpo_mjtask* t, const record* r) {
       mj_forward(m, d);
     }
   }
-  return r->n / (cputime() - t0);
+  return r->n / (bench_cpu_now() - t0);
 }
 
 // the driver: the same actions, resetting where its episodes end (the same reset stream)
@@ -121,7 +115,7 @@ static double driverrun(void* s, const trpo_envinfo* info, const record* r) {
   trpo_rng_seed(&rr, 1, 0, TRPO_RNG_RESET);
   double obs[512], rew;
   int nend = 0;
-  double t0 = cputime();
+  double t0 = bench_cpu_now();
   b->reset(s, 0, &rr, obs);
   for (int t = 0, len = 0; t < r->n; t++) {
     int flags = b->step(s, 0, r->act + (size_t)t * info->nact, obs, &rew);
@@ -131,7 +125,7 @@ static double driverrun(void* s, const trpo_envinfo* info, const record* r) {
       nend++;
     }
   }
-  double rate = r->n / (cputime() - t0);
+  double rate = r->n / (bench_cpu_now() - t0);
   // the replay must have followed the recorded episodes
   if (nend != r->nreset - 1) {
     fprintf(stderr, "bench_env_mujoco: %s: %d episode ends, recorded %d\n", info->name, nend,
@@ -139,16 +133,6 @@ static double driverrun(void* s, const trpo_envinfo* info, const record* r) {
     exit(1);
   }
   return rate;
-}
-
-static int cmpdouble(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double* x, int n) {
-  qsort(x, (size_t)n, sizeof *x, cmpdouble);
-  return x[n / 2];
 }
 
 static void bench(const char* task) {
@@ -161,9 +145,9 @@ static void bench(const char* task) {
   void* s = make(task, 2, &info);
   // size the runs to about TARGET_S seconds from a short calibration
   record cal;
-  double t0 = cputime();
+  double t0 = bench_cpu_now();
   recordrun(s, &info, &cal, 2000);
-  int n = (int)(TARGET_S * 2000 / (cputime() - t0));
+  int n = (int)(TARGET_S * 2000 / (bench_cpu_now() - t0));
   if (n < 2000) n = 2000;
   record r;
   recordrun(s, &info, &r, n);
@@ -174,7 +158,7 @@ static void bench(const char* task) {
     lim[k] = limitrun(s, t, &r);
     drv[k] = driverrun(s, &info, &r);
   }
-  double l = median(lim, NREP), dv = median(drv, NREP);
+  double l = bench_median(lim, NREP), dv = bench_median(drv, NREP);
   printf("%-26s %12.0f %12.0f %7.3f %8d %7d\n", task, l, dv, dv / l, n, r.nreset - 1);
   fflush(stdout);
   trpo_alloc_free(cal.act), trpo_alloc_free(cal.end), trpo_alloc_free(cal.start);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "trpo/trpo.h"
+#include "benchutil.h"
 
 #define NSAMP 10000
 #define NREP 60
@@ -38,23 +39,6 @@ typedef struct call_ {
   double* c;
   int ldc;
 } call;
-
-// CPU time of this thread: on a shared machine a preempted run does not count the time it waited
-static double cpu_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void* x, const void* y) {
-  double a = *(const double*)x, b = *(const double*)y;
-  return (a > b) - (a < b);
-}
-
-static double median(double* t, int n) {
-  qsort(t, (size_t)n, sizeof(double), cmp_double);
-  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 // the gemm calls of trpo_policy_fvp, block by block, mirroring mlp_jvp and mlp_backward
 static int fvp_calls(const trpo_policy* p, const double* theta, trpo_mlpwork* w, double* out,
@@ -98,12 +82,12 @@ static void ceiling(void) {
   for (int i = 0; i < K * N; i++) b[i] = 1e-3 * (i % 37);
   double t[R];
   for (int rep = -5; rep < R; rep++) {
-    double s = cpu_now();
+    double s = bench_cpu_now();
     trpo_linalg_gemm(0, 0, M, N, K, 1.0, a, K, b, N, 0.0, c, N);
-    if (rep >= 0) t[rep] = cpu_now() - s;
+    if (rep >= 0) t[rep] = bench_cpu_now() - s;
   }
   printf("reference: one %dx%dx%d dgemm: %.2f GFLOP/s (median of %d)\n\n", M, N, K,
-         2.0 * M * N * K / median(t, R) / 1e9, R);
+         2.0 * M * N * K / bench_median(t, R) / 1e9, R);
   trpo_alloc_free(a);
   trpo_alloc_free(b);
   trpo_alloc_free(c);
@@ -126,9 +110,9 @@ static void bench(const char* name, int nobs, int nact) {
   trpo_policy_randomize(&p, theta, &r, -0.5);
   for (int i = 0; i < p.nparam; i++) v[i] = trpo_rng_normal(&r);
   for (int i = 0; i < NSAMP * nobs; i++) obs[i] = trpo_rng_range(&r, -2, 2);
-  double t0 = cpu_now();
+  double t0 = bench_cpu_now();
   trpo_policy_dist(&p, theta, &w, dist, obs, NSAMP);
-  double tfwd = cpu_now() - t0;
+  double tfwd = bench_cpu_now() - t0;
 
   // the gemm calls and their FLOPs, grouped by shape
   static call list[MAXCALL];
@@ -155,21 +139,21 @@ static void bench(const char* name, int nobs, int nact) {
   // interleaved timing: one fvp, then the same gemm calls alone, NREP times; medians
   double tf[NREP], tg[NREP];
   for (int rep = -3; rep < NREP; rep++) {
-    double a = cpu_now();
+    double a = bench_cpu_now();
     trpo_policy_fvp(&p, theta, &w, out, 1.0 / NSAMP, dist, v, NSAMP);
-    double b = cpu_now();
+    double b = bench_cpu_now();
     for (int i = 0; i < nc; i++) {
       const call* c = list + i;
       trpo_linalg_gemm(c->ta, c->tb, c->m, c->n, c->k, 1.0, c->a, c->lda, c->b, c->ldb, c->beta,
                        c->c, c->ldc);
     }
-    double e = cpu_now();
+    double e = bench_cpu_now();
     if (rep >= 0) {
       tf[rep] = b - a;
       tg[rep] = e - b;
     }
   }
-  double mf = median(tf, NREP), mg = median(tg, NREP), lf = tf[0], lg = tg[0];   // sorted
+  double mf = bench_median(tf, NREP), mg = bench_median(tg, NREP), lf = tf[0], lg = tg[0];   // sorted
   printf("  forward at theta_old (once per iteration): %.3f ms\n", tfwd * 1e3);
   printf("  fvp: %.3f ms median, %.1f MFLOP in gemms -> %.2f GFLOP/s\n", mf * 1e3, flops / 1e6,
          flops / mf / 1e9);

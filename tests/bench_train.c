@@ -32,31 +32,13 @@
 #include <unistd.h>
 
 #include "trpo/trpo.h"
+#include "benchutil.h"
 
 #define MAXREP 64
 #define MAXDIM 4096        // largest gemm dimension the shape timer supports
 #define TANH_BLOCK 4096    // elements per timed tanh call (a 64-row block of a 64-wide layer)
 #define MIN_TIME 1e-3      // CPU seconds each rate is timed over, at least
 #define MAXROWS 24         // shapes listed one per line
-
-// CPU time of this thread
-static double cpu_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void* x, const void* y) {
-  double a = *(const double*)x, b = *(const double*)y;
-  return (a > b) - (a < b);
-}
-
-static double median(const double* v, int n) {
-  double t[MAXREP];
-  memcpy(t, v, sizeof(double) * n);
-  qsort(t, (size_t)n, sizeof(double), cmp_double);
-  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 //---------------------------------- rates of the primitives ----------------------------------------
 
@@ -81,7 +63,7 @@ static double time_gemm(const trpo_gemmshape* s, bufs* B) {
   double beta = s->beta0 ? 0.0 : 1.0, alpha = 1.0 / (1.0 + s->k);
   long reps = 1;
   for (;;) {
-    double t0 = cpu_now();
+    double t0 = bench_cpu_now();
     for (long r = 0; r < reps; r++) {
       if (s->ref)
         trpo_linalg_gemm_ref(s->transa, s->transb, s->m, s->n, s->k, alpha, B->a, lda, B->b, ldb,
@@ -90,7 +72,7 @@ static double time_gemm(const trpo_gemmshape* s, bufs* B) {
         trpo_linalg_gemm(s->transa, s->transb, s->m, s->n, s->k, alpha, B->a, lda, B->b, ldb,
                          beta, B->c, ldc);
     }
-    double dt = cpu_now() - t0;
+    double dt = bench_cpu_now() - t0;
     if (dt >= MIN_TIME) return dt / (double)reps;
     reps *= dt > 0 ? (long)fmin(100.0, fmax(2.0, 1.5 * MIN_TIME / dt)) : 100;
   }
@@ -100,9 +82,9 @@ static double time_gemm(const trpo_gemmshape* s, bufs* B) {
 static double time_tanh(bufs* B) {
   long reps = 1;
   for (;;) {
-    double t0 = cpu_now();
+    double t0 = bench_cpu_now();
     for (long r = 0; r < reps; r++) trpo_mlp_tanh(B->y, B->x, TANH_BLOCK);
-    double dt = cpu_now() - t0;
+    double dt = bench_cpu_now() - t0;
     if (dt >= MIN_TIME) return dt / (double)reps / TANH_BLOCK;
     reps *= dt > 0 ? (long)fmin(100.0, fmax(2.0, 1.5 * MIN_TIME / dt)) : 100;
   }
@@ -113,7 +95,7 @@ static double time_env(trpo_envs* e, trpo_rng* r) {
   const trpo_envinfo* in = trpo_envs_info(e);
   double obs[in->nobs > 0 ? in->nobs : 1], act[in->nact > 0 ? in->nact : 1], rew;
   long steps = 0;
-  double t0 = cpu_now(), dt = 0;
+  double t0 = bench_cpu_now(), dt = 0;
   while (dt < 4 * MIN_TIME) {
     for (int s = 0; s < 64; s++, steps++) {
       if (in->discrete)
@@ -123,7 +105,7 @@ static double time_env(trpo_envs* e, trpo_rng* r) {
       int f = trpo_envs_step(e, 0, obs, &rew, act);
       if (f & (TRPO_ENV_TERMINATED | TRPO_ENV_TRUNCATED)) trpo_envs_reset(e, 0, obs);
     }
-    dt = cpu_now() - t0;
+    dt = bench_cpu_now() - t0;
   }
   return dt / (double)steps;
 }
@@ -148,7 +130,7 @@ static void run_rep(trpo_train* tr, trpo_envs* env, trpo_rng* rng, bufs* B, int 
   memset(R, 0, sizeof *R);
   // the timed iterations, counting on
   trpo_linalg_count(1);
-  double w0 = trpo_time_now(), c0 = cpu_now();
+  double w0 = trpo_time_now(), c0 = bench_cpu_now();
   for (int it = 0; it < iters; it++) {
     trpo_stats st;
     int rc = trpo_train_iterate(tr, &st);
@@ -159,7 +141,7 @@ static void run_rep(trpo_train* tr, trpo_envs* env, trpo_rng* rng, bufs* B, int 
     R->cg_iters += st.cg_iters;
     R->ls_steps += st.ls_steps;
   }
-  R->cpu = cpu_now() - c0;
+  R->cpu = bench_cpu_now() - c0;
   R->wall = trpo_time_now() - w0;
   trpo_linalg_count(0);
   trpo_linalg_count_read(cnt);
@@ -325,7 +307,7 @@ int main(int argc, char** argv) {
   static double share[TRPO_LINALG_NSHAPE];
   static int order[TRPO_LINALG_NSHAPE];
   for (int s = 0; s < nshape; s++) {
-    share[s] = (double)shapes[s].calls * median(shape_t[s], reps) / ceil_last;
+    share[s] = (double)shapes[s].calls * bench_median(shape_t[s], reps) / ceil_last;
     order[s] = s;
   }
   for (int s = 1; s < nshape; s++)   // insertion sort by share, descending
@@ -342,7 +324,7 @@ int main(int argc, char** argv) {
   int nrest = 0;
   for (int u = 0; u < nshape; u++) {
     const trpo_gemmshape* g = &shapes[order[u]];
-    double tc = median(shape_t[order[u]], reps), calls = (double)g->calls / iters;
+    double tc = bench_median(shape_t[order[u]], reps), calls = (double)g->calls / iters;
     double fl = 2.0 * g->m * g->n * g->k;
     if (u >= MAXROWS) {
       rest_calls += calls;
@@ -359,24 +341,24 @@ int main(int argc, char** argv) {
     printf("  ... %d more shapes: %.1f calls/it, %.3f MFLOP/it, %.1f%% of the ceiling\n", nrest,
            rest_calls, rest_flops / 1e6, 100.0 * rest_share);
   printf("  tanh: %.0f calls/it at %.2f ns each (median)\n", (double)cnt.ntanh / iters,
-         1e9 * median(ttanh, reps));
+         1e9 * bench_median(ttanh, reps));
   printf("  env step: %.0f steps/it at %.1f ns each (median)\n", L->steps / iters,
-         1e9 * median(tenv, reps));
+         1e9 * bench_median(tenv, reps));
 
   // the figures, medians over the repeats
   printf("\nphase split (trpo_stats, share of t_iter, median):");
-  for (int k = 0; k < 5; k++) printf(" %s %.1f%%%s", phase_name[k], 100 * median(ph_share[k], reps),
+  for (int k = 0; k < 5; k++) printf(" %s %.1f%%%s", phase_name[k], 100 * bench_median(ph_share[k], reps),
                                      k < 4 ? "," : "\n");
   printf("ceiling per iteration (median): gemm %.2f ms + one-row ref %.2f ms + tanh %.2f ms + env "
          "%.2f ms = %.2f ms\n",
-         1e3 * median(parts[0], reps), 1e3 * median(parts[1], reps), 1e3 * median(parts[2], reps),
-         1e3 * median(parts[3], reps), 1e3 * median(ceil_t, reps));
+         1e3 * bench_median(parts[0], reps), 1e3 * bench_median(parts[1], reps), 1e3 * bench_median(parts[2], reps),
+         1e3 * bench_median(parts[3], reps), 1e3 * bench_median(ceil_t, reps));
   printf("loop per iteration (median): %.2f ms CPU; gemm FLOPs at %.2f GFLOP/s of loop time\n",
-         1e3 * median(cpu_it, reps), median(gflops, reps));
+         1e3 * bench_median(cpu_it, reps), bench_median(gflops, reps));
   printf("RESULT steps_per_s_cpu %.0f steps_per_s_wall %.0f ms_per_iter %.3f ceiling_ms %.3f "
          "achieved_over_ceiling %.3f\n",
-         median(sps_cpu, reps), median(sps_wall, reps), 1e3 * median(cpu_it, reps),
-         1e3 * median(ceil_t, reps), median(ratio, reps));
+         bench_median(sps_cpu, reps), bench_median(sps_wall, reps), 1e3 * bench_median(cpu_it, reps),
+         1e3 * bench_median(ceil_t, reps), bench_median(ratio, reps));
 
   // the parameters after every iteration run (counting on or off must not change them)
   uint64_t hp, hv;
