@@ -30,7 +30,11 @@
 # (t_wait_min: even the busiest rank waits that long, for ranks that reach each collective in a
 # different order), so wait% - wmin% is what unequal work per rank costs; other% = rank 0's wall clock
 # outside t_iter (the state gather for checkpoints in src/run.c, load balancing, shared flags, the
-# log); the per-phase milliseconds of one iteration. Targets at the
+# log); the per-phase milliseconds of one iteration. A second table, from each run's ranks.csv
+# (rank_times = 1), says where the waiting is: how much more work the busiest rank had than the
+# mean (all of it, and sampling alone), which rank was most often the busiest, and the waiting at
+# each phase's collectives: one rank always the busiest points at its core, a busiest rank that
+# changes at random and sampling imbalance at the work itself. Targets at the
 # largest N (16 on a 16-core machine): weak >= 90%, strong >= 80%, comm% < 10%. Ends with one
 # line per target. More ranks than physical cores are bound to hardware threads. Each point is
 # measured REPS times, physics and training alternating; the row is the repetition with the median
@@ -110,8 +114,9 @@ train() {
   # shellcheck disable=SC2046
   "$mpirun" -np "$n" $(bindflags "$n") "$trpo" train "$config" env="$task" nenv="$nenv" \
     nsteps="$nsteps" vf_minibatch="$mb" total_steps=$((nenv * nsteps * (warmup + iters))) \
-    run_dir="$dir" checkpoint_every=0 comm_timing="$timing" quiet=1 --restart >/dev/null
-  awk -F, -v w="$warmup" '
+    run_dir="$dir" checkpoint_every=0 comm_timing="$timing" rank_times=1 quiet=1 --restart >/dev/null
+  local main imb
+  main=$(awk -F, -v w="$warmup" '
     NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     $c["iteration"] == w { s0 = $c["env_steps"]; w0 = $c["wall_s"] }
     $c["iteration"] > w {
@@ -125,7 +130,36 @@ train() {
              100 * tc / ti, 100 * tw / ti, 100 * tm / ti, 100 * (1 - ti / (w1 - w0)), 1e3 * ti / k,
              1e3 * ts / k, 1e3 * tg / k,
              1e3 * tcg / k, 1e3 * tl / k, 1e3 * tv / k
-    }' "$dir/progress.csv"
+    }' "$dir/progress.csv") || return 1
+  # from ranks.csv, over the same iterations: the busiest rank's work over the mean (all of its
+  # work, and sampling alone), the rank most often the busiest and in how many iterations (%), and
+  # the waiting at each phase's collectives (ms per iteration, the most any rank waited there)
+  imb=$(awk -F, -v w="$warmup" '
+    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    $1 > w {
+      it = $1; r = $2; b = $c["t_busy"]; s = $c["t_sample"]
+      if (!(it in n)) { n[it] = 0; its[++k] = it }
+      n[it]++; sb[it] += b; ss[it] += s
+      if (b > bmax[it] || n[it] == 1) { bmax[it] = b; arg[it] = r }
+      if (s > smax[it] || n[it] == 1) smax[it] = s
+      split("w_grad w_cg w_ls w_vf", ph, " ")
+      for (j = 1; j <= 4; j++) if ($c[ph[j]] > wm[it, j] || n[it] == 1) wm[it, j] = $c[ph[j]]
+    }
+    END {
+      if (k == 0) { print "bench_scaling.sh: no measured rows in ranks.csv" > "/dev/stderr"; exit 1 }
+      for (q = 1; q <= k; q++) {
+        it = its[q]
+        bi += sb[it] > 0 ? bmax[it] * n[it] / sb[it] : 1
+        si += ss[it] > 0 ? smax[it] * n[it] / ss[it] : 1
+        cnt[arg[it]]++
+        for (j = 1; j <= 4; j++) ws[j] += wm[it, j]
+      }
+      best = -1
+      for (r in cnt) if (best < 0 || cnt[r] > cnt[best]) best = r
+      printf "%.3f %.3f %d %.0f %.1f %.1f %.1f %.1f\n", bi / k, si / k, best, 100 * cnt[best] / k,
+             1e3 * ws[1] / k, 1e3 * ws[2] / k, 1e3 * ws[3] / k, 1e3 * ws[4] / k
+    }' "$dir/ranks.csv") || return 1
+  echo "$main $imb"
 }
 
 echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, $reps repetitions, ranks:$ranks" \
@@ -134,6 +168,7 @@ printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %6s %6s %8s %7s %
   mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% sync% comm% wait% wmin% other% \
   t_iter sample grad cg ls vf
 summary=()
+waits=()
 for mode in $modes; do
   base_rate="" base_phys="" last=""
   for n in $ranks; do
@@ -158,7 +193,7 @@ for mode in $modes; do
     ps=$(awk 'NF { print $2 }' <<<"$phys_out" | median)
     # the repetition with the median training rate (the lower middle one for an even count)
     res=$(awk 'NF' <<<"$train_out" | sort -g -k1,1 | sed -n "$(((reps + 1) / 2))p")
-    read -r rate comm wait wmin other titer ts tg tcg tl tv <<<"$res"
+    read -r rate comm wait wmin other titer ts tg tcg tl tv bimb simb slow slowpct wg wcg wls wvf <<<"$res"
     [ -n "$base_rate" ] || { base_rate=$rate; base_phys=$p; }
     over=""; [ "$n" -le "$ncpu" ] || over="*"
     line=$(awk -v m="$mode" -v n="$n$over" -v e="$nenv" -v rows=$((nenv * nsteps)) -v r="$rate" \
@@ -169,9 +204,20 @@ for mode in $modes; do
                m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * ps / p, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
     echo "$line"
     last="$n $(awk '{ print $10, $12 }' <<<"$line")"
+    waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s" "$mode" "$n$over" "$bimb" "$simb" \
+      "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf")")
   done
   [ -n "$last" ] && summary+=("$mode $last")
 done
+
+# where the waiting is (ranks.csv of the same repetitions)
+echo
+echo "where the waiting is: busy = a rank's work (t_iter - t_wait - t_comm), max over ranks / mean;"
+echo "sample = the same for sampling alone; slowest = the rank most often the busiest : share of"
+echo "iterations; w_* = ms per iteration waited at that phase's collectives (max over ranks; the"
+echo "wait for slower samplers lands in w_grad)"
+printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s\n" mode ranks busy_imb sample_imb slowest w_grad w_cg w_ls w_vf
+for w in "${waits[@]}"; do echo "$w"; done
 
 # the targets, at the largest rank count of each mode
 echo

@@ -35,7 +35,8 @@
 // keys that may change between a run and its resumption
 static const char* const resumable_keys[] = {"total_steps", "quiet", "checkpoint_every",
                                              "checkpoint_minutes", "keep_checkpoints",
-                                             "comm_timing", "rebalance", "run_dir", NULL};
+                                             "comm_timing", "rebalance", "rank_times", "run_dir",
+                                             NULL};
 
 typedef struct runctx_ {
   const trpo_config* cfg;
@@ -43,8 +44,10 @@ typedef struct runctx_ {
   trpo_comm* comm;
   trpo_train* tr;
   FILE* csv;
+  FILE* rcsv;              // ranks.csv (rank_times = 1), rank 0
   FILE* log;
   char path[TRPO_STRLEN + 64];
+  char rpath[TRPO_STRLEN + 64];
   // rank 0: deep copy of the checkpoint items at the last iteration boundary
   trpo_ckptitem* items;
   trpo_ckptitem snap[32];
@@ -100,6 +103,44 @@ static int publish(runctx* r, char* err, size_t nerr) {
                                  r->cfg->keep_checkpoints, err, nerr);
   if (rc == 0) r->written_iter = r->snap_iter;
   return rc;
+}
+
+// rank 0: drop the rows of PATH after the loaded iteration (rewriting it in the columns of HEAD if
+// an older build wrote others), then open it for appending (with HEAD if it is new) into *out;
+// out NULL: rewind only. 0 or TRPO_EXIT_IOERROR, said
+static int open_csv(runctx* r, const char* path, const char* head, FILE** out) {
+  char err[1024] = "";
+  int converted = 0;
+  if (trpo_rundir_truncate_csv(path, trpo_train_iteration(r->tr), head, &converted, err, sizeof err))
+    return say(r, 1, "trpo: %s", err), TRPO_EXIT_IOERROR;
+  if (converted)
+    say(r, 0, "%s had the columns of another build: its rows are rewritten in this build's "
+              "columns (nan where a column is new)", path);
+  if (!out) return 0;
+  int fresh = access(path, F_OK) != 0;
+  FILE* f = fopen(path, "a");
+  if (!f) return say(r, 1, "trpo: cannot open %s: %s", path, strerror(errno)), TRPO_EXIT_IOERROR;
+  if (fresh || ftell(f) == 0) {
+    fprintf(f, "%s\n", head);
+    fflush(f);
+  }
+  *out = f;
+  return 0;
+}
+
+// rank 0: one ranks.csv row per rank for the iteration just done, with the shares it ran with;
+// 0 or -1 with errno
+static int rank_rows(runctx* r, const int* share) {
+  const double* x = trpo_train_rank_times(r->tr);
+  long it = trpo_train_iteration(r->tr);
+  errno = 0;
+  for (int k = 0; k < r->comm->nrank; k++, x += TRPO_RANK_NTIME) {
+    if (fprintf(r->rcsv, "%ld,%d,%d", it, k, share[k]) < 0) return -1;
+    for (int j = 0; j < TRPO_RANK_NTIME; j++)
+      if (fprintf(r->rcsv, ",%.17g", x[j]) < 0) return -1;
+    if (fputc('\n', r->rcsv) == EOF) return -1;
+  }
+  return fflush(r->rcsv) != 0 ? -1 : 0;
 }
 
 // collective: gather the state of the iteration just completed into rank 0's snapshot
@@ -222,9 +263,11 @@ static int open_dir(runctx* r, int restart, int* resume) {
   if (restart) {
     // start over: remove the previous run's progress and checkpoints (ckpt-*.h5 and .tmp)
     char p[TRPO_STRLEN + 300];
-    snprintf(p, sizeof p, "%s/progress.csv", dir);
-    if (unlink(p) && errno != ENOENT)
-      return say(r, 1, "trpo: cannot remove %s: %s", p, strerror(errno)), TRPO_EXIT_IOERROR;
+    for (int k = 0; k < 2; k++) {
+      snprintf(p, sizeof p, "%s/%s", dir, k ? "ranks.csv" : "progress.csv");
+      if (unlink(p) && errno != ENOENT)
+        return say(r, 1, "trpo: cannot remove %s: %s", p, strerror(errno)), TRPO_EXIT_IOERROR;
+    }
     DIR* d = opendir(dir);
     struct dirent* e;
     while (d && (e = readdir(d)))
@@ -315,30 +358,17 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   if (state[1]) trpo_train_scatter(r->tr);
   rc = 0;
 
-  // progress.csv continues after the checkpoint's iteration
+  // progress.csv (and ranks.csv, also when this run does not write it) continue after the
+  // checkpoint's iteration
   if (comm->rank == 0) {
     snprintf(r->path, sizeof r->path, "%s/progress.csv", cfg->run_dir);
+    snprintf(r->rpath, sizeof r->rpath, "%s/ranks.csv", cfg->run_dir);
     char head[2048];
-    int converted = 0;
     trpo_stats_header(head, sizeof head);
-    if (trpo_rundir_truncate_csv(r->path, trpo_train_iteration(r->tr), head, &converted, err,
-                                 sizeof err)) {
-      say(r, 1, "trpo: %s", err);
-      state[0] = TRPO_EXIT_IOERROR;
-    } else {
-      if (converted)
-        say(r, 0, "%s had the columns of another build: its rows are rewritten in this build's "
-                  "columns (nan where a column is new)", r->path);
-      int fresh = access(r->path, F_OK) != 0;
-      r->csv = fopen(r->path, "a");
-      if (!r->csv) {
-        say(r, 1, "trpo: cannot open %s: %s", r->path, strerror(errno));
-        state[0] = TRPO_EXIT_IOERROR;
-      } else if (fresh || ftell(r->csv) == 0) {
-        fprintf(r->csv, "%s\n", head);
-        fflush(r->csv);
-      }
-    }
+    state[0] = open_csv(r, r->path, head, &r->csv);
+    if (!state[0])
+      state[0] = open_csv(r, r->rpath, "iteration,rank,nenv," TRPO_RANK_COLUMNS,
+                          cfg->rank_times ? &r->rcsv : NULL);
   }
   trpo_comm_max_int(comm, state, 1);
   if (state[0]) goto done_err;
@@ -355,6 +385,8 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   while (trpo_train_env_steps(r->tr) < cfg->total_steps) {
     trpo_stats st;
     int stop = trpo_train_iterate(r->tr, &st);
+    int ran[comm->nrank];   // the shares of this iteration, before load balancing moves any
+    trpo_train_shares(r->tr, ran);
     snapshot(r);
     // environments move between ranks; results do not change
     int moved = trpo_train_rebalance(r->tr);
@@ -376,6 +408,9 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
       errno = 0;
       if (fprintf(r->csv, "%s\n", row) < 0 || fflush(r->csv) != 0) {
         say(r, 1, "trpo: cannot write %s: %s", r->path, strerror(errno ? errno : EIO));
+        csv_bad = 1;
+      } else if (r->rcsv && rank_rows(r, ran) != 0) {
+        say(r, 1, "trpo: cannot write %s: %s", r->rpath, strerror(errno ? errno : EIO));
         csv_bad = 1;
       }
       console_line(r, &st);
@@ -440,6 +475,7 @@ done:
   r->done = 1;
   if (r->watching) pthread_join(r->watcher, NULL);
   if (r->csv) fclose(r->csv);
+  if (r->rcsv) fclose(r->rcsv);
   if (comm->rank == 0) trpo_rundir_unlock(cfg->run_dir);   // removes only our own lock
   if (r->log) fclose(r->log);
   if (comm->rank == 0)

@@ -130,8 +130,11 @@ struct trpo_train_ {
 };
 
 #define BALANCE_HIST 5   // iterations of busy time behind each load-balancing decision
-// one rank's times of an iteration, gathered to every rank: phases, wait, comm, whole, busy
-enum { T_SAMPLE, T_GRAD, T_CG, T_LS, T_VF, T_WAIT, T_COMM, T_ITER, T_BUSY, NTIME };
+// one rank's times of an iteration, gathered to every rank: phases, wait, comm, whole, busy, and
+// the wait of each phase (the order of TRPO_RANK_COLUMNS)
+enum { T_SAMPLE, T_GRAD, T_CG, T_LS, T_VF, T_WAIT, T_COMM, T_ITER, T_BUSY, W_SAMPLE, W_GRAD, W_CG,
+       W_LS, W_VF, NTIME };
+_Static_assert(NTIME == TRPO_RANK_NTIME, "TRPO_RANK_COLUMNS and the times gathered disagree");
 
 // slots of t->fxs, the one reduction after sampling: advantage statistics (normalize_advantages),
 // episode statistics (sample), simulator faults, and the batch's observation sums about the
@@ -623,7 +626,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   trpo_fxsum_zero(&t->fxs);
   sample(t);
   trpo_fxsum_add1(&t->fxs, S_FAULTS, (double)(trpo_envs_simfaults(t->envs) - faults0));
-  double t1 = trpo_time_now();
+  double t1 = trpo_time_now(), tw1 = t->comm->t_wait;
 
   // 2-3. advantages and gradient
   double ev = 0, entropy = 0, surr0 = 0;
@@ -642,7 +645,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   policy_gradient(t, &entropy, &surr0);
   if (t->test_fault & TRPO_TEST_NANGRAD) t->g[P / 2] = NAN;
   ok = ok && finite_vec(t->g, P) && isfinite(surr0);
-  double t2 = trpo_time_now();
+  double t2 = trpo_time_now(), tw2 = t->comm->t_wait;
 
   // 4-5. natural gradient direction and step length
   trpo_cgresult cg = {0, 0, 0};
@@ -660,7 +663,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
     fullscale = sqrt(2.0 * t->cfg.max_kl / shs);
     ok = isfinite(fullscale);
   }
-  double t3 = trpo_time_now();
+  double t3 = trpo_time_now(), tw3 = t->comm->t_wait;
 
   // 6. backtracking line search on the surrogate and the KL constraint, from L(theta_old)
   double improve = 0, kl = 0;
@@ -694,11 +697,11 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   }
   // rank 0's parameters are the truth
   trpo_comm_bcast(t->comm, t->theta, P, 0);
-  double t4 = trpo_time_now();
+  double t4 = trpo_time_now(), tw4 = t->comm->t_wait;
 
   // 7. value fit (also when the policy update was skipped)
   double vloss = t->cfg.vf_epochs > 0 ? fit_value(t) : 0;
-  double t5 = trpo_time_now();
+  double t5 = trpo_time_now(), tw5 = t->comm->t_wait;
 
   // 8. observation statistics of this batch (reduced after sampling), for the next iteration
   if (t->cfg.obs_norm) update_normalizer(t);
@@ -710,7 +713,8 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   if (isfinite(ep[0])) t->episodes += (long)ep[0];
   double t6 = trpo_time_now();
   double mine[NTIME] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
-                        t->comm->t_comm - tc0, t6 - t0, 0};
+                        t->comm->t_comm - tc0, t6 - t0, 0, tw1 - tw0, tw2 - tw1, tw3 - tw2,
+                        tw4 - tw3, tw5 - tw4};
   // this rank's own work (the iteration minus collectives), for load balancing
   mine[T_BUSY] = mine[T_ITER] - mine[T_WAIT] - mine[T_COMM];
   trpo_comm_allgather_double(t->comm, mine, NTIME, t->times);
@@ -1027,6 +1031,8 @@ int trpo_train_shares(const trpo_train* t, int* share) {
   memcpy(share, t->share, sizeof(int) * t->comm->nrank);
   return t->cap;
 }
+
+const double* trpo_train_rank_times(const trpo_train* t) { return t->times; }
 
 int trpo_train_rebalance(trpo_train* t) {
   const int R = t->comm->nrank;

@@ -70,6 +70,12 @@ foreach(variant hopper hopper_tcp)
   set_tests_properties(mpi_invariance_${variant} PROPERTIES LABELS mpi TIMEOUT 600 RUN_SERIAL TRUE)
 endforeach()
 set_tests_properties(mpi_invariance_hopper_tcp PROPERTIES ENVIRONMENT "OMPI_MCA_pml=ob1;OMPI_MCA_btl=self,tcp")
+# ranks.csv (rank_times = 1): every rank's times agree with progress.csv's maxima; rows after the
+# checkpoint are dropped on resume (on another rank count, and with rank_times = 0)
+add_test(NAME mpi_rank_times
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/rank_times.sh ${TRPO_BIN} ${MPIEXEC_EXECUTABLE} ${TRPO_WORK}
+                 ${CMAKE_SOURCE_DIR} ${MPIEXEC_PREFLAGS})
+set_tests_properties(mpi_rank_times PROPERTIES LABELS mpi TIMEOUT 300 RUN_SERIAL TRUE)
 # ---- end distributed ---------------------------------------------------------------------------
 
 # ---- resilience (issue 5): checkpoints, exact resume, preemption; the real binary under mpirun ----

@@ -388,6 +388,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(INT, keep_checkpoints, 3, 1, 1000, "checkpoints kept in run_dir")                            \
   X(INT, comm_timing, 1, 0, 1, "separate waiting from communication (one barrier/collective)")   \
   X(INT, rebalance, 1, 0, 1, "move envs from slow to fast ranks (same results; needs comm_timing)")\
+  X(INT, rank_times, 0, 0, 1, "also write ranks.csv: every rank's phase times, each iteration")  \
   X(INT, quiet, 0, 0, 1, "no per-iteration line on stdout")
 
 typedef struct trpo_config_ {
@@ -558,6 +559,16 @@ void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers ->
 int trpo_train_rebalance(trpo_train* t);
 int trpo_train_set_shares(trpo_train* t, const int* share);
 int trpo_train_shares(const trpo_train* t, int* share);
+// every rank's times of the last iteration (seconds), gathered to every rank by iterate at no
+// extra collective: nrank rows of TRPO_RANK_NTIME in the order of TRPO_RANK_COLUMNS. t_* as in
+// progress.csv but of that rank alone; t_busy = t_iter - t_wait - t_comm (its own work);
+// w_<phase> = the part of t_wait spent at that phase's collectives (the waiting for the samples of
+// slower ranks lands in w_grad: the first collective after sampling is there). ranks.csv
+// (rank_times = 1) holds these rows.
+#define TRPO_RANK_COLUMNS \
+  "t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf"
+#define TRPO_RANK_NTIME 14
+const double* trpo_train_rank_times(const trpo_train* t);
 
 //---------------------------------- run: a whole training run in a run directory --------------------
 // Config, lock, resume, progress.csv, checkpoints, signals; returns a TRPO_EXIT_* code.

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# rank_times.sh: ranks.csv (rank_times = 1), every rank's phase times, through the real binary.
+#   1. 3 ranks, 5 environments (shares 2,2,1), 4 iterations: one row per rank and iteration with
+#      the shares it ran with; per column, the maximum over ranks is progress.csv's value of the
+#      same name (t_wait's minimum is t_wait_min), bit for bit; t_busy = t_iter - t_wait - t_comm;
+#      the waits of the phases are >= 0 and sum to at most t_wait;
+#   2. rows after the checkpoint (a killed run's) are dropped on resume, here on 2 ranks, and the
+#      new iterations have one row per rank of the new count;
+#   3. a resumption with rank_times = 0 still drops them, and adds none;
+#   4. --restart removes ranks.csv with the rest of the old run.
+#   usage: rank_times.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
+set -euo pipefail
+source "$(dirname "$0")/runlib.sh"
+runlib_init rank_times "$@"
+
+per=$((5 * 64))
+cfg=("$src/configs/pendulum.ini" nenv=5 nsteps=64 vf_epochs=2 vf_minibatch=20 quiet=1
+     run_dir="$work/run")
+f=$work/run/ranks.csv
+head="iteration,rank,nenv,t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf"
+
+# rows of iteration/rank pairs, sorted: "iteration rank nenv"
+pairs() { awk -F, 'NR > 1 { print $1, $2, $3 }' "$f" | sort -n -k1,1 -k2,2; }
+expect_pairs() {
+  local want=$1 what=$2
+  [ "$(pairs)" = "$want" ] || { diff <(pairs) <(echo "$want") >&2 || true; fail "$what: ranks.csv rows"; }
+}
+# append the rows a killed run would have left after the checkpoint of its last iteration
+fake_rows() {
+  local it=$1 k
+  for k in 0 1 2; do echo "$it,$k,9,12345,0,0,0,0,0,0,0,0,0,0,0,0,0" >>"$f"; done
+  printf '%s' "$it,3,9,123" >>"$f"   # and a torn one
+}
+
+# 1. the rows against progress.csv
+mpi 3 train "${cfg[@]}" total_steps=$((4 * per)) rank_times=1 >"$work/one.out" 2>&1 ||
+  { cat "$work/one.out"; fail "the 3-rank run failed"; }
+[ "$(head -1 "$f")" = "$head" ] || fail "ranks.csv header: '$(head -1 "$f")', expected '$head'"
+want=$(for i in 1 2 3 4; do echo "$i 0 2"; echo "$i 1 2"; echo "$i 2 1"; done)
+expect_pairs "$want" "3 ranks, 4 iterations"
+awk -F, '
+  FNR == 1 { for (i = 1; i <= NF; i++) col[FILENAME, $i] = i; next }
+  FILENAME ~ /ranks.csv$/ {
+    it = $1
+    for (i = 4; i <= NF; i++) if ($i < 0) { print "negative " i " at iteration " it; bad = 1 }
+    t = col[FILENAME, "t_iter"]; w = col[FILENAME, "t_wait"]; c = col[FILENAME, "t_comm"]
+    b = col[FILENAME, "t_busy"]
+    if (($b - ($t - $w - $c))^2 > 1e-24) { print "t_busy != t_iter - t_wait - t_comm at " it; bad = 1 }
+    ws = 0
+    for (i = col[FILENAME, "w_sample"]; i <= NF; i++) ws += $i
+    if (ws > $w + 1e-12) { print "phase waits sum to more than t_wait at " it; bad = 1 }
+    split("t_sample t_grad t_cg t_ls t_vf t_wait t_comm t_iter", names, " ")
+    for (k in names) { n = names[k]; v = $col[FILENAME, n] + 0; if (!((it, n) in mx) || v > mx[it, n]) mx[it, n] = v }
+    v = $w + 0; if (!((it, "min") in mx) || v < mx[it, "min"]) mx[it, "min"] = v
+    next
+  }
+  {
+    it = $1
+    for (k in names) {
+      n = names[k]
+      if (mx[it, n] != $col[FILENAME, n] + 0) { print n " at " it ": max over ranks " mx[it, n] ", progress.csv " $col[FILENAME, n]; bad = 1 }
+    }
+    if (mx[it, "min"] != $col[FILENAME, "t_wait_min"] + 0) { print "t_wait_min at " it; bad = 1 }
+    seen++
+  }
+  END { if (seen != 4) { print seen " progress rows"; bad = 1 } exit bad }
+' "$f" "$work/run/progress.csv" || fail "ranks.csv disagrees with progress.csv"
+echo "1. 3 ranks: 12 rows; maxima over ranks = progress.csv, t_busy and phase waits consistent"
+
+# 2. resume on 2 ranks after a kill left rows of iteration 5
+fake_rows 5
+mpi 2 train "${cfg[@]}" total_steps=$((6 * per)) rank_times=1 >"$work/two.out" 2>&1 ||
+  { cat "$work/two.out"; fail "the 2-rank resumption failed"; }
+want=$(echo "$want"; for i in 5 6; do echo "$i 0 3"; echo "$i 1 2"; done)
+expect_pairs "$want" "resumed on 2 ranks"
+! grep -q 12345 "$f" || fail "the killed run's rows survived the resumption"
+echo "2. resumed on 2 ranks: the killed run's rows dropped, iterations 5-6 have 2 rows each"
+
+# 3. resumed with rank_times = 0: rewound, nothing added
+fake_rows 7
+mpi 2 train "${cfg[@]}" total_steps=$((7 * per)) rank_times=0 >"$work/three.out" 2>&1 ||
+  { cat "$work/three.out"; fail "the resumption with rank_times=0 failed"; }
+expect_pairs "$want" "resumed with rank_times=0"
+[ "$(last_row "$work/run")" = 7 ] || fail "the rank_times=0 resumption did not reach iteration 7"
+echo "3. resumed with rank_times=0: rows after the checkpoint dropped, none added"
+
+# 4. --restart starts over without the old ranks.csv
+mpi 2 train "${cfg[@]}" total_steps=$((1 * per)) --restart >"$work/four.out" 2>&1 ||
+  { cat "$work/four.out"; fail "the --restart run failed"; }
+[ ! -e "$f" ] || fail "--restart kept the old ranks.csv"
+echo "4. --restart: ranks.csv removed"
+echo "PASS"
