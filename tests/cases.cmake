@@ -76,6 +76,11 @@ add_test(NAME mpi_rank_times
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/rank_times.sh ${TRPO_BIN} ${MPIEXEC_EXECUTABLE} ${TRPO_WORK}
                  ${CMAKE_SOURCE_DIR} ${MPIEXEC_PREFLAGS})
 set_tests_properties(mpi_rank_times PROPERTIES LABELS mpi TIMEOUT 300 RUN_SERIAL TRUE)
+# the scaling and balancing benchmark scripts run to the end at tiny sizes and print every table
+# (no figure judged): a broken script must not reach the 16-core machine
+add_test(NAME bench_scripts_smoke
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/bench_smoke.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${TRPO_WORK})
+set_tests_properties(bench_scripts_smoke PROPERTIES LABELS "mpi;bench" TIMEOUT 600 RUN_SERIAL TRUE)
 # ---- end distributed ---------------------------------------------------------------------------
 
 # ---- resilience (issue 5): checkpoints, exact resume, preemption; the real binary under mpirun ----

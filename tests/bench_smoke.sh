@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# bench_smoke.sh: the scaling and balancing benchmark scripts run to the end at tiny sizes and
+# print every table they promise. Not a timing test (no figure is judged): it keeps a broken
+# script from reaching the 16-core machine, whose time is scarce.
+#   usage: bench_smoke.sh BUILD_DIR SRCDIR WORKDIR
+set -euo pipefail
+build=$(readlink -f "$1") src=$(readlink -f "$2") work=$(readlink -f "$3")/bench_smoke
+rm -rf "$work"
+mkdir -p "$work"
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+export TMPDIR=$work
+
+# bench_scaling.sh: 1 and 2 ranks, all four modes, one repetition of 1+2 iterations
+out=$work/scaling.out
+RANKS="1 2" MODES="weak weak-mb strong strong-mb" REPS=1 WARMUP=1 ITERS=2 NSTEPS=32 \
+  STRONG_NENV=4 STRONG_MB=64 PHYS_SECONDS=0.2 bash "$src/launch/bench_scaling.sh" "$build" \
+  >"$out" 2>"$work/scaling.err" || { cat "$work/scaling.err" "$out"; fail "bench_scaling.sh failed"; }
+cat "$out"
+num='-?[0-9.]+'
+for mode in weak weak-mb strong strong-mb; do
+  for n in 1 2; do
+    # the main row: mode, ranks, then numbers only (a missing or non-numeric field is a bug)
+    grep -Eq "^$mode +$n +[0-9]+ +[0-9]+( +$num){17}\$" "$out" ||
+      fail "no well-formed main-table row for $mode at $n rank(s)"
+    # the where-the-waiting-is row
+    grep -Eq "^$mode +$n +$num +$num +[0-9]+:[0-9]+% +$num +$num +$num +$num\$" "$out" ||
+      fail "no well-formed waiting row for $mode at $n rank(s)"
+  done
+  grep -Eq "^$mode +at +2 ranks: efficiency +$num% .*collectives +$num% of t_iter" "$out" ||
+    fail "no target line for $mode"
+done
+echo "bench_scaling.sh: 8 main rows, 8 waiting rows, 4 target lines"
+
+# bench_balance.sh: 2 ranks, one repeat of each case, long enough for the balancer's history
+out=$work/balance.out
+NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=6 REPEATS=1 bash "$src/launch/bench_balance.sh" "$build" \
+  >"$out" 2>&1 || { cat "$out"; fail "bench_balance.sh failed"; }
+cat "$out"
+[ "$(grep -Ec '^median steps/s: rebalance=0 [0-9]+, rebalance=1 [0-9]+, ratio [0-9.]+$' "$out")" = 3 ] ||
+  fail "bench_balance.sh did not print the three medians"
+[ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+ +[0-9]+  ' "$out")" = 6 ] ||
+  fail "bench_balance.sh did not print six runs"
+echo "PASS"
