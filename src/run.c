@@ -57,6 +57,7 @@ typedef struct runctx_ {
   pthread_mutex_t lock;
   pthread_t watcher;
   int watching;
+  double row_stall_ms;     // tests: TRPO_TEST_ROW_STALL_MS
   volatile int done;
 } runctx;
 
@@ -143,15 +144,42 @@ static int rank_rows(runctx* r, const int* share) {
   return fflush(r->rcsv) != 0 ? -1 : 0;
 }
 
-// collective: gather the state of the iteration just completed into rank 0's snapshot
-static void snapshot(runctx* r) {
+// rank 0: the iteration's progress.csv row and ranks.csv rows; 0, or 1 when one could not be
+// written (said)
+static int log_rows(runctx* r, const trpo_stats* st, const int* ran) {
+  char row[4096];
+  trpo_stats_row(st, row, sizeof row);
+  errno = 0;
+  if (fprintf(r->csv, "%s\n", row) < 0 || fflush(r->csv) != 0)
+    return say(r, 1, "trpo: cannot write %s: %s", r->path, strerror(errno ? errno : EIO)), 1;
+  if (r->rcsv && rank_rows(r, ran) != 0)
+    return say(r, 1, "trpo: cannot write %s: %s", r->rpath, strerror(errno ? errno : EIO)), 1;
+  return 0;
+}
+
+// collective: gather the state of the iteration just completed into rank 0's snapshot. With st
+// (the loop, not the start), rank 0 also logs the iteration inside the same lock, so the SIGTERM
+// watcher never publishes a state whose progress.csv row is missing (a resume would never write
+// it); a row that cannot be written withdraws the snapshot from publishing and returns 1
+static int snapshot(runctx* r, const trpo_stats* st, const int* ran) {
   trpo_train_gather(r->tr);
-  if (r->comm->rank != 0) return;
+  if (r->comm->rank != 0) return 0;
+  int bad = 0;
   pthread_mutex_lock(&r->lock);
   for (int k = 0; k < r->nitems; k++)
     memcpy(r->snap[k].data, r->items[k].data, trpo_ckpt_item_bytes(&r->items[k]));
   r->snap_iter = trpo_train_iteration(r->tr);
+  if (st) {
+    if (r->row_stall_ms > 0) {
+      // tests: a busy wait (a signal does not cut it short) between the copy and the rows
+      double until = trpo_time_now() + 1e-3 * r->row_stall_ms;
+      while (trpo_time_now() < until) continue;
+    }
+    bad = log_rows(r, st, ran);
+    if (bad) r->snap_iter = r->written_iter;
+  }
   pthread_mutex_unlock(&r->lock);
+  return bad;
 }
 
 // collective: write the snapshot on rank 0; every rank gets the same return code
@@ -226,15 +254,19 @@ static int open_dir(runctx* r, int restart, int* resume) {
   const char* dir = r->cfg->run_dir;
   *resume = 0;
   // tests: TRPO_TEST_CKPT_STALL_MS pauses halfway through each checkpoint file write, so that
-  // tests/killpoints.sh can kill inside a write however fast the disk is
-  const char* stall = getenv("TRPO_TEST_CKPT_STALL_MS");
-  if (stall && *stall) {
+  // tests/killpoints.sh can kill inside a write however fast the disk is; TRPO_TEST_ROW_STALL_MS
+  // pauses between an iteration's snapshot and its log rows (tests/resume.sh)
+  const char* names[2] = {"TRPO_TEST_CKPT_STALL_MS", "TRPO_TEST_ROW_STALL_MS"};
+  for (int k = 0; k < 2; k++) {
+    const char* stall = getenv(names[k]);
+    if (!stall || !*stall) continue;
     char* end;
     double ms = strtod(stall, &end);
     if (*end || !(ms >= 0 && ms <= 60000))
-      return say(r, 1, "trpo: environment variable TRPO_TEST_CKPT_STALL_MS='%s': expected "
-                       "milliseconds from 0 to 60000", stall), TRPO_EXIT_BADINPUT;
-    trpo_checkpoint_set_stall(ms);
+      return say(r, 1, "trpo: environment variable %s='%s': expected milliseconds from 0 to 60000",
+                 names[k], stall), TRPO_EXIT_BADINPUT;
+    if (k == 0) trpo_checkpoint_set_stall(ms);
+    else r->row_stall_ms = ms;
   }
   if (trpo_rundir_make(dir, err, sizeof err)) return say(r, 1, "trpo: %s", err), TRPO_EXIT_IOERROR;
   int stale = 0;
@@ -374,7 +406,7 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   if (state[0]) goto done_err;
 
   // rank 0's watcher for the fast path
-  snapshot(r);
+  snapshot(r, NULL, NULL);
   if (comm->rank == 0 && pthread_create(&r->watcher, NULL, watch, r) == 0) r->watching = 1;
   say(r, 0, "training %s: %d environments x %d steps per iteration on %d rank%s, %ld steps total, run_dir %s",
       cfg->env, cfg->nenv, cfg->nsteps, comm->nrank, comm->nrank > 1 ? "s" : "", cfg->total_steps,
@@ -387,7 +419,9 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
     int stop = trpo_train_iterate(r->tr, &st);
     int ran[comm->nrank];   // the shares of this iteration, before load balancing moves any
     trpo_train_shares(r->tr, ran);
-    snapshot(r);
+    // rank 0 logs the iteration with its snapshot; a row that cannot be written is a disk error
+    // like a checkpoint's
+    int csv_bad = snapshot(r, &st, ran);
     // environments move between ranks; results do not change
     int moved = trpo_train_rebalance(r->tr);
     if (moved && comm->rank == 0 && !cfg->quiet) {
@@ -400,21 +434,7 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
       say(r, 0, "load balancing moved %d environment%s; environments per rank now %s", moved,
           moved > 1 ? "s" : "", line);
     }
-    // rank 0 logs the iteration; a row that cannot be written is a disk error like a checkpoint's
-    int csv_bad = 0;
-    if (comm->rank == 0) {
-      char row[4096];
-      trpo_stats_row(&st, row, sizeof row);
-      errno = 0;
-      if (fprintf(r->csv, "%s\n", row) < 0 || fflush(r->csv) != 0) {
-        say(r, 1, "trpo: cannot write %s: %s", r->path, strerror(errno ? errno : EIO));
-        csv_bad = 1;
-      } else if (r->rcsv && rank_rows(r, ran) != 0) {
-        say(r, 1, "trpo: cannot write %s: %s", r->rpath, strerror(errno ? errno : EIO));
-        csv_bad = 1;
-      }
-      console_line(r, &st);
-    }
+    if (comm->rank == 0) console_line(r, &st);
     if (stop == TRPO_STOP_SKIPS) {
       say(r, 1, "trpo: %d consecutive updates were skipped for non-finite gradients, curvature or "
                 "surrogate; stopping instead of training on garbage (see skipped_updates in %s)",
@@ -436,9 +456,6 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
     // without its progress.csv row this iteration is not published (not by the watcher either):
     // a resume redoes it
     if (flag[3]) {
-      pthread_mutex_lock(&r->lock);
-      r->snap_iter = r->written_iter;
-      pthread_mutex_unlock(&r->lock);
       rc = TRPO_EXIT_IOERROR;
       break;
     }

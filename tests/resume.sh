@@ -9,7 +9,10 @@
 #      1000-step limit; the checkpoint's envs/t must show episodes in flight), resumed on another
 #      rank count;
 #   4. case 1 with the stopped run's progress.csv lacking a column (as an older build wrote it):
-#      the resume rewrites its rows in the current columns and says so.
+#      the resume rewrites its rows in the current columns and says so;
+#   5. SIGTERM while rank 0 is between an iteration's snapshot and its progress.csv row (held
+#      there by TRPO_TEST_ROW_STALL_MS): that iteration is published with its row, and the
+#      resumed run is identical to the reference.
 #   usage: resume.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
 set -euo pipefail
 source "$(dirname "$0")/runlib.sh"
@@ -74,4 +77,28 @@ grep -q "progress.csv had the columns of another build" "$work/cols/train.log" |
 awk -F, 'NR == 1 { n = NF } NF != n { bad = 1 } END { exit bad }' "$work/cols/progress.csv" ||
   fail "progress.csv rows do not all have the header's columns after the rewrite"
 same_as "$work/cols" "$work/ref" "pendulum, stopped after 2 of 6, progress.csv of other columns"
+
+# 5. SIGTERM between an iteration's snapshot and its log rows. TRPO_TEST_ROW_STALL_MS holds rank 0
+#    there with a busy wait that the signal does not cut short; the watcher thread must not
+#    publish that iteration before its progress.csv row is written, or the resumed run would
+#    never write the row
+dir=$work/rowstall
+TRPO_TEST_ROW_STALL_MS=2000 "$mpiexec" -n 1 "${margs[@]}" "$trpo" train "${pend[@]}" run_dir="$dir" \
+  total_steps=$((6 * per)) >"$work/rowstall.out" 2>&1 &
+M=$!
+pids=($(rank_pids $M 1)) || fail "5: the run did not start"
+has_ckpt1() { [ "$(newest_ckpt "$dir")" -ge 1 ]; }
+wait_for 60 has_ckpt1 || fail "5: no checkpoint of iteration 1"
+sleep 0.7   # iteration 2's own work takes well under this: rank 0 is in the stall after it
+kill -TERM "${pids[0]}"
+rc=0
+wait $M || rc=$?
+[ $rc = 75 ] || { cat "$work/rowstall.out"; fail "5: exit code $rc after SIGTERM, expected 75"; }
+k=$(newest_ckpt "$dir")
+[ "$k" = 2 ] || fail "5: newest checkpoint $k, expected 2 (the iteration in its stall)"
+[ "$(last_row "$dir")" = 2 ] ||
+  fail "5: the checkpoint of iteration 2 was published without its progress.csv row (last row $(last_row "$dir"))"
+mpi 2 train "${pend[@]}" run_dir="$dir" total_steps=$((6 * per))
+resumed "$dir" 2
+same_as "$dir" "$work/ref" "pendulum, SIGTERM between the snapshot of iteration 2 and its log row"
 echo "resume: all cases identical to their uninterrupted runs"
