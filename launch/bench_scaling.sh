@@ -11,7 +11,9 @@
 #            baseline;
 #   train    `trpo train` for WARMUP + ITERS iterations; rates from progress.csv over the last
 #            ITERS (env steps over rank 0's wall clock, which includes the per-iteration state
-#            gather of src/run.c), phase times summed over those iterations.
+#            gather of src/run.c), phase times summed over those iterations. WARMUP is 6 because
+#            load balancing takes its first decision after 5 iterations: the measured iterations
+#            are those of a long run after its first few, not its start-up.
 # Modes:
 #   weak     WEAK_NENV environments per rank (the global batch grows with N; vf_minibatch fixed)
 #   weak-mb  the same with vf_minibatch x N, so every iteration has the same number of Adam
@@ -42,10 +44,10 @@
 # between runs of the same configuration).
 #
 # Environment overrides: RANKS="1 2 4" (rank counts above the cores run oversubscribed, unbound:
-# only for developing this script), WEAK_NENV=4 STRONG_NENV=64 NSTEPS=128 WARMUP=2 ITERS=8
+# only for developing this script), WEAK_NENV=4 STRONG_NENV=64 NSTEPS=128 WARMUP=6 ITERS=8
 # PHYS_SECONDS=3 CONFIG=configs/hopper.ini MPIRUN=mpirun MODES="weak weak-mb strong" REPS=3
 # COMM_TIMING=1 (0: no barrier before each collective; comm% and wait% then read 0).
-# About 3 minutes per repetition on 16 cores (all four modes), so about 9 with REPS=3: where one
+# About 3.5 minutes per repetition on 16 cores (all four modes), so about 10 with REPS=3: where one
 # command may run at most 10 minutes, split the modes over two calls (MODES="weak-mb strong-mb",
 # then MODES="weak strong"). Prints a plain table to stdout, progress to stderr.
 set -euo pipefail
@@ -68,7 +70,7 @@ config=${CONFIG:-configs/hopper.ini}
 weak_nenv=${WEAK_NENV:-4}
 strong_nenv=${STRONG_NENV:-64}
 nsteps=${NSTEPS:-128}
-warmup=${WARMUP:-2}
+warmup=${WARMUP:-6}
 iters=${ITERS:-8}
 phys_s=${PHYS_SECONDS:-3}
 mpirun=${MPIRUN:-mpirun}
