@@ -35,8 +35,10 @@
 # log); the per-phase milliseconds of one iteration. A second table, from each run's ranks.csv
 # (rank_times = 1), says where the waiting is: how much more work the busiest rank had than the
 # mean (all of it, and sampling alone), which rank was most often the busiest, and the waiting at
-# each phase's collectives: one rank always the busiest points at its core, a busiest rank that
-# changes at random and sampling imbalance at the work itself. Targets at the
+# each phase's collectives, beside the physics-only runs' slowest rank (its rate over the mean
+# rank's, and which rank it was in each repetition): one rank always the busiest, and slowest in
+# physics too, points at its core; a busiest rank that changes at random and sampling imbalance
+# at the work itself. Targets at the
 # largest N (16 on a 16-core machine): weak >= 90%, strong >= 80%, comm% < 10%. Ends with one
 # line per target. More ranks than physical cores are bound to hardware threads. Each point is
 # measured REPS times, physics and training alternating; the row is the repetition with the median
@@ -99,12 +101,14 @@ bindflags() {
   else echo "--bind-to none"; fi
 }
 
-# one physics-only measurement of N ranks holding NENV environments in all: "rate sync_rate"
+# one physics-only measurement of N ranks holding NENV environments in all:
+# "rate sync_rate min/mean slowest": the slowest rank's rate over the mean rank's, and its rank
 physics() {
   local n=$1 nenv=$2 out
   # shellcheck disable=SC2046
   out=$("$mpirun" -np "$n" $(bindflags "$n") "$phys" "$task" "$nenv" "$nsteps" "$phys_s")
-  echo "$(sed -n 's/.* rate \([0-9.]*\) .*/\1/p' <<<"$out") $(sed -n 's/.* sync_rate \([0-9.]*\).*/\1/p' <<<"$out")"
+  awk -v n="$n" '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1) }
+    END { if (v["rate"] > 0) printf "%s %s %.3f %s\n", v["rate"], v["sync_rate"], n * v["rank_min"] / v["rate"], v["slowest"] }' <<<"$out"
 }
 
 # train and summarise progress.csv over the measured iterations:
@@ -186,13 +190,17 @@ for mode in $modes; do
     phys_out="" train_out=""
     for ((k = 0; k < reps; k++)); do
       ph=$(physics "$n" "$nenv")
-      [[ $ph =~ ^[0-9.]+\ [0-9.]+$ ]] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
+      [[ $ph =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+$ ]] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
       phys_out+="$ph"$'\n'
       res=$(train "$n" "$nenv" "$mb") || { echo "bench_scaling.sh: training at $n ranks failed" >&2; exit 1; }
       train_out+="$res"$'\n'
     done
     p=$(awk 'NF { print $1 }' <<<"$phys_out" | median)
     ps=$(awk 'NF { print $2 }' <<<"$phys_out" | median)
+    # physics: the slowest rank's rate over the mean (median of the repetitions), and the slowest
+    # rank of each repetition
+    pmin=$(awk 'NF { print $3 }' <<<"$phys_out" | median)
+    pslow=$(awk 'NF { printf "%s%s", (k++ ? "," : ""), $4 }' <<<"$phys_out")
     # the repetition with the median training rate (the lower middle one for an even count)
     res=$(awk 'NF' <<<"$train_out" | sort -g -k1,1 | sed -n "$(((reps + 1) / 2))p")
     read -r rate comm wait wmin other titer ts tg tcg tl tv bimb simb slow slowpct wg wcg wls wvf <<<"$res"
@@ -206,8 +214,8 @@ for mode in $modes; do
                m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * ps / p, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
     echo "$line"
     last="$n $(awk '{ print $10, $12 }' <<<"$line")"
-    waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s" "$mode" "$n$over" "$bimb" "$simb" \
-      "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf")")
+    waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %s" "$mode" "$n$over" "$bimb" "$simb" \
+      "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf" "$pmin" "$pslow")")
   done
   [ -n "$last" ] && summary+=("$mode $last")
 done
@@ -217,8 +225,11 @@ echo
 echo "where the waiting is: busy = a rank's work (t_iter - t_wait - t_comm), max over ranks / mean;"
 echo "sample = the same for sampling alone; slowest = the rank most often the busiest : share of"
 echo "iterations; w_* = ms per iteration waited at that phase's collectives (max over ranks; the"
-echo "wait for slower samplers lands in w_grad)"
-printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s\n" mode ranks busy_imb sample_imb slowest w_grad w_cg w_ls w_vf
+echo "wait for slower samplers lands in w_grad); phys_min = in the physics-only runs, the slowest"
+echo "rank's rate over the mean rank's (median), and phys_slowest = that rank in each repetition:"
+echo "the same rank slowest in physics and in training points at its core"
+printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %s\n" mode ranks busy_imb sample_imb slowest w_grad w_cg w_ls w_vf \
+  phys_min phys_slowest
 for w in "${waits[@]}"; do echo "$w"; done
 
 # the targets, at the largest rank count of each mode

@@ -15,7 +15,8 @@
 // physics alone would give if ranks had to meet once per iteration, so the gap between the two
 // is the cost of meeting (unequal rank speeds, OS noise) before any training work. Rank 0 prints
 // one line of key/value pairs: ranks, nenv, steps, seconds (the slowest rank's), rate (env
-// steps/s summed over ranks), the slowest and fastest rank's rate and sync_rate. Not a CTest case.
+// steps/s summed over ranks), the slowest and fastest rank's rate, which rank was the slowest
+// and sync_rate. Not a CTest case.
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,10 +108,18 @@ int main(int argc, char** argv) {
   long steps[1];
   steps[0] = physics(s, task, nenv, nsteps, seconds, &rng, len, &dt);
 
-  // rates over ranks: sum, slowest, fastest
-  double rate = (double)steps[0] / dt;
-  double mx[3] = {dt, -rate, rate};
-  trpo_comm_max_double(&comm, mx, 3);
+  // rates over ranks: sum, slowest (and which rank), fastest; the longest time
+  double mine[2] = {dt, (double)steps[0] / dt};
+  double* all = trpo_alloc((size_t)comm.nrank * 2 * sizeof(double));
+  trpo_comm_allgather_double(&comm, mine, 2, all);
+  double mx[3] = {all[0], -all[1], all[1]};
+  int slowest = 0;
+  for (int r = 1; r < comm.nrank; r++) {
+    mx[0] = all[2 * r] > mx[0] ? all[2 * r] : mx[0];
+    if (-all[2 * r + 1] > mx[1]) mx[1] = -all[2 * r + 1], slowest = r;
+    mx[2] = all[2 * r + 1] > mx[2] ? all[2 * r + 1] : mx[2];
+  }
+  trpo_alloc_free(all);
   trpo_comm_sum_long(&comm, steps, 1);
 
   // synchronised: whole rounds with a barrier after each; the round count comes from the free
@@ -130,9 +139,9 @@ int main(int argc, char** argv) {
   trpo_comm_sum_long(&comm, ssteps, 1);
   if (comm.rank == 0)
     printf("ranks %d nenv %d steps %ld seconds %.3f rate %.0f rank_min %.0f rank_max %.0f "
-           "sync_rate %.0f\n",
+           "slowest %d sync_rate %.0f\n",
            comm.nrank, nenv_total, steps[0], mx[0], (double)steps[0] / mx[0], -mx[1], mx[2],
-           (double)ssteps[0] / sdt[0]);
+           slowest, (double)ssteps[0] / sdt[0]);
   trpo_alloc_free(len);
   trpo_env_mujoco.free(s);
   trpo_comm_finalize(&comm);
