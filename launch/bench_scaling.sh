@@ -49,7 +49,8 @@
 # only for developing this script), WEAK_NENV=4 STRONG_NENV=64 NSTEPS=128 WARMUP=6 ITERS=8
 # PHYS_SECONDS=3 CONFIG=configs/hopper.ini MPIRUN=mpirun MODES="weak weak-mb strong" REPS=3
 # COMM_TIMING=1 (0: no barrier before each collective; comm% and wait% then read 0).
-# About 3.5 minutes per repetition on 16 cores (all four modes), so about 10 with REPS=3: where one
+# About 3 minutes per repetition on 16 cores (all four modes; measured with 2 warm-up iterations,
+# the 6 now add an estimated half minute), so about 10 with REPS=3: where one
 # command may run at most 10 minutes, split the modes over two calls (MODES="weak-mb strong-mb",
 # then MODES="weak strong"). Prints a plain table to stdout, progress to stderr.
 set -euo pipefail
