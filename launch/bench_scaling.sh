@@ -47,7 +47,7 @@
 #
 # Environment overrides: RANKS="1 2 4" (rank counts above the cores run oversubscribed, unbound:
 # only for developing this script), WEAK_NENV=4 STRONG_NENV=64 NSTEPS=128 WARMUP=6 ITERS=8
-# PHYS_SECONDS=3 CONFIG=configs/hopper.ini MPIRUN=mpirun MODES="weak weak-mb strong" REPS=3
+# PHYS_SECONDS=3 CONFIG=configs/hopper.ini MPIRUN=mpirun MODES="weak weak-mb strong strong-mb" REPS=3
 # COMM_TIMING=1 (0: no barrier before each collective; comm% and wait% then read 0).
 # About 3 minutes per repetition on 16 cores (all four modes; measured with 2 warm-up iterations,
 # the 6 now add an estimated half minute), so about 10 with REPS=3: where one
