@@ -142,6 +142,7 @@ train() {
   # work, and sampling alone), the rank most often the busiest and in how many iterations (%), and
   # the waiting at each phase's collectives (ms per iteration, the most any rank waited there)
   imb=$(awk -F, -v w="$warmup" '
+    BEGIN { split("w_grad w_cg w_ls w_vf", ph, " ") }
     NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     $1 > w {
       it = $1; r = $2; b = $c["t_busy"]; s = $c["t_sample"]
@@ -149,7 +150,6 @@ train() {
       n[it]++; sb[it] += b; ss[it] += s
       if (b > bmax[it] || n[it] == 1) { bmax[it] = b; arg[it] = r }
       if (s > smax[it] || n[it] == 1) smax[it] = s
-      split("w_grad w_cg w_ls w_vf", ph, " ")
       for (j = 1; j <= 4; j++) if ($c[ph[j]] > wm[it, j] || n[it] == 1) wm[it, j] = $c[ph[j]]
     }
     END {

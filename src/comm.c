@@ -86,8 +86,7 @@ void trpo_comm_finalize(trpo_comm* c) {
 static double enter(trpo_comm* c) {
   if (c->slow > 1 && c->t_free > 0) {
     // benchmarks: this rank's work since the last collective takes slow times as long
-    double now = trpo_time_now(), until = now + (now - c->t_free) * (c->slow - 1);
-    while (trpo_time_now() < until) continue;
+    trpo_time_spin((trpo_time_now() - c->t_free) * (c->slow - 1));
   }
   double t0 = trpo_time_now();
   if (c->timing && c->nrank > 1) MPICHECK(MPI_Barrier(MPI_COMM_WORLD));

@@ -170,11 +170,8 @@ static int snapshot(runctx* r, const trpo_stats* st, const int* ran) {
     memcpy(r->snap[k].data, r->items[k].data, trpo_ckpt_item_bytes(&r->items[k]));
   r->snap_iter = trpo_train_iteration(r->tr);
   if (st) {
-    if (r->row_stall_ms > 0) {
-      // tests: a busy wait (a signal does not cut it short) between the copy and the rows
-      double until = trpo_time_now() + 1e-3 * r->row_stall_ms;
-      while (trpo_time_now() < until) continue;
-    }
+    // tests: a busy wait (a signal does not cut it short) between the copy and the rows
+    if (r->row_stall_ms > 0) trpo_time_spin(1e-3 * r->row_stall_ms);
     bad = log_rows(r, st, ran);
     if (bad) r->snap_iter = r->written_iter;
   }

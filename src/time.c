@@ -11,3 +11,8 @@ double trpo_time_now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+void trpo_time_spin(double seconds) {
+  double until = trpo_time_now() + seconds;
+  while (trpo_time_now() < until) continue;
+}

@@ -39,6 +39,7 @@ mpi 3 train "${cfg[@]}" total_steps=$((4 * per)) rank_times=1 >"$work/one.out" 2
 want=$(for i in 1 2 3 4; do echo "$i 0 2"; echo "$i 1 2"; echo "$i 2 1"; done)
 expect_pairs "$want" "3 ranks, 4 iterations"
 awk -F, '
+  BEGIN { split("t_sample t_grad t_cg t_ls t_vf t_wait t_comm t_iter", names, " ") }
   FNR == 1 { for (i = 1; i <= NF; i++) col[FILENAME, $i] = i; next }
   FILENAME ~ /ranks.csv$/ {
     it = $1
@@ -49,7 +50,6 @@ awk -F, '
     ws = 0
     for (i = col[FILENAME, "w_sample"]; i <= NF; i++) ws += $i
     if (ws > $w + 1e-12) { print "phase waits sum to more than t_wait at " it; bad = 1 }
-    split("t_sample t_grad t_cg t_ls t_vf t_wait t_comm t_iter", names, " ")
     for (k in names) { n = names[k]; v = $col[FILENAME, n] + 0; if (!((it, n) in mx) || v > mx[it, n]) mx[it, n] = v }
     v = $w + 0; if (!((it, "min") in mx) || v < mx[it, "min"]) mx[it, "min"] = v
     next

@@ -580,6 +580,8 @@ int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_com
 //---------------------------------- timer ----------------------------------------------------------
 
 double trpo_time_now(void);   // monotonic seconds
+// busy-wait (a signal does not cut it short); benchmark and test slowdowns only
+void trpo_time_spin(double seconds);
 
 #ifdef __cplusplus
 }
