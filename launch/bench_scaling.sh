@@ -38,7 +38,10 @@
 # each phase's collectives, beside the physics-only runs' slowest rank (its rate over the mean
 # rank's, and which rank it was in each repetition): one rank always the busiest, and slowest in
 # physics too, points at its core; a busiest rank that changes at random and sampling imbalance
-# at the work itself. Targets at the
+# at the work itself. Beside them: the most involuntary context switches a rank had per iteration
+# (ranks.csv preempt: a co-runner on its core) and which rank, and the hypervisor's steal time
+# over the training run (/proc/stat, all CPUs and the most-stolen one): a virtual machine's cores
+# can be taken away without any process of its own to see. Targets at the
 # largest N (16 on a 16-core machine): weak >= 90%, strong >= 80%, comm% < 10%. Ends with one
 # line per target. More ranks than physical cores are bound to hardware threads. Each point is
 # measured REPS times, physics and training alternating; the row is the repetition with the median
@@ -119,10 +122,22 @@ train() {
   local n=$1 nenv=$2 mb=$3 dir=$work/run
   rm -rf "$dir"
   # shellcheck disable=SC2046
+  local stat0 stat1 main imb steal
+  stat0=$(grep '^cpu[0-9]' /proc/stat 2>/dev/null || true)
   "$mpirun" -np "$n" $(bindflags "$n") "$trpo" train "$config" env="$task" nenv="$nenv" \
     nsteps="$nsteps" vf_minibatch="$mb" total_steps=$((nenv * nsteps * (warmup + iters))) \
     run_dir="$dir" checkpoint_every=0 comm_timing="$timing" rank_times=1 quiet=1 --restart >/dev/null
-  local main imb
+  stat1=$(grep '^cpu[0-9]' /proc/stat 2>/dev/null || true)
+  # the hypervisor's share of the run (the 8th number of a /proc/stat cpu line: time a virtual
+  # CPU was ready but the host ran something else), over all CPUs and on the most-stolen one;
+  # "-1 -1" where /proc/stat is not there
+  steal="-1 -1"
+  [ -z "$stat0" ] || steal=$(awk 'NR == FNR { for (i = 2; i <= NF; i++) a[$1, i] = $i; next }
+    { tot = 0; for (i = 2; i <= NF; i++) tot += $i - a[$1, i]
+      st = NF >= 9 ? $9 - a[$1, 9] : 0; T += tot; S += st
+      if (tot > 0 && 100 * st / tot > mx) mx = 100 * st / tot }
+    END { if (T > 0) printf "%.1f %.1f\n", 100 * S / T, mx; else print "-1 -1" }' \
+    <(echo "$stat0") <(echo "$stat1"))
   main=$(awk -F, -v w="$warmup" '
     NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     $c["iteration"] == w { s0 = $c["env_steps"]; w0 = $c["wall_s"] }
@@ -151,6 +166,8 @@ train() {
       if (b > bmax[it] || n[it] == 1) { bmax[it] = b; arg[it] = r }
       if (s > smax[it] || n[it] == 1) smax[it] = s
       for (j = 1; j <= 4; j++) if ($c[ph[j]] > wm[it, j] || n[it] == 1) wm[it, j] = $c[ph[j]]
+      p = $c["preempt"]; pr[r] += p
+      if (p > pm[it] || n[it] == 1) pm[it] = p
     }
     END {
       if (k == 0) { print "bench_scaling.sh: no measured rows in ranks.csv" > "/dev/stderr"; exit 1 }
@@ -160,13 +177,16 @@ train() {
         si += ss[it] > 0 ? smax[it] * n[it] / ss[it] : 1
         cnt[arg[it]]++
         for (j = 1; j <= 4; j++) ws[j] += wm[it, j]
+        pms += pm[it]
       }
       best = -1
       for (r in cnt) if (best < 0 || cnt[r] > cnt[best]) best = r
-      printf "%.3f %.3f %d %.0f %.1f %.1f %.1f %.1f\n", bi / k, si / k, best, 100 * cnt[best] / k,
-             1e3 * ws[1] / k, 1e3 * ws[2] / k, 1e3 * ws[3] / k, 1e3 * ws[4] / k
+      pbest = -1
+      for (r in pr) if (pbest < 0 || pr[r] > pr[pbest]) pbest = r
+      printf "%.3f %.3f %d %.0f %.1f %.1f %.1f %.1f %.1f %d\n", bi / k, si / k, best, 100 * cnt[best] / k,
+             1e3 * ws[1] / k, 1e3 * ws[2] / k, 1e3 * ws[3] / k, 1e3 * ws[4] / k, pms / k, pbest
     }' "$dir/ranks.csv") || return 1
-  echo "$main $imb"
+  echo "$main $imb $steal"
 }
 
 echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, $reps repetitions, ranks:$ranks" \
@@ -204,7 +224,8 @@ for mode in $modes; do
     pslow=$(awk 'NF { printf "%s%s", (k++ ? "," : ""), $4 }' <<<"$phys_out")
     # the repetition with the median training rate (the lower middle one for an even count)
     res=$(awk 'NF' <<<"$train_out" | sort -g -k1,1 | sed -n "$(((reps + 1) / 2))p")
-    read -r rate comm wait wmin other titer ts tg tcg tl tv bimb simb slow slowpct wg wcg wls wvf <<<"$res"
+    read -r rate comm wait wmin other titer ts tg tcg tl tv bimb simb slow slowpct wg wcg wls wvf pre prank \
+      steal stealmax <<<"$res"
     [ -n "$base_rate" ] || { base_rate=$rate; base_phys=$p; }
     over=""; [ "$n" -le "$ncpu" ] || over="*"
     line=$(awk -v m="$mode" -v n="$n$over" -v e="$nenv" -v rows=$((nenv * nsteps)) -v r="$rate" \
@@ -215,8 +236,8 @@ for mode in $modes; do
                m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * ps / p, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
     echo "$line"
     last="$n $(awk '{ print $10, $12 }' <<<"$line")"
-    waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %s" "$mode" "$n$over" "$bimb" "$simb" \
-      "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf" "$pmin" "$pslow")")
+    waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %6s %6s %12s" "$mode" "$n$over" "$bimb" \
+      "$simb" "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf" "$pre" "$prank" "$steal" "$stealmax" "$pmin") $pslow")
   done
   [ -n "$last" ] && summary+=("$mode $last")
 done
@@ -228,9 +249,12 @@ echo "sample = the same for sampling alone; slowest = the rank most often the bu
 echo "iterations; w_* = ms per iteration waited at that phase's collectives (max over ranks; the"
 echo "wait for slower samplers lands in w_grad); phys_min = in the physics-only runs, the slowest"
 echo "rank's rate over the mean rank's (median), and phys_slowest = that rank in each repetition:"
-echo "the same rank slowest in physics and in training points at its core"
-printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %s\n" mode ranks busy_imb sample_imb slowest w_grad w_cg w_ls w_vf \
-  phys_min phys_slowest
+echo "the same rank slowest in physics and in training points at its core. preempt = the most"
+echo "involuntary context switches any rank had per iteration (ranks.csv preempt: another runnable"
+echo "thread took its core), pre_rank = the rank with the most; steal% = the hypervisor's share of"
+echo "all CPUs' time during the training run (/proc/stat), st_max% = that of the most-stolen CPU"
+printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %6s %6s %12s %s\n" mode ranks busy_imb sample_imb slowest w_grad \
+  w_cg w_ls w_vf preempt pre_rank steal% st_max% phys_min phys_slowest
 for w in "${waits[@]}"; do echo "$w"; done
 
 # the targets, at the largest rank count of each mode

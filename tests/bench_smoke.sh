@@ -26,7 +26,7 @@ for mode in weak weak-mb strong strong-mb; do
     grep -Eq "^$mode +$n +[0-9]+ +[0-9]+( +$num){17}\$" "$out" ||
       fail "no well-formed main-table row for $mode at $n rank(s)"
     # the where-the-waiting-is row
-    grep -Eq "^$mode +$n +$num +$num +[0-9]+:[0-9]+% +$num +$num +$num +$num +$num +[0-9]+(,[0-9]+)*\$" "$out" ||
+    grep -Eq "^$mode +$n +$num +$num +[0-9]+:[0-9]+% +$num +$num +$num +$num +$num +[0-9]+ +$num +$num +$num +[0-9]+(,[0-9]+)*\$" "$out" ||
       fail "no well-formed waiting row for $mode at $n rank(s)"
   done
   grep -Eq "^$mode +at +2 ranks: efficiency +$num% .*collectives +$num% of t_iter" "$out" ||

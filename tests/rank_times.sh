@@ -7,7 +7,10 @@
 #   2. rows after the checkpoint (a killed run's) are dropped on resume, here on 2 ranks, and the
 #      new iterations have one row per rank of the new count;
 #   3. a resumption with rank_times = 0 still drops them, and adds none;
-#   4. --restart removes ranks.csv with the rest of the old run.
+#   4. --restart removes ranks.csv with the rest of the old run;
+#   5. one rank pinned with taskset to a core that a busy loop shares: every row's cpu is that
+#      core, and preempt counts the scheduler taking the core away (at least once per iteration;
+#      always 0 or a wrong cpu fails).
 #   usage: rank_times.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
 set -euo pipefail
 source "$(dirname "$0")/runlib.sh"
@@ -17,7 +20,7 @@ per=$((5 * 64))
 cfg=("$src/configs/pendulum.ini" nenv=5 nsteps=64 vf_epochs=2 vf_minibatch=20 quiet=1
      run_dir="$work/run")
 f=$work/run/ranks.csv
-head="iteration,rank,nenv,t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf"
+head="iteration,rank,nenv,t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf,preempt,cpu"
 
 # rows of iteration/rank pairs, sorted: "iteration rank nenv"
 pairs() { awk -F, 'NR > 1 { print $1, $2, $3 }' "$f" | sort -n -k1,1 -k2,2; }
@@ -28,7 +31,7 @@ expect_pairs() {
 # append the rows a killed run would have left after the checkpoint of its last iteration
 fake_rows() {
   local it=$1 k
-  for k in 0 1 2; do echo "$it,$k,9,12345,0,0,0,0,0,0,0,0,0,0,0,0,0" >>"$f"; done
+  for k in 0 1 2; do echo "$it,$k,9,12345,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0" >>"$f"; done
   printf '%s' "$it,3,9,123" >>"$f"   # and a torn one
 }
 
@@ -48,7 +51,9 @@ awk -F, '
     b = col[FILENAME, "t_busy"]
     if (($b - ($t - $w - $c))^2 > 1e-24) { print "t_busy != t_iter - t_wait - t_comm at " it; bad = 1 }
     ws = 0
-    for (i = col[FILENAME, "w_sample"]; i <= NF; i++) ws += $i
+    for (i = col[FILENAME, "w_sample"]; i <= col[FILENAME, "w_vf"]; i++) ws += $i
+    p = $col[FILENAME, "preempt"]; u = $col[FILENAME, "cpu"]
+    if (p != int(p) || u != int(u)) { print "preempt or cpu not a whole number at " it; bad = 1 }
     if (ws > $w + 1e-12) { print "phase waits sum to more than t_wait at " it; bad = 1 }
     for (k in names) { n = names[k]; v = $col[FILENAME, n] + 0; if (!((it, n) in mx) || v > mx[it, n]) mx[it, n] = v }
     v = $w + 0; if (!((it, "min") in mx) || v < mx[it, "min"]) mx[it, "min"] = v
@@ -89,4 +94,22 @@ mpi 2 train "${cfg[@]}" total_steps=$((1 * per)) --restart >"$work/four.out" 2>&
   { cat "$work/four.out"; fail "the --restart run failed"; }
 [ ! -e "$f" ] || fail "--restart kept the old ranks.csv"
 echo "4. --restart: ranks.csv removed"
+
+# 5. a busy loop on the rank's core (a rank started without mpirun keeps taskset's binding)
+core=$(($(nproc) - 1))
+taskset -c "$core" sh -c 'while :; do :; done' &
+hog=$!
+trap 'kill "$hog" 2>/dev/null || true' EXIT
+taskset -c "$core" "$trpo" train "${cfg[@]}" run_dir="$work/pinned" nenv=2 nsteps=512 \
+  total_steps=$((6 * 2 * 512)) rank_times=1 >"$work/five.out" 2>&1 ||
+  { cat "$work/five.out"; fail "the pinned run failed"; }
+kill "$hog" 2>/dev/null || true
+read -r rows cpus pre <<<"$(awk -F, -v c="$core" '
+  NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+  { n++; if ($col["cpu"] == c) on++; p += $col["preempt"] }
+  END { print n + 0, on + 0, p + 0 }' "$work/pinned/ranks.csv")"
+[ "$rows" = 6 ] || fail "pinned run: $rows ranks.csv rows, expected 6"
+[ "$cpus" = 6 ] || fail "pinned run: cpu is $core in only $cpus of 6 rows"
+[ "$pre" -ge 6 ] || fail "pinned run beside a busy loop: $pre preemptions in 6 iterations, expected >= 6"
+echo "5. pinned beside a busy loop: cpu $core in every row, $pre preemptions in 6 iterations"
 echo "PASS"

@@ -563,11 +563,13 @@ int trpo_train_shares(const trpo_train* t, int* share);
 // extra collective: nrank rows of TRPO_RANK_NTIME in the order of TRPO_RANK_COLUMNS. t_* as in
 // progress.csv but of that rank alone; t_busy = t_iter - t_wait - t_comm (its own work);
 // w_<phase> = the part of t_wait spent at that phase's collectives (the waiting for the samples of
-// slower ranks lands in w_grad: the first collective after sampling is there). ranks.csv
-// (rank_times = 1) holds these rows.
+// slower ranks lands in w_grad: the first collective after sampling is there); preempt = the
+// rank's involuntary context switches during the iteration (another runnable thread took its core);
+// cpu = the CPU it ran on at the iteration's end. ranks.csv (rank_times = 1) holds these rows.
 #define TRPO_RANK_COLUMNS \
-  "t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf"
-#define TRPO_RANK_NTIME 14
+  "t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf," \
+  "preempt,cpu"
+#define TRPO_RANK_NTIME 16
 const double* trpo_train_rank_times(const trpo_train* t);
 
 //---------------------------------- run: a whole training run in a run directory --------------------
@@ -582,6 +584,10 @@ int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_com
 double trpo_time_now(void);   // monotonic seconds
 // busy-wait (a signal does not cut it short); benchmark and test slowdowns only
 void trpo_time_spin(double seconds);
+// involuntary context switches of this process so far: each is a time the scheduler took the
+// core away from it for another runnable thread (a co-runner on a shared core); 0 if unknown
+long trpo_time_preemptions(void);
+int trpo_time_cpu(void);      // the CPU this thread runs on now, -1 if unknown
 
 #ifdef __cplusplus
 }
