@@ -51,7 +51,10 @@
 # Environment overrides: RANKS="1 2 4" (rank counts above the cores run oversubscribed, unbound:
 # only for developing this script), WEAK_NENV=4 STRONG_NENV=64 NSTEPS=128 WARMUP=6 ITERS=8
 # PHYS_SECONDS=3 CONFIG=configs/hopper.ini MPIRUN=mpirun MODES="weak weak-mb strong strong-mb" REPS=3
-# COMM_TIMING=1 (0: no barrier before each collective; comm% and wait% then read 0).
+# COMM_TIMING=1 (0: no barrier before each collective; comm% and wait% then read 0), KEEP=DIR
+# (keep every run's raw output there: DIR/MODE-N-REP/ with the training run's progress.csv,
+# ranks.csv and train.log, and physics.txt, the physics-only run's output; on the device machine
+# KEEP=$OUT/runs brings them back for analysis after the call).
 # About 3 minutes per repetition on 16 cores (all four modes; measured with 2 warm-up iterations,
 # the 6 now add an estimated half minute), so about 10 with REPS=3: where one
 # command may run at most 10 minutes, split the modes over two calls (MODES="weak-mb strong-mb",
@@ -82,6 +85,8 @@ phys_s=${PHYS_SECONDS:-3}
 mpirun=${MPIRUN:-mpirun}
 modes=${MODES:-weak weak-mb strong strong-mb}
 strong_mb=${STRONG_MB:-2048}
+keep=${KEEP:-}
+tag=""   # MODE-N-REP of the current repetition, for KEEP
 timing=${COMM_TIMING:-1}
 reps=${REPS:-3}
 vf_mb=$(sed -n 's/^[[:space:]]*vf_minibatch[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$config" | tail -1)
@@ -111,6 +116,7 @@ physics() {
   local n=$1 nenv=$2 out
   # shellcheck disable=SC2046
   out=$("$mpirun" -np "$n" $(bindflags "$n") "$phys" "$task" "$nenv" "$nsteps" "$phys_s")
+  if [ -n "$keep" ]; then mkdir -p "$keep/$tag" && echo "$out" >"$keep/$tag/physics.txt"; fi
   awk -v n="$n" '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1) }
     END { if (v["rate"] > 0) printf "%s %s %.3f %s\n", v["rate"], v["sync_rate"], n * v["rank_min"] / v["rate"], v["slowest"] }' <<<"$out"
 }
@@ -128,6 +134,9 @@ train() {
     nsteps="$nsteps" vf_minibatch="$mb" total_steps=$((nenv * nsteps * (warmup + iters))) \
     run_dir="$dir" checkpoint_every=0 comm_timing="$timing" rank_times=1 quiet=1 --restart >/dev/null
   stat1=$(grep '^cpu[0-9]' /proc/stat 2>/dev/null || true)
+  if [ -n "$keep" ]; then
+    mkdir -p "$keep/$tag" && cp "$dir/progress.csv" "$dir/ranks.csv" "$dir/train.log" "$keep/$tag/"
+  fi
   # the hypervisor's share of the run (the 8th number of a /proc/stat cpu line: time a virtual
   # CPU was ready but the host ran something else), over all CPUs and on the most-stolen one;
   # "-1 -1" where /proc/stat is not there
@@ -210,6 +219,7 @@ for mode in $modes; do
     echo "  $mode, $n rank(s), $nenv environments: physics and training, $reps time(s) ..." >&2
     phys_out="" train_out=""
     for ((k = 0; k < reps; k++)); do
+      tag="$mode-$n-$((k + 1))"
       ph=$(physics "$n" "$nenv")
       [[ $ph =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+$ ]] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
       phys_out+="$ph"$'\n'
@@ -220,7 +230,7 @@ for mode in $modes; do
     ps=$(awk 'NF { print $2 }' <<<"$phys_out" | median)
     # physics: the slowest rank's rate over the mean (median of the repetitions), and the slowest
     # rank of each repetition
-    pmin=$(awk 'NF { print $3 }' <<<"$phys_out" | median)
+    pmin=$(awk 'NF { print $3 }' <<<"$phys_out" | median | awk '{ printf "%.3f", $1 }')
     pslow=$(awk 'NF { printf "%s%s", (k++ ? "," : ""), $4 }' <<<"$phys_out")
     # the repetition with the median training rate (the lower middle one for an even count)
     res=$(awk 'NF' <<<"$train_out" | sort -g -k1,1 | sed -n "$(((reps + 1) / 2))p")
@@ -238,6 +248,8 @@ for mode in $modes; do
     last="$n $(awk '{ print $10, $12 }' <<<"$line")"
     waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %6s %6s %12s" "$mode" "$n$over" "$bimb" \
       "$simb" "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf" "$pre" "$prank" "$steal" "$stealmax" "$pmin") $pslow")
+    # also now, on stderr: a run cut short by a time limit keeps the rows it reached
+    echo "  waiting: ${waits[${#waits[@]} - 1]}" >&2
   done
   [ -n "$last" ] && summary+=("$mode $last")
 done

@@ -15,7 +15,7 @@ export TMPDIR=$work
 
 # bench_scaling.sh: 1 and 2 ranks, all four modes, one repetition of 1+2 iterations
 out=$work/scaling.out
-RANKS="1 2" MODES="weak weak-mb strong strong-mb" REPS=1 WARMUP=1 ITERS=2 NSTEPS=32 \
+KEEP=$work/keep RANKS="1 2" MODES="weak weak-mb strong strong-mb" REPS=1 WARMUP=1 ITERS=2 NSTEPS=32 \
   STRONG_NENV=4 STRONG_MB=64 PHYS_SECONDS=0.2 bash "$src/launch/bench_scaling.sh" "$build" \
   >"$out" 2>"$work/scaling.err" || { cat "$work/scaling.err" "$out"; fail "bench_scaling.sh failed"; }
 cat "$out"
@@ -32,7 +32,15 @@ for mode in weak weak-mb strong strong-mb; do
   grep -Eq "^$mode +at +2 ranks: efficiency +$num% .*collectives +$num% of t_iter" "$out" ||
     fail "no target line for $mode"
 done
-echo "bench_scaling.sh: 8 main rows, 8 waiting rows, 4 target lines"
+# KEEP: every repetition's raw files
+for mode in weak weak-mb strong strong-mb; do
+  for n in 1 2; do
+    for f in physics.txt progress.csv ranks.csv train.log; do
+      [ -s "$work/keep/$mode-$n-1/$f" ] || fail "KEEP: no $mode-$n-1/$f"
+    done
+  done
+done
+echo "bench_scaling.sh: 8 main rows, 8 waiting rows, 4 target lines, the raw files kept"
 
 # bench_balance.sh: 2 ranks, one repeat of each case, long enough for the balancer's history
 out=$work/balance.out
