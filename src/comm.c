@@ -110,8 +110,9 @@ void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s) {
   MPICHECK(MPI_Allreduce(MPI_IN_PLACE, s->w, (int)trpo_fxsum_nwords(s), MPI_INT64_T, MPI_SUM,
                          MPI_COMM_WORLD));
   leave(c, t);
+  // each word now holds less than nrank * 2^42: counted as nrank additions, so a later add
+  // normalises in time; trpo_fxsum_get reads digits in any such state
   s->nadd = c->nrank;
-  trpo_fxsum_normalize(s);
 }
 
 void trpo_comm_bcast(trpo_comm* c, double* x, int n, int root) {

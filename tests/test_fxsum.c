@@ -203,12 +203,65 @@ static void test_fxsum_int128_reference(void** state) {
   }
 }
 
+// long vectors (the add, normalise and read loops then run in vector lanes) give, element by
+// element, the bits of one-element sums of the same columns, with the __int128 reference within
+// an ulp; a NaN in a long vector is counted without raising FE_INVALID (traps are on)
+static void test_fxsum_long_vectors(void** state) {
+  (void)state;
+  enum { R = 600, N = 257 };
+  static double x[R * N], col[R], got[N];
+  static i128 ref[N];
+  trpo_rng rng;
+  trpo_rng_seed(&rng, 4, TRPO_RNG_GLOBAL, 11);
+  for (int i = 0; i < R * N; i++) {
+    // on the 2^-60 grid below 2^40, like test_fxsum_int128_reference; large same-sign columns
+    // (every 7th) drive the top digit up and the sums negative or positive
+    int64_t m = (int64_t)(trpo_rng_next(&rng) >> 12) - (INT64_C(1) << 51);
+    int c = i % N;
+    if (c % 7 == 0) m = (c % 14 == 0 ? 1 : -1) * (m < 0 ? -m : m);
+    x[i] = ldexp((double)m, -60 + (int)trpo_rng_below(&rng, 49));
+    ref[c] += (i128)ldexp(x[i], 60);
+  }
+  trpo_fxsum s;
+  trpo_fxsum_make(&s, N);
+  trpo_fxsum_zero(&s);
+  for (int r = 0; r < R; r++) trpo_fxsum_add(&s, x + (size_t)r * N);
+  trpo_fxsum_get(&s, got);
+  for (int c = 0; c < N; c++) {
+    for (int r = 0; r < R; r++) col[r] = x[(size_t)r * N + c];
+    double one;
+    sum_rows(&one, col, R, 1);
+    assert_memory_equal(&got[c], &one, sizeof one);
+    double want = ldexp((double)ref[c], -60);
+    assert_true(fabs(got[c] - want) <= nextafter(fabs(want), INFINITY) - fabs(want));
+  }
+  // reading is repeatable and leaves the sum as it was; normalising changes no value
+  double again[N];
+  trpo_fxsum_get(&s, again);
+  assert_memory_equal(again, got, sizeof got);
+  trpo_fxsum_normalize(&s);
+  trpo_fxsum_get(&s, again);
+  assert_memory_equal(again, got, sizeof got);
+
+  // a NaN and an infinity inside a long vector: counted, all of it reads NaN, no trap
+  x[37] = NAN;
+  x[N + 200] = -INFINITY;
+  feclearexcept(FE_ALL_EXCEPT);
+  trpo_test_traps();
+  trpo_fxsum_zero(&s);
+  trpo_fxsum_add(&s, x);
+  trpo_fxsum_add(&s, x + N);
+  trpo_fxsum_get(&s, got);
+  for (int c = 0; c < N; c++) assert_true(isnan(got[c]));
+  trpo_fxsum_free(&s);
+}
+
 int main(void) {
   trpo_test_traps();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fxsum_order_independent), cmocka_unit_test(test_fxsum_many_additions),
       cmocka_unit_test(test_fxsum_exact),             cmocka_unit_test(test_fxsum_bad_inputs),
-      cmocka_unit_test(test_fxsum_int128_reference),
+      cmocka_unit_test(test_fxsum_int128_reference), cmocka_unit_test(test_fxsum_long_vectors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

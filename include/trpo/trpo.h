@@ -90,7 +90,7 @@ void   trpo_fxsum_add(trpo_fxsum* s, const double* x);          // s += x (n val
 void   trpo_fxsum_add1(trpo_fxsum* s, int i, double x);         // s[i] += x
 void   trpo_fxsum_add_range(trpo_fxsum* s, int i0, int n, const double* x);   // s[i0+k] += x[k]
 void   trpo_fxsum_normalize(trpo_fxsum* s);                     // canonical carries
-void   trpo_fxsum_get(trpo_fxsum* s, double* out);              // normalise, read n doubles
+void   trpo_fxsum_get(const trpo_fxsum* s, double* out);        // read n doubles (s unchanged)
 size_t trpo_fxsum_nwords(const trpo_fxsum* s);                  // words to reduce
 int    trpo_fxsum_fits(double x);      // 1: x is finite and in range (adds exactly, not as bad)
 
