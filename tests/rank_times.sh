@@ -96,7 +96,9 @@ mpi 2 train "${cfg[@]}" total_steps=$((1 * per)) --restart >"$work/four.out" 2>&
 echo "4. --restart: ranks.csv removed"
 
 # 5. a busy loop on the rank's core (a rank started without mpirun keeps taskset's binding)
-core=$(($(nproc) - 1))
+# the last CPU this process may run on (a container's CPUs need not be numbered from 0)
+core=$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/self/status | tr ',' '\n' | tail -1 | sed 's/.*-//')
+[ -n "$core" ] || core=$(($(nproc) - 1))
 taskset -c "$core" sh -c 'while :; do :; done' &
 hog=$!
 trap 'kill "$hog" 2>/dev/null || true' EXIT
