@@ -101,9 +101,7 @@ static inline int64_t floor_digit(int64_t x) {
   return (int64_t)(((uint64_t)x ^ (UINT64_C(1) << 63)) >> DIGIT_BITS) - ((int64_t)1 << (63 - DIGIT_BITS));
 }
 
-// carry from the lowest digit up: digits 1.. end in [0, 2^42), digit 0 keeps the sign. Two
-// spellings of the same integer steps: with floor_digit for vector lanes, with the arithmetic
-// shift (one instruction) for the scalar loops
+// carry from the lowest digit up: digits 1.. end in [0, 2^42), digit 0 keeps the sign
 static inline void carry_digits(int64_t* w) {
   for (int k = TRPO_FXWORDS - 1; k > 0; k--) {
     int64_t carry = floor_digit(w[k]);
@@ -112,17 +110,8 @@ static inline void carry_digits(int64_t* w) {
   }
 }
 
-static inline void carry_digits_sar(int64_t* w) {
-  const int64_t base = (int64_t)1 << DIGIT_BITS;
-  for (int k = TRPO_FXWORDS - 1; k > 0; k--) {
-    int64_t carry = w[k] >> DIGIT_BITS;   // arithmetic shift: floor division
-    w[k] -= carry * base;
-    w[k - 1] += carry;
-  }
-}
-
-// the vector-lane loops below pay off where the CPU has AVX2 (x86-64 built with the clones);
-// elsewhere the scalar loops, with one-instruction shifts and conversions, are faster. Both give
+// the branch-free reading below pays off in AVX2 lanes (x86-64 built with the clones); elsewhere
+// a scalar loop with a branch for the sign and one-instruction conversions is faster. Both give
 // the same bits
 static int use_lanes(void) {
 #ifdef TRPO_HAVE_CLONES
@@ -143,16 +132,12 @@ static inline double small_to_double(int64_t u) {
   return d - 0x1.0p52;
 }
 
-VECTOR_CLONES static void normalize_lanes(int64_t* restrict w, int n) {
+VECTOR_CLONES static void normalize_digits(int64_t* restrict w, int n) {
   for (int i = 0; i < n; i++) carry_digits(w + (size_t)i * TRPO_FXWORDS);
 }
 
 void trpo_fxsum_normalize(trpo_fxsum* s) {
-  if (use_lanes()) {
-    normalize_lanes(s->w, s->n);
-  } else {
-    for (int i = 0; i < s->n; i++) carry_digits_sar(s->w + (size_t)i * TRPO_FXWORDS);
-  }
+  normalize_digits(s->w, s->n);
   s->nadd = 0;
 }
 
@@ -184,19 +169,19 @@ VECTOR_CLONES static void read_lanes(const int64_t* restrict w, int n, double* r
   }
 }
 
-// the same reading in scalar steps: a branch for the sign, 64-bit shifts and conversions
+// the same reading in scalar steps: a branch for the sign, 64-bit conversions
 static void read_scalar(const int64_t* w, int n, double* out) {
   static const double scale[TRPO_FXWORDS] = {0x1.0p16, 0x1.0p-26, 0x1.0p-68, 0x1.0p-110};
   for (int i = 0; i < n; i++) {
     const int64_t* d = w + (size_t)i * TRPO_FXWORDS;
     int64_t m[TRPO_FXWORDS];
     for (int k = 0; k < TRPO_FXWORDS; k++) m[k] = d[k];
-    carry_digits_sar(m);
+    carry_digits(m);
     double sign = 1;
     if (m[0] < 0) {
       sign = -1;
       for (int k = 0; k < TRPO_FXWORDS; k++) m[k] = -m[k];
-      carry_digits_sar(m);
+      carry_digits(m);
     }
     double r = 0;
     for (int k = TRPO_FXWORDS - 1; k >= 0; k--) r += (double)m[k] * scale[k];
