@@ -41,7 +41,12 @@
 # at the work itself. Beside them: the most involuntary context switches a rank had per iteration
 # (ranks.csv preempt: a co-runner on its core) and which rank, and the hypervisor's steal time
 # over the training run (/proc/stat, all CPUs and the most-stolen one): a virtual machine's cores
-# can be taken away without any process of its own to see. Targets at the
+# can be taken away without any process of its own to see; busy_cpu% (the busiest rank's CPU
+# time, ranks.csv cpu_time, over its work and collectives: under 100 it was kept from its core);
+# quota and thr% (the CPU quota of the cgroup the script runs in, and the share of the ranks'
+# time it throttled them: a container limit below the rank count slows free-running physics only
+# down to the quota, but a synchronous iteration waits for whichever rank was throttled last;
+# launch/bench_nap.sh measures what napping while waiting recovers). Targets at the
 # largest N (16 on a 16-core machine): weak >= 90%, strong >= 80%, comm% < 10%. Ends with one
 # line per target. More ranks than physical cores are bound to hardware threads. Each point is
 # measured REPS times, physics and training alternating; the row is the repetition with the median
@@ -51,7 +56,8 @@
 # Environment overrides: RANKS="1 2 4" (rank counts above the cores run oversubscribed, unbound:
 # only for developing this script), WEAK_NENV=4 STRONG_NENV=64 NSTEPS=128 WARMUP=6 ITERS=8
 # PHYS_SECONDS=3 CONFIG=configs/hopper.ini MPIRUN=mpirun MODES="weak weak-mb strong strong-mb" REPS=3
-# COMM_TIMING=1 (0: no barrier before each collective; comm% and wait% then read 0), KEEP=DIR
+# COMM_TIMING=1 (0: no barrier before each collective; comm% and wait% then read 0), COMM_NAP=1
+# (0: waiting ranks spin in MPI_Barrier instead of napping; see launch/bench_nap.sh), KEEP=DIR
 # (keep every run's raw output there: DIR/MODE-N-REP/ with the training run's progress.csv,
 # ranks.csv and train.log, and physics.txt, the physics-only run's output; on the device machine
 # KEEP=$OUT/runs brings them back for analysis after the call).
@@ -88,6 +94,7 @@ strong_mb=${STRONG_MB:-2048}
 keep=${KEEP:-}
 tag=""   # MODE-N-REP of the current repetition, for KEEP
 timing=${COMM_TIMING:-1}
+nap=${COMM_NAP:-1}
 reps=${REPS:-3}
 vf_mb=$(sed -n 's/^[[:space:]]*vf_minibatch[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$config" | tail -1)
 vf_mb=${vf_mb:-64}
@@ -110,6 +117,8 @@ bindflags() {
   else echo "--bind-to none"; fi
 }
 
+quota=$(cgroup_quota)
+
 # one physics-only measurement of N ranks holding NENV environments in all:
 # "rate sync_rate min/mean slowest": the slowest rank's rate over the mean rank's, and its rank
 physics() {
@@ -128,12 +137,15 @@ train() {
   local n=$1 nenv=$2 mb=$3 dir=$work/run
   rm -rf "$dir"
   # shellcheck disable=SC2046
-  local stat0 stat1 main imb steal
+  local stat0 stat1 main imb steal thr0 thr1 t0 t1
   stat0=$(grep '^cpu[0-9]' /proc/stat 2>/dev/null || true)
+  thr0=$(cgroup_throttled) t0=$(date +%s.%N)
   "$mpirun" -np "$n" $(bindflags "$n") "$trpo" train "$config" env="$task" nenv="$nenv" \
     nsteps="$nsteps" vf_minibatch="$mb" total_steps=$((nenv * nsteps * (warmup + iters))) \
-    run_dir="$dir" checkpoint_every=0 comm_timing="$timing" rank_times=1 quiet=1 --restart >/dev/null
+    run_dir="$dir" checkpoint_every=0 comm_timing="$timing" comm_nap="$nap" rank_times=1 quiet=1 \
+    --restart >/dev/null
   stat1=$(grep '^cpu[0-9]' /proc/stat 2>/dev/null || true)
+  thr1=$(cgroup_throttled) t1=$(date +%s.%N)
   if [ -n "$keep" ]; then
     mkdir -p "$keep/$tag" && cp "$dir/progress.csv" "$dir/ranks.csv" "$dir/train.log" "$keep/$tag/"
   fi
@@ -172,7 +184,10 @@ train() {
       it = $1; r = $2; b = $c["t_busy"]; s = $c["t_sample"]
       if (!(it in n)) { n[it] = 0; its[++k] = it }
       n[it]++; sb[it] += b; ss[it] += s
-      if (b > bmax[it] || n[it] == 1) { bmax[it] = b; arg[it] = r }
+      if (b > bmax[it] || n[it] == 1) {
+        bmax[it] = b; arg[it] = r; bw = b + $c["t_comm"]
+        bcpu[it] = bw > 0 ? $c["cpu_time"] / bw : 1
+      }
       if (s > smax[it] || n[it] == 1) smax[it] = s
       for (j = 1; j <= 4; j++) if ($c[ph[j]] > wm[it, j] || n[it] == 1) wm[it, j] = $c[ph[j]]
       p = $c["preempt"]; pr[r] += p
@@ -186,20 +201,23 @@ train() {
         si += ss[it] > 0 ? smax[it] * n[it] / ss[it] : 1
         cnt[arg[it]]++
         for (j = 1; j <= 4; j++) ws[j] += wm[it, j]
-        pms += pm[it]
+        pms += pm[it]; bcs += bcpu[it]
       }
       best = -1
       for (r in cnt) if (best < 0 || cnt[r] > cnt[best]) best = r
       pbest = -1
       for (r in pr) if (pbest < 0 || pr[r] > pr[pbest]) pbest = r
-      printf "%.3f %.3f %d %.0f %.1f %.1f %.1f %.1f %.1f %d\n", bi / k, si / k, best, 100 * cnt[best] / k,
-             1e3 * ws[1] / k, 1e3 * ws[2] / k, 1e3 * ws[3] / k, 1e3 * ws[4] / k, pms / k, pbest
+      printf "%.3f %.3f %d %.0f %.1f %.1f %.1f %.1f %.1f %d %.1f\n", bi / k, si / k, best, 100 * cnt[best] / k,
+             1e3 * ws[1] / k, 1e3 * ws[2] / k, 1e3 * ws[3] / k, 1e3 * ws[4] / k, pms / k, pbest, 100 * bcs / k
     }' "$dir/ranks.csv") || return 1
-  echo "$main $imb $steal"
+  # throttled: the share of the ranks' time (N ranks over the run's wall clock) that the cgroup's
+  # CPU quota held them back
+  echo "$main $imb $steal $(awk -v a="$thr0" -v b="$thr1" -v s="$t0" -v e="$t1" -v n="$n" \
+    'BEGIN { printf "%.1f", (e > s ? 100 * (b - a) / (n * (e - s)) : 0) }')"
 }
 
-echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, $reps repetitions, ranks:$ranks" \
-     "(nproc $ncpu, cores $ncore), $(date -u +%Y-%m-%dT%H:%M:%SZ)" >&2
+echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, $reps repetitions, comm_nap $nap, ranks:$ranks" \
+     "(nproc $ncpu, cores $ncore, cgroup CPU quota $quota), $(date -u +%Y-%m-%dT%H:%M:%SZ)" >&2
 printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
   mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% sync% comm% wait% wmin% other% \
   t_iter sample grad cg ls vf
@@ -235,7 +253,7 @@ for mode in $modes; do
     # the repetition with the median training rate (the lower middle one for an even count)
     res=$(awk 'NF' <<<"$train_out" | sort -g -k1,1 | sed -n "$(((reps + 1) / 2))p")
     read -r rate comm wait wmin other titer ts tg tcg tl tv bimb simb slow slowpct wg wcg wls wvf pre prank \
-      steal stealmax <<<"$res"
+      bcpu steal stealmax thr <<<"$res"
     [ -n "$base_rate" ] || { base_rate=$rate; base_phys=$p; }
     over=""; [ "$n" -le "$ncpu" ] || over="*"
     line=$(awk -v m="$mode" -v n="$n$over" -v e="$nenv" -v rows=$((nenv * nsteps)) -v r="$rate" \
@@ -246,8 +264,9 @@ for mode in $modes; do
                m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * ps / p, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
     echo "$line"
     last="$n $(awk '{ print $10, $12 }' <<<"$line")"
-    waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %6s %6s %12s" "$mode" "$n$over" "$bimb" \
-      "$simb" "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf" "$pre" "$prank" "$steal" "$stealmax" "$pmin") $pslow")
+    waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %9s %6s %6s %6s %6s %12s" "$mode" "$n$over" \
+      "$bimb" "$simb" "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf" "$pre" "$prank" "$bcpu" "$steal" "$stealmax" \
+      "$quota" "$thr" "$pmin") $pslow")
     # also now, on stderr: a run cut short by a time limit keeps the rows it reached
     echo "  waiting: ${waits[${#waits[@]} - 1]}" >&2
   done
@@ -263,10 +282,14 @@ echo "wait for slower samplers lands in w_grad); phys_min = in the physics-only 
 echo "rank's rate over the mean rank's (median), and phys_slowest = that rank in each repetition:"
 echo "the same rank slowest in physics and in training points at its core. preempt = the most"
 echo "involuntary context switches any rank had per iteration (ranks.csv preempt: another runnable"
-echo "thread took its core), pre_rank = the rank with the most; steal% = the hypervisor's share of"
-echo "all CPUs' time during the training run (/proc/stat), st_max% = that of the most-stolen CPU"
-printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %6s %6s %12s %s\n" mode ranks busy_imb sample_imb slowest w_grad \
-  w_cg w_ls w_vf preempt pre_rank steal% st_max% phys_min phys_slowest
+echo "thread took its core), pre_rank = the rank with the most; busy_cpu% = the busiest rank's CPU"
+echo "time (ranks.csv cpu_time) over its work and collectives, mean over iterations: under 100, it"
+echo "was kept from its core (a co-runner, a quota, the host); steal% = the hypervisor's share of"
+echo "all CPUs' time during the training run (/proc/stat), st_max% = that of the most-stolen CPU;"
+echo "quota = the CPU quota of the job's cgroup in CPUs (- for none), thr% = the share of the ranks'"
+echo "time that it throttled them during the training run (cpu.stat)"
+printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %9s %6s %6s %6s %6s %12s %s\n" mode ranks busy_imb sample_imb slowest \
+  w_grad w_cg w_ls w_vf preempt pre_rank busy_cpu% steal% st_max% quota thr% phys_min phys_slowest
 for w in "${waits[@]}"; do echo "$w"; done
 
 # the targets, at the largest rank count of each mode

@@ -2,3 +2,86 @@
 
 # the median of the numbers on stdin, one per line
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+# The CPU quota of this shell's cgroup (which the ranks inherit): a container or job limit that
+# lets the group use Q CPUs' worth of time per period whatever the number of CPUs it sees, and
+# throttles all of it once that is spent. Free-running physics only slows down to the quota; a
+# synchronous iteration also waits for whichever rank was throttled last. cgroup_cpu_dirs prints
+# the cpu controller's directory of this cgroup and of each ancestor up to the mount (v1's cpu
+# hierarchy where one is mounted, else v2's); cgroup_quota the least quota among them in CPUs
+# ("-": none); cgroup_throttled their throttled time so far in seconds (summed over CPUs, as the
+# kernel counts it).
+cgroup_cpu_dirs() {
+  local d
+  d=$(awk '
+    FILENAME ~ /mountinfo$/ {
+      for (i = 7; i <= NF && $i != "-"; i++) continue
+      fs = $(i + 1); opts = "," $(i + 3) ","
+      if (fs == "cgroup2") { r2 = $4; m2 = $5 }
+      else if (fs == "cgroup" && opts ~ /,cpu,/) { r1 = $4; m1 = $5 }
+      next
+    }
+    {
+      split($0, f, ":"); path = substr($0, length(f[1]) + length(f[2]) + 3)
+      if (f[1] == "0" && f[2] == "") p2 = path
+      else if (("," f[2] ",") ~ /,cpu,/) p1 = path
+    }
+    function under(root, path) {   # the path below the mount root
+      if (root != "/" && index(path, root) == 1) path = substr(path, length(root) + 1)
+      return path == "/" ? "" : path
+    }
+    END {
+      if (m1 != "" && p1 != "") print m1 " " under(r1, p1)
+      else if (m2 != "" && p2 != "") print m2 " " under(r2, p2)
+    }' /proc/self/mountinfo /proc/self/cgroup 2>/dev/null) || return 0
+  [ -n "$d" ] || return 0
+  local mnt=${d%% *} path=${d#* }
+  while :; do
+    [ -d "$mnt$path" ] && echo "$mnt$path"
+    [ -n "$path" ] || break
+    path=${path%/*}
+  done
+}
+cgroup_quota() {
+  local dir q p best=-
+  while IFS= read -r dir; do
+    q="" p=""
+    if [ -r "$dir/cpu.max" ]; then read -r q p <"$dir/cpu.max"
+    elif [ -r "$dir/cpu.cfs_quota_us" ]; then q=$(<"$dir/cpu.cfs_quota_us") p=$(<"$dir/cpu.cfs_period_us"); fi
+    [[ $q =~ ^[0-9]+$ && $p =~ ^[0-9]+$ && $p -gt 0 ]] || continue
+    best=$(awk -v q="$q" -v p="$p" -v b="$best" 'BEGIN { c = q / p; printf "%.2f", (b == "-" || c < b) ? c : b }')
+  done < <(cgroup_cpu_dirs)
+  echo "$best"
+}
+cgroup_throttled() {
+  local dir
+  while IFS= read -r dir; do
+    [ -r "$dir/cpu.stat" ] && awk '$1 == "throttled_usec" { print $2 / 1e6 } $1 == "throttled_time" { print $2 / 1e9 }' "$dir/cpu.stat"
+  done < <(cgroup_cpu_dirs) | awk '{ s += $1 } END { printf "%.6f\n", s }'
+}
+
+# A child cgroup of this shell's with a CPU quota of $1 CPUs (cgroup v1's cpu hierarchy, or v2
+# where this shell's cgroup may delegate the cpu controller): prints its directory, or a reason
+# on stderr and returns 1. Needs root and a writable cgroup file system. Run a command in it with
+# cgroup_run DIR CMD..., remove it with rmdir once its processes are gone.
+cgroup_make_quota() {
+  local cpus=$1 leaf dir period=100000 q
+  leaf=$(cgroup_cpu_dirs | head -1)
+  [ -n "$leaf" ] || { echo "no cgroup cpu controller is mounted" >&2; return 1; }
+  q=$(awk -v c="$cpus" -v p="$period" 'BEGIN { printf "%d", c * p }')
+  [ "$q" -ge 1000 ] || { echo "quota of $cpus CPUs: expected at least 0.01" >&2; return 1; }
+  dir=$leaf/trpo_bench.$$
+  mkdir "$dir" 2>/dev/null || { echo "cannot create $dir (needs root and a writable cgroup file system)" >&2; return 1; }
+  if [ -e "$dir/cpu.cfs_quota_us" ]; then
+    echo "$period" >"$dir/cpu.cfs_period_us" && echo "$q" >"$dir/cpu.cfs_quota_us"
+  else
+    { [ -e "$dir/cpu.max" ] || echo +cpu >"$leaf/cgroup.subtree_control"; } 2>/dev/null &&
+      echo "$q $period" >"$dir/cpu.max"
+  fi 2>/dev/null || { rmdir "$dir"; echo "cannot set a CPU quota in $dir (cgroup v2 delegates the cpu controller only from a cgroup without processes)" >&2; return 1; }
+  echo "$dir"
+}
+cgroup_run() {
+  local dir=$1
+  shift
+  (echo "$BASHPID" >"$dir/cgroup.procs" && exec "$@")
+}

@@ -4,7 +4,9 @@
 // doubles across environments never use a floating-point MPI_SUM (its rounding depends on the
 // rank count); they travel as the exact integer digits of trpo_fxsum. When timing is on, each
 // collective is preceded by a barrier so that waiting for slower ranks (load imbalance, t_wait)
-// is told apart from the collective itself (t_comm).
+// is told apart from the collective itself (t_comm). With c->nap (config comm_nap) a rank that
+// has waited there for TRPO_NAP_AFTER seconds polls between naps instead of spinning (wait_all),
+// so the slower ranks it waits for get the CPU time it would burn where they share it.
 //
 // Also here: trpo_fatal (it needs MPI_Abort), the launch check for a plain srun, and for
 // benchmarks a slower rank (trpo_comm.slow: the work since the last collective is stretched by a
@@ -21,6 +23,7 @@
 #include "trpo/trpo.h"
 
 static int world_rank = -1;
+static MPI_Comm wait_comm = MPI_COMM_NULL;   // a copy of MPI_COMM_WORLD for wait_all's messages
 
 void trpo_fatal(const char* file, int line, const char* func, const char* fmt, ...) {
   // one line, flushed, then the whole job goes down
@@ -72,14 +75,49 @@ void trpo_comm_init(trpo_comm* c, int* argc, char*** argv) {
   MPICHECK(MPI_Comm_rank(MPI_COMM_WORLD, &c->rank));
   MPICHECK(MPI_Comm_size(MPI_COMM_WORLD, &c->nrank));
   world_rank = c->rank;
+  if (wait_comm == MPI_COMM_NULL) MPICHECK(MPI_Comm_dup(MPI_COMM_WORLD, &wait_comm));
   c->timing = 1;
+  c->nap = 1;
 }
 
 void trpo_comm_finalize(trpo_comm* c) {
   (void)c;
   int down = 0;
   MPI_Finalized(&down);
-  if (!down) MPI_Finalize();
+  if (down) return;
+  if (wait_comm != MPI_COMM_NULL) MPI_Comm_free(&wait_comm);
+  MPI_Finalize();
+}
+
+// Every rank's arrival. MPI_Barrier busy-polls for the whole wait, and a long wait (the ranks
+// that finish sampling first wait for the last) then takes CPU time from the ranks still working
+// wherever they share it: a CPU quota of the job's cgroup (a container limit, charged for
+// spinning too), a hyperthread sibling, a core shared with another process, a hypervisor's
+// overcommitted host. With c->nap the barrier is polled: busily for the first TRPO_NAP_AFTER
+// seconds (short waits, the common case, keep their latency), then between naps of TRPO_NAP_NS
+// (a long wait ends up to one nap late, a small share of it). The barrier is a dissemination
+// barrier of empty point-to-point messages (round k: send to rank + 2^k, receive from rank - 2^k;
+// MPI keeps each pair's messages in order, so the rounds of successive barriers cannot mix):
+// MPI_Ibarrier would do, but Open MPI progresses non-blocking collectives at low priority, and
+// polling it took 85 us more per barrier than MPI_Barrier on the development machine.
+#define TRPO_NAP_AFTER 1e-3
+#define TRPO_NAP_NS 50000L
+static void wait_all(trpo_comm* c, double t0) {
+  if (!c->nap) {
+    MPICHECK(MPI_Barrier(MPI_COMM_WORLD));
+    return;
+  }
+  for (int d = 1; d < c->nrank; d *= 2) {
+    MPI_Request rq[2];
+    MPICHECK(MPI_Irecv(NULL, 0, MPI_BYTE, (c->rank - d + c->nrank) % c->nrank, d, wait_comm, &rq[0]));
+    MPICHECK(MPI_Isend(NULL, 0, MPI_BYTE, (c->rank + d) % c->nrank, d, wait_comm, &rq[1]));
+    for (;;) {
+      int done = 0;
+      MPICHECK(MPI_Testall(2, rq, &done, MPI_STATUSES_IGNORE));
+      if (done) break;
+      if (trpo_time_now() - t0 >= TRPO_NAP_AFTER) trpo_time_nap(TRPO_NAP_NS);
+    }
+  }
 }
 
 // wait for every rank (counted as imbalance) and start the clock of the collective proper
@@ -89,7 +127,7 @@ static double enter(trpo_comm* c) {
     trpo_time_spin((trpo_time_now() - c->t_free) * (c->slow - 1));
   }
   double t0 = trpo_time_now();
-  if (c->timing && c->nrank > 1) MPICHECK(MPI_Barrier(MPI_COMM_WORLD));
+  if (c->timing && c->nrank > 1) wait_all(c, t0);
   double t1 = trpo_time_now();
   c->t_wait += t1 - t0;
   return t1;
@@ -159,7 +197,7 @@ void trpo_comm_sum_long(trpo_comm* c, long* x, int n) {
 
 void trpo_comm_barrier(trpo_comm* c) {
   double t0 = trpo_time_now();
-  if (c->nrank > 1) MPICHECK(MPI_Barrier(MPI_COMM_WORLD));
+  if (c->nrank > 1) wait_all(c, t0);
   c->t_wait += trpo_time_now() - t0;
 }
 

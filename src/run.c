@@ -35,8 +35,8 @@
 // keys that may change between a run and its resumption
 static const char* const resumable_keys[] = {"total_steps", "quiet", "checkpoint_every",
                                              "checkpoint_minutes", "keep_checkpoints",
-                                             "comm_timing", "rebalance", "rank_times", "run_dir",
-                                             NULL};
+                                             "comm_timing", "comm_nap", "rebalance",
+                                             "rank_times", "run_dir", NULL};
 
 typedef struct runctx_ {
   const trpo_config* cfg;
@@ -349,6 +349,7 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   r->snap_iter = r->written_iter = -1;
   pthread_mutex_init(&r->lock, NULL);
   comm->timing = cfg->comm_timing;
+  comm->nap = cfg->comm_nap;
   char err[1024] = "";
   // the stop flags from here on: a SIGUSR1 during start-up (environments, lock, loading) would
   // otherwise kill the rank by its default action; it is honoured at the first boundary

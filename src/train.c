@@ -131,9 +131,9 @@ struct trpo_train_ {
 
 #define BALANCE_HIST 5   // iterations of busy time behind each load-balancing decision
 // one rank's times of an iteration, gathered to every rank: phases, wait, comm, whole, busy, and
-// the wait of each phase, preemptions and CPU (the order of TRPO_RANK_COLUMNS)
+// the wait of each phase, preemptions, CPU and CPU time (the order of TRPO_RANK_COLUMNS)
 enum { T_SAMPLE, T_GRAD, T_CG, T_LS, T_VF, T_WAIT, T_COMM, T_ITER, T_BUSY, W_SAMPLE, W_GRAD, W_CG,
-       W_LS, W_VF, T_PREEMPT, T_CPU, NTIME };
+       W_LS, W_VF, T_PREEMPT, T_CPU, T_CPUTIME, NTIME };
 _Static_assert(NTIME == TRPO_RANK_NTIME, "TRPO_RANK_COLUMNS and the times gathered disagree");
 
 // slots of t->fxs, the one reduction after sampling: advantage statistics (normalize_advantages),
@@ -620,6 +620,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   double tc0 = t->comm->t_comm, tw0 = t->comm->t_wait;
   double t0 = trpo_time_now();
   long pre0 = trpo_time_preemptions();
+  double cpu0 = trpo_time_thread_cpu();
   memset(st, 0, sizeof *st);
   long faults0 = trpo_envs_simfaults(t->envs);
 
@@ -716,7 +717,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   double mine[NTIME] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
                         t->comm->t_comm - tc0, t6 - t0, 0, tw1 - tw0, tw2 - tw1, tw3 - tw2,
                         tw4 - tw3, tw5 - tw4, (double)(trpo_time_preemptions() - pre0),
-                        (double)trpo_time_cpu()};
+                        (double)trpo_time_cpu(), trpo_time_thread_cpu() - cpu0};
   // this rank's own work (the iteration minus collectives), for load balancing
   mine[T_BUSY] = mine[T_ITER] - mine[T_WAIT] - mine[T_COMM];
   trpo_comm_allgather_double(t->comm, mine, NTIME, t->times);

@@ -26,7 +26,7 @@ for mode in weak weak-mb strong strong-mb; do
     grep -Eq "^$mode +$n +[0-9]+ +[0-9]+( +$num){17}\$" "$out" ||
       fail "no well-formed main-table row for $mode at $n rank(s)"
     # the where-the-waiting-is row
-    grep -Eq "^$mode +$n +$num +$num +[0-9]+:[0-9]+% +$num +$num +$num +$num +$num +[0-9]+ +$num +$num +$num +[0-9]+(,[0-9]+)*\$" "$out" ||
+    grep -Eq "^$mode +$n +$num +$num +[0-9]+:[0-9]+% +$num +$num +$num +$num +$num +[0-9]+ +$num +$num +$num +(-|$num) +$num +$num +[0-9]+(,[0-9]+)*\$" "$out" ||
       fail "no well-formed waiting row for $mode at $n rank(s)"
   done
   grep -Eq "^$mode +at +2 ranks: efficiency +$num% .*collectives +$num% of t_iter" "$out" ||
@@ -51,4 +51,16 @@ cat "$out"
   fail "bench_balance.sh did not print the three medians"
 [ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+ +[0-9]+  ' "$out")" = 6 ] ||
   fail "bench_balance.sh did not print six runs"
+
+# bench_nap.sh: 2 ranks, one repeat of each case; the quota case runs where this machine lets a
+# cgroup be made (root, writable cgroup cpu controller) and says why it is left out otherwise
+out=$work/nap.out
+NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=3 REPEATS=1 bash "$src/launch/bench_nap.sh" "$build" \
+  >"$out" 2>&1 || { cat "$out"; fail "bench_nap.sh failed"; }
+cat "$out"
+medians=$(grep -Ec '^median steps/s: comm_nap=0 [0-9]+, comm_nap=1 [0-9]+, ratio [0-9.]+$' "$out")
+left=$(grep -c '^quota: left out: ' "$out" || true)
+[ $((medians + left)) = 3 ] || fail "bench_nap.sh: $medians medians and $left cases left out, expected 3 in all"
+[ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+ +-?[0-9.]+ +-?[0-9.]+$' "$out")" = $((2 * medians)) ] ||
+  fail "bench_nap.sh did not print two runs per case"
 echo "PASS"

@@ -71,12 +71,14 @@ foreach(variant hopper hopper_tcp)
 endforeach()
 set_tests_properties(mpi_invariance_hopper_tcp PROPERTIES ENVIRONMENT "OMPI_MCA_pml=ob1;OMPI_MCA_btl=self,tcp")
 # ranks.csv (rank_times = 1): every rank's times agree with progress.csv's maxima; rows after the
-# checkpoint are dropped on resume (on another rank count, and with rank_times = 0)
+# checkpoint are dropped on resume (on another rank count, and with rank_times = 0); preempt,
+# cpu and cpu_time beside a busy loop; a rank waiting for a slower one naps (comm_nap = 1) or
+# spins (comm_nap = 0)
 add_test(NAME mpi_rank_times
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/rank_times.sh ${TRPO_BIN} ${MPIEXEC_EXECUTABLE} ${TRPO_WORK}
                  ${CMAKE_SOURCE_DIR} ${MPIEXEC_PREFLAGS})
 set_tests_properties(mpi_rank_times PROPERTIES LABELS mpi TIMEOUT 300 RUN_SERIAL TRUE)
-# the scaling and balancing benchmark scripts run to the end at tiny sizes and print every table
+# the scaling, balancing and napping benchmark scripts run to the end at tiny sizes and print every table
 # (no figure judged): a broken script must not reach the 16-core machine
 add_test(NAME bench_scripts_smoke
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/bench_smoke.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${TRPO_WORK})

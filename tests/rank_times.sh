@@ -9,8 +9,15 @@
 #   3. a resumption with rank_times = 0 still drops them, and adds none;
 #   4. --restart removes ranks.csv with the rest of the old run;
 #   5. one rank pinned with taskset to a core that a busy loop shares: every row's cpu is that
-#      core, and preempt counts the scheduler taking the core away (at least once per iteration;
-#      always 0 or a wrong cpu fails).
+#      core, preempt counts the scheduler taking the core away (at least once per iteration;
+#      always 0 or a wrong cpu fails), and cpu_time shows the half of the core it got (under 80%
+#      of t_iter; the wall clock in its place fails);
+#   6. waiting without spinning: rank 1's work made 8x as long (TRPO_BENCH_SLOW_RANK), so rank 0
+#      waits about 7/8 of each iteration, mostly in waits of several ms. With comm_nap = 1 its
+#      cpu_time beyond its own work is under 0.6 of its waiting (measured 0.33: the first ms of
+#      each wait spins, then a poll every ~90 us); with comm_nap = 0 (MPI_Barrier spins) its
+#      cpu_time is over half of t_iter (measured 0.99). A wait that spins despite comm_nap = 1
+#      fails.
 #   usage: rank_times.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
 set -euo pipefail
 source "$(dirname "$0")/runlib.sh"
@@ -20,7 +27,7 @@ per=$((5 * 64))
 cfg=("$src/configs/pendulum.ini" nenv=5 nsteps=64 vf_epochs=2 vf_minibatch=20 quiet=1
      run_dir="$work/run")
 f=$work/run/ranks.csv
-head="iteration,rank,nenv,t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf,preempt,cpu"
+head="iteration,rank,nenv,t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf,preempt,cpu,cpu_time"
 
 # rows of iteration/rank pairs, sorted: "iteration rank nenv"
 pairs() { awk -F, 'NR > 1 { print $1, $2, $3 }' "$f" | sort -n -k1,1 -k2,2; }
@@ -31,7 +38,7 @@ expect_pairs() {
 # append the rows a killed run would have left after the checkpoint of its last iteration
 fake_rows() {
   local it=$1 k
-  for k in 0 1 2; do echo "$it,$k,9,12345,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0" >>"$f"; done
+  for k in 0 1 2; do echo "$it,$k,9,12345,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0" >>"$f"; done
   printf '%s' "$it,3,9,123" >>"$f"   # and a torn one
 }
 
@@ -55,6 +62,7 @@ awk -F, '
     p = $col[FILENAME, "preempt"]; u = $col[FILENAME, "cpu"]
     if (p != int(p) || u != int(u)) { print "preempt or cpu not a whole number at " it; bad = 1 }
     if (ws > $w + 1e-12) { print "phase waits sum to more than t_wait at " it; bad = 1 }
+    if ($col[FILENAME, "cpu_time"] > $t + 1e-3) { print "cpu_time over t_iter at " it; bad = 1 }
     for (k in names) { n = names[k]; v = $col[FILENAME, n] + 0; if (!((it, n) in mx) || v > mx[it, n]) mx[it, n] = v }
     v = $w + 0; if (!((it, "min") in mx) || v < mx[it, "min"]) mx[it, "min"] = v
     next
@@ -106,12 +114,40 @@ taskset -c "$core" "$trpo" train "${cfg[@]}" run_dir="$work/pinned" nenv=2 nstep
   total_steps=$((6 * 2 * 512)) rank_times=1 >"$work/five.out" 2>&1 ||
   { cat "$work/five.out"; fail "the pinned run failed"; }
 kill "$hog" 2>/dev/null || true
-read -r rows cpus pre <<<"$(awk -F, -v c="$core" '
+read -r rows cpus pre share <<<"$(awk -F, -v c="$core" '
   NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-  { n++; if ($col["cpu"] == c) on++; p += $col["preempt"] }
-  END { print n + 0, on + 0, p + 0 }' "$work/pinned/ranks.csv")"
+  { n++; if ($col["cpu"] == c) on++; p += $col["preempt"]; u += $col["cpu_time"]; t += $col["t_iter"] }
+  END { printf "%d %d %d %.3f\n", n, on, p, (t > 0 ? u / t : 1) }' "$work/pinned/ranks.csv")"
 [ "$rows" = 6 ] || fail "pinned run: $rows ranks.csv rows, expected 6"
 [ "$cpus" = 6 ] || fail "pinned run: cpu is $core in only $cpus of 6 rows"
 [ "$pre" -ge 6 ] || fail "pinned run beside a busy loop: $pre preemptions in 6 iterations, expected >= 6"
-echo "5. pinned beside a busy loop: cpu $core in every row, $pre preemptions in 6 iterations"
+awk -v s="$share" 'BEGIN { exit !(s > 0 && s < 0.8) }' ||
+  fail "pinned run beside a busy loop: cpu_time is $share of t_iter, expected a share of the core (0 < x < 0.8)"
+echo "5. pinned beside a busy loop: cpu $core in every row, $pre preemptions in 6 iterations, cpu_time $share of t_iter"
+
+# 6. rank 0 waits for an 8x slower rank 1: naps, or spinning with comm_nap = 0
+# "cpu_time/t_iter (cpu_time - busy - comm)/wait" of rank 0 over the iterations after the first
+nap_share() {
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    $col["rank"] == 0 && $col["iteration"] > 1 {
+      u += $col["cpu_time"]; t += $col["t_iter"]; b += $col["t_busy"] + $col["t_comm"]; w += $col["t_wait"] }
+    END { printf "%.3f %.3f %.3f\n", (t > 0 ? u / t : 0), (w > 0 ? (u - b) / w : 1), (t > 0 ? w / t : 0) }' "$1"
+}
+for nap in 1 0; do
+  TRPO_BENCH_SLOW_RANK="1 8" mpi 2 train "${cfg[@]}" run_dir="$work/nap$nap" nenv=2 nsteps=2048 \
+    vf_minibatch=1024 total_steps=$((6 * 2 * 2048)) rank_times=1 rebalance=0 comm_nap=$nap \
+    >"$work/six.out" 2>&1 ||
+    { cat "$work/six.out"; fail "the comm_nap=$nap run failed"; }
+  read -r share inwait waited <<<"$(nap_share "$work/nap$nap/ranks.csv")"
+  awk -v w="$waited" 'BEGIN { exit !(w > 0.5) }' ||
+    fail "comm_nap=$nap: rank 0 waited only $waited of t_iter for the 8x slower rank 1"
+  if [ "$nap" = 1 ]; then
+    awk -v x="$inwait" 'BEGIN { exit !(x < 0.6) }' ||
+      fail "comm_nap=1: rank 0 used CPU for $inwait of its waiting, expected naps (< 0.6)"
+  else
+    awk -v s="$share" 'BEGIN { exit !(s > 0.5) }' ||
+      fail "comm_nap=0: rank 0's cpu_time is $share of t_iter, expected spinning (> 0.5)"
+  fi
+  echo "6. comm_nap=$nap: rank 0 waited $waited of t_iter; cpu_time $share of t_iter, $inwait of the waiting"
+done
 echo "PASS"

@@ -102,6 +102,7 @@ typedef struct trpo_comm_ {
   double t_wait;     // seconds waiting at collectives for slower ranks (barrier before each)
   double t_comm;     // seconds inside collectives proper
   int timing;        // 1: measure wait and comm separately (adds one barrier per collective)
+  int nap;           // 1: a rank that has waited 1 ms at that barrier polls it between naps
   double slow;       // benchmarks (0 or 1: off): local work between collectives is stretched to
                      // this factor by a busy wait before the next collective, a slower core
   double t_free;     // when this rank last left a collective (for slow)
@@ -387,6 +388,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(DOUBLE, checkpoint_minutes, 0, 0, 1e9, "also checkpoint every M minutes (0: off)")           \
   X(INT, keep_checkpoints, 3, 1, 1000, "checkpoints kept in run_dir")                            \
   X(INT, comm_timing, 1, 0, 1, "separate waiting from communication (one barrier/collective)")   \
+  X(INT, comm_nap, 1, 0, 1, "a wait over 1 ms at a collective sleeps between polls (0: spin)")  \
   X(INT, rebalance, 1, 0, 1, "move envs from slow to fast ranks (same results; needs comm_timing)")\
   X(INT, rank_times, 0, 0, 1, "also write ranks.csv: every rank's phase times, each iteration")  \
   X(INT, quiet, 0, 0, 1, "no per-iteration line on stdout")
@@ -565,11 +567,13 @@ int trpo_train_shares(const trpo_train* t, int* share);
 // w_<phase> = the part of t_wait spent at that phase's collectives (the waiting for the samples of
 // slower ranks lands in w_grad: the first collective after sampling is there); preempt = the
 // rank's involuntary context switches during the iteration (another runnable thread took its core);
-// cpu = the CPU it ran on at the iteration's end. ranks.csv (rank_times = 1) holds these rows.
+// cpu = the CPU it ran on at the iteration's end; cpu_time = the CPU seconds its thread ran in
+// the iteration (below t_busy + t_comm: the rank was kept from its core; about t_iter: it spun
+// while waiting). ranks.csv (rank_times = 1) holds these rows.
 #define TRPO_RANK_COLUMNS \
   "t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf," \
-  "preempt,cpu"
-#define TRPO_RANK_NTIME 16
+  "preempt,cpu,cpu_time"
+#define TRPO_RANK_NTIME 17
 const double* trpo_train_rank_times(const trpo_train* t);
 
 //---------------------------------- run: a whole training run in a run directory --------------------
@@ -584,10 +588,14 @@ int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_com
 double trpo_time_now(void);   // monotonic seconds
 // busy-wait (a signal does not cut it short); benchmark and test slowdowns only
 void trpo_time_spin(double seconds);
+void trpo_time_nap(long ns);   // sleep about ns nanoseconds (1 us timer slack); signals end it
 // involuntary context switches of this process so far: each is a time the scheduler took the
 // core away from it for another runnable thread (a co-runner on a shared core); 0 if unknown
 long trpo_time_preemptions(void);
 int trpo_time_cpu(void);      // the CPU this thread runs on now, -1 if unknown
+// CPU seconds this thread has run so far (time it was runnable but not running, preempted,
+// throttled by a cgroup quota or taken by a hypervisor, does not count); 0 if unknown
+double trpo_time_thread_cpu(void);
 
 #ifdef __cplusplus
 }
