@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "trpo: %s\n", err);
     return TRPO_EXIT_BADINPUT;
   }
+  trpo_linalg_threads_default();
   const char* cmd = argc > 1 ? argv[1] : "help";
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     usage(stdout);

@@ -406,9 +406,11 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   // rank 0's watcher for the fast path
   snapshot(r, NULL, NULL);
   if (comm->rank == 0 && pthread_create(&r->watcher, NULL, watch, r) == 0) r->watching = 1;
-  say(r, 0, "training %s: %d environments x %d steps per iteration on %d rank%s, %ld steps total, run_dir %s",
-      cfg->env, cfg->nenv, cfg->nsteps, comm->nrank, comm->nrank > 1 ? "s" : "", cfg->total_steps,
-      cfg->run_dir);
+  int nblas = trpo_linalg_threads();
+  say(r, 0, "training %s: %d environments x %d steps per iteration on %d rank%s (%d BLAS thread%s "
+            "each), %ld steps total, run_dir %s",
+      cfg->env, cfg->nenv, cfg->nsteps, comm->nrank, comm->nrank > 1 ? "s" : "", nblas,
+      nblas > 1 ? "s" : "", cfg->total_steps, cfg->run_dir);
 
   // the loop
   double last_ckpt = trpo_time_now();

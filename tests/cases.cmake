@@ -54,7 +54,8 @@ foreach(np 1 2 4)
     set_tests_properties(mpi_fatal_np${np}_timing${timing} PROPERTIES LABELS mpi TIMEOUT 120 RUN_SERIAL TRUE)
   endforeach()
 endforeach()
-# a plain srun (2 Slurm tasks, no PMIx) is refused with exit code 2 and the launch advice
+# a plain srun (2 Slurm tasks, no PMIx) is refused with exit code 2 and the launch advice; a
+# launch without launch/env.sh runs one BLAS thread per rank
 add_test(NAME mpi_precheck_srun
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/mpi_precheck.sh ${TRPO_BIN}
                  ${CMAKE_SOURCE_DIR}/configs/pendulum.ini ${TRPO_WORK})

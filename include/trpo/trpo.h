@@ -196,6 +196,10 @@ void trpo_linalg_gemm_ref(int transa, int transb, int m, int n, int k, double al
 double trpo_linalg_dot(const double* x, const double* y, int n);      // fixed loop order
 void   trpo_linalg_axpy(double* y, double a, const double* x, int n);  // y += a x
 void   trpo_linalg_use_ref(int on);   // 1: every gemm takes the reference path (tests)
+// one BLAS thread unless OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or OMP_NUM_THREADS says
+// otherwise (ranks are the parallelism); trpo_linalg_threads: the count in effect
+void   trpo_linalg_threads_default(void);
+int    trpo_linalg_threads(void);
 
 // Counting, for benchmarks: while on, every gemm call is tallied by its shape, reference-path
 // calls apart, and the mlp tallies its tanh evaluations. A fixed table, no allocation, no effect
