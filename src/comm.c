@@ -195,6 +195,17 @@ void trpo_comm_sum_long(trpo_comm* c, long* x, int n) {
   leave(c, t);
 }
 
+int trpo_comm_node_size(trpo_comm* c) {
+  // the ranks that share this rank's node (its shared-memory domain)
+  if (c->nrank == 1) return 1;
+  MPI_Comm node;
+  int n = 1;
+  MPICHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node));
+  MPICHECK(MPI_Comm_size(node, &n));
+  MPICHECK(MPI_Comm_free(&node));
+  return n;
+}
+
 void trpo_comm_barrier(trpo_comm* c) {
   double t0 = trpo_time_now();
   if (c->nrank > 1) wait_all(c, t0);

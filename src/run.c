@@ -406,6 +406,17 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   // rank 0's watcher for the fast path
   snapshot(r, NULL, NULL);
   if (comm->rank == 0 && pthread_create(&r->watcher, NULL, watch, r) == 0) r->watching = 1;
+  // a CPU quota below the ranks of a node (rank 0's; its cgroup's, assumed shared by them) is a
+  // cause of waiting that no setting of ours removes: say so where the user looks first
+  int node_ranks = trpo_comm_node_size(comm);
+  double quota = trpo_time_cpu_quota();
+  if (quota > 0 && quota < node_ranks)
+    say(r, 0, "note: the %d ranks on this node share a CPU quota of %.2f CPUs (cgroup), %.0f%% of "
+              "a CPU each: an iteration waits for whichever rank was throttled last (%s)",
+        node_ranks, quota, 100 * quota / node_ranks,
+        cfg->comm_nap && cfg->comm_timing ? "waiting ranks nap, comm_nap = 1, and leave it to the others"
+                                          : "waiting ranks spin and spend it; comm_nap = 1 and "
+                                            "comm_timing = 1 let them nap");
   int nblas = trpo_linalg_threads();
   say(r, 0, "training %s: %d environments x %d steps per iteration on %d rank%s (%d BLAS thread%s "
             "each), %ld steps total, run_dir %s",

@@ -55,10 +55,10 @@ foreach(np 1 2 4)
   endforeach()
 endforeach()
 # a plain srun (2 Slurm tasks, no PMIx) is refused with exit code 2 and the launch advice; a
-# launch without launch/env.sh runs one BLAS thread per rank
+# launch without launch/env.sh runs one BLAS thread per rank; 2 ranks under a CPU quota are told
 add_test(NAME mpi_precheck_srun
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/mpi_precheck.sh ${TRPO_BIN}
-                 ${CMAKE_SOURCE_DIR}/configs/pendulum.ini ${TRPO_WORK})
+                 ${CMAKE_SOURCE_DIR}/configs/pendulum.ini ${TRPO_WORK} ${MPIEXEC_EXECUTABLE})
 set_tests_properties(mpi_precheck_srun PROPERTIES LABELS mpi TIMEOUT 120)
 # rank invariance on a MuJoCo task, 1 to 4 ranks, on the default transport and on TCP (selected
 # through Open MPI's environment, which other MPIs ignore, so no launcher flag is needed here)

@@ -4,10 +4,13 @@
 # untouched. The same command with one Slurm task trains (the control). And a launch without
 # launch/env.sh (no OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or OMP_NUM_THREADS) runs one BLAS
 # thread per rank, where OpenBLAS alone would start one per CPU; an explicit
-# OPENBLAS_NUM_THREADS=2 is kept (train.log says which).
-#   usage: mpi_precheck.sh TRPO CONFIG WORKDIR
+# OPENBLAS_NUM_THREADS=2 is kept (train.log says which). Where this machine lets a cgroup with
+# a CPU quota be made (root, writable cgroup file system), 2 ranks under a 1.5-CPU quota get
+# train.log's note on it, and the same run outside gets none (tests/test_time.c reads made-up
+# cgroup file systems everywhere).
+#   usage: mpi_precheck.sh TRPO CONFIG WORKDIR [MPIEXEC]
 set -uo pipefail
-trpo=$1 config=$2 work=$3
+trpo=$1 config=$2 work=$3 mpiexec=${4:-mpirun}
 dir=$work/precheck
 rm -rf "$dir"
 small=(nenv=1 nsteps=32 total_steps=64 vf_epochs=1 quiet=1)
@@ -42,4 +45,24 @@ for want in "unset 1" "2 $two"; do
   echo "OPENBLAS_NUM_THREADS $setting: $line"
   [[ $line == "($expect BLAS thread"* ]] || { echo "FAILED: expected $expect BLAS thread(s)"; exit 1; }
 done
+
+# the CPU quota note: 2 ranks in a 1.5-CPU cgroup, and the control outside it
+# shellcheck source=launch/benchlib.sh disable=SC1091
+source "$(dirname "$0")/../launch/benchlib.sh"
+if cg=$(cgroup_make_quota 1.5 2>"$work/cgerr"); then
+  for where in inside outside; do
+    rm -rf "$dir"
+    run=(timeout 120 "$mpiexec" -n 2 "$trpo" train "$config" run_dir="$dir" nenv=2 nsteps=32
+         total_steps=64 vf_epochs=1 quiet=1)
+    if [ "$where" = inside ]; then cgroup_run "$cg" "${run[@]}"; else "${run[@]}"; fi >/dev/null 2>&1 ||
+      { rmdir "$cg"; echo "FAILED: 2 ranks $where the quota cgroup did not train"; exit 1; }
+    note=$(grep 'note: the 2 ranks on this node share a CPU quota of 1.50 CPUs' "$dir/train.log")
+    echo "quota $where: ${note:-no note}"
+    if [ "$where" = inside ] && [ -z "$note" ]; then rmdir "$cg"; echo "FAILED: no quota note"; exit 1; fi
+    if [ "$where" = outside ] && [ -n "$note" ]; then rmdir "$cg"; echo "FAILED: a quota note without a quota"; exit 1; fi
+  done
+  rmdir "$cg"
+else
+  echo "quota note: not run on this machine ($(cat "$work/cgerr"))"
+fi
 echo "ok"

@@ -121,6 +121,7 @@ void trpo_comm_max_int(trpo_comm* c, int* x, int n);            // allreduce MAX
 void trpo_comm_allgather_double(trpo_comm* c, const double* x, int n, double* all);
 void trpo_comm_sum_long(trpo_comm* c, long* x, int n);          // allreduce SUM, exact
 void trpo_comm_barrier(trpo_comm* c);
+int  trpo_comm_node_size(trpo_comm* c);   // ranks on this rank's node (collective)
 // gather variable-size byte blocks to root (counts known on every rank); recv NULL off root
 void trpo_comm_gatherv(trpo_comm* c, const void* send, size_t nsend, void* recv,
                        const size_t* counts, int root);
@@ -600,6 +601,11 @@ int trpo_time_cpu(void);      // the CPU this thread runs on now, -1 if unknown
 // CPU seconds this thread has run so far (time it was runnable but not running, preempted,
 // throttled by a cgroup quota or taken by a hypervisor, does not count); 0 if unknown
 double trpo_time_thread_cpu(void);
+// the CPU quota of this process's cgroup in CPUs (the least of its own and its ancestors'), 0 if
+// none or unknown; _at reads a cgroup file system mounted at ROOT (v1 hierarchies in ROOT/cpu or
+// ROOT/cpu,cpuacct, v2 at ROOT) for the process whose /proc/PID/cgroup is PROC_CGROUP (tests)
+double trpo_time_cpu_quota(void);
+double trpo_time_cpu_quota_at(const char* root, const char* proc_cgroup);
 
 #ifdef __cplusplus
 }
