@@ -46,7 +46,10 @@ for want in "unset 1" "2 $two"; do
   [[ $line == "($expect BLAS thread"* ]] || { echo "FAILED: expected $expect BLAS thread(s)"; exit 1; }
 done
 
-# the CPU quota note: 2 ranks in a 1.5-CPU cgroup, and the control outside it
+# the CPU quota note: 2 ranks in a 1.5-CPU cgroup, and the control outside it (mpirun with the
+# MPI environment of launch/env.sh, as tests/runlib.sh gives the other MPI scripts)
+# shellcheck source=launch/env.sh disable=SC1091
+source "$(dirname "$0")/../launch/env.sh"
 # shellcheck source=launch/benchlib.sh disable=SC1091
 source "$(dirname "$0")/../launch/benchlib.sh"
 if cg=$(cgroup_make_quota 1.5 2>"$work/cgerr"); then
@@ -54,8 +57,8 @@ if cg=$(cgroup_make_quota 1.5 2>"$work/cgerr"); then
     rm -rf "$dir"
     run=(timeout 120 "$mpiexec" -n 2 "$trpo" train "$config" run_dir="$dir" nenv=2 nsteps=32
          total_steps=64 vf_epochs=1 quiet=1)
-    if [ "$where" = inside ]; then cgroup_run "$cg" "${run[@]}"; else "${run[@]}"; fi >/dev/null 2>&1 ||
-      { rmdir "$cg"; echo "FAILED: 2 ranks $where the quota cgroup did not train"; exit 1; }
+    if [ "$where" = inside ]; then cgroup_run "$cg" "${run[@]}"; else "${run[@]}"; fi >"$work/quota.out" 2>&1 ||
+      { cat "$work/quota.out"; rmdir "$cg"; echo "FAILED: 2 ranks $where the quota cgroup did not train"; exit 1; }
     note=$(grep 'note: the 2 ranks on this node share a CPU quota of 1.50 CPUs' "$dir/train.log")
     echo "quota $where: ${note:-no note}"
     if [ "$where" = inside ] && [ -z "$note" ]; then rmdir "$cg"; echo "FAILED: no quota note"; exit 1; fi
