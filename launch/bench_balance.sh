@@ -18,15 +18,9 @@
 # Needs NP cores. About 3 minutes at the defaults on 2 cores.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-build}
-case $build in /*) ;; *) build=$root/$build ;; esac
-trpo=$build/trpo
-[ -x "$trpo" ] || { echo "bench_balance.sh: $trpo not found; build first (launch/build.sh)" >&2; exit 2; }
-# shellcheck source=launch/env.sh disable=SC1091
-source "$root/launch/env.sh"
 # shellcheck source=launch/benchlib.sh disable=SC1091
 source "$root/launch/benchlib.sh"
-cd "$root"
+bench_setup bench_balance.sh "${1:-build}"
 np=${NP:-2}
 nenv=${NENV:-16}
 nsteps=${NSTEPS:-128}
@@ -35,7 +29,7 @@ iters=${ITERS:-12}
 repeats=${REPEATS:-3}
 config=${CONFIG:-configs/hopper.ini}
 slow=${SLOW:-2}
-[ "$(nproc)" -ge "$np" ] || { echo "bench_balance.sh: needs $np cores, this machine has $(nproc)" >&2; exit 2; }
+bench_need_cores bench_balance.sh "$np"
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench_balance.XXXXXX")
 hog=""
 cleanup() {

@@ -22,15 +22,9 @@
 # defaults on 2 cores.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-build}
-case $build in /*) ;; *) build=$root/$build ;; esac
-trpo=$build/trpo
-[ -x "$trpo" ] || { echo "bench_nap.sh: $trpo not found; build first (launch/build.sh)" >&2; exit 2; }
-# shellcheck source=launch/env.sh disable=SC1091
-source "$root/launch/env.sh"
 # shellcheck source=launch/benchlib.sh disable=SC1091
 source "$root/launch/benchlib.sh"
-cd "$root"
+bench_setup bench_nap.sh "${1:-build}"
 np=${NP:-2}
 nenv=${NENV:-$((4 * np - 1))}
 nsteps=${NSTEPS:-128}
@@ -41,7 +35,7 @@ config=${CONFIG:-configs/hopper.ini}
 slow=${SLOW:-2}
 quota=${QUOTA:-$(awk -v n="$np" 'BEGIN { printf "%.2f", 0.75 * n }')}
 cases=${CASES:-quota slower none}
-[ "$(nproc)" -ge "$np" ] || { echo "bench_nap.sh: needs $np cores, this machine has $(nproc)" >&2; exit 2; }
+bench_need_cores bench_nap.sh "$np"
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench_nap.XXXXXX")
 cg=""
 cleanup() {
@@ -52,23 +46,18 @@ trap cleanup EXIT
 
 # one run: rate wait% cpu% thr%
 run() {
-  local nap=$1 dir=$work/run thr0 thr1 t0 t1
+  local nap=$1 dir=$work/run mark0 thr
   rm -rf "$dir"
   local cmd=(mpirun -np "$np" --bind-to core --map-by core "$trpo" train "$config" nenv="$nenv"
              nsteps="$nsteps" total_steps=$((nenv * nsteps * (warmup + iters))) rebalance=0
              comm_nap="$nap" rank_times=1 run_dir="$dir" checkpoint_every=0 quiet=1 --restart)
-  if [ -n "$cg" ]; then thr0=$(cg_throttled "$cg"); else thr0=$(cgroup_throttled); fi
-  t0=$(date +%s.%N)
+  mark0=$(throttle_mark ${cg:+"$cg"})
   if [ -n "$cg" ]; then
     cgroup_run "$cg" "${cmd[@]}" >"$work/out" 2>&1
   else
     "${cmd[@]}" >"$work/out" 2>&1
   fi || { cat "$work/out" >&2; echo "bench_nap.sh: training failed" >&2; exit 1; }
-  if [ -n "$cg" ]; then thr1=$(cg_throttled "$cg"); else thr1=$(cgroup_throttled); fi
-  t1=$(date +%s.%N)
-  local thr
-  thr=$(awk -v a="$thr0" -v b="$thr1" -v s="$t0" -v e="$t1" -v n="$np" \
-    'BEGIN { printf "%.1f", (e > s ? 100 * (b - a) / (n * (e - s)) : 0) }')
+  thr=$(throttle_share "$mark0" "$(throttle_mark ${cg:+"$cg"})" "$np")
   awk -F, -v w="$warmup" -v thr="$thr" '
     FILENAME ~ /progress.csv$/ {
       if (FNR == 1) { for (i = 1; i <= NF; i++) p[$i] = i; next }
@@ -84,11 +73,6 @@ run() {
       printf "%.0f %.1f %.1f %s\n", (w1 > w0 ? (s1 - s0) / (w1 - w0) : 0), (ti > 0 ? 100 * tw / ti : 0),
              (ti > 0 ? 100 * u / ti : 0), thr
     }' "$dir/progress.csv" "$dir/ranks.csv"
-}
-# the throttled seconds of one cgroup directory
-cg_throttled() {
-  awk '$1 == "throttled_usec" { s = $2 / 1e6 } $1 == "throttled_time" { s = $2 / 1e9 }
-       END { printf "%.6f\n", s }' "$1/cpu.stat"
 }
 
 echo "bench_nap: Hopper-v4 ($config), $np ranks, $nenv environments x $nsteps steps," \

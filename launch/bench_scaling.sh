@@ -67,18 +67,10 @@
 # then MODES="weak strong"). Prints a plain table to stdout, progress to stderr.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-build}
-case $build in /*) ;; *) build=$root/$build ;; esac
-trpo=$build/trpo
-phys=$build/tests/bench_scaling
-for f in "$trpo" "$phys"; do
-  [ -x "$f" ] || { echo "bench_scaling.sh: $f not found; build first (launch/build.sh)" >&2; exit 2; }
-done
-# shellcheck source=launch/env.sh disable=SC1091
-source "$root/launch/env.sh"
 # shellcheck source=launch/benchlib.sh disable=SC1091
 source "$root/launch/benchlib.sh"
-cd "$root"
+bench_setup bench_scaling.sh "${1:-build}" tests/bench_scaling
+phys=$build/tests/bench_scaling
 
 task=Hopper-v4
 config=${CONFIG:-configs/hopper.ini}
@@ -137,15 +129,15 @@ train() {
   local n=$1 nenv=$2 mb=$3 dir=$work/run
   rm -rf "$dir"
   # shellcheck disable=SC2046
-  local stat0 stat1 main imb steal thr0 thr1 t0 t1
+  local stat0 stat1 main imb steal mark0 mark1
   stat0=$(grep '^cpu[0-9]' /proc/stat 2>/dev/null || true)
-  thr0=$(cgroup_throttled) t0=$(date +%s.%N)
+  mark0=$(throttle_mark)
   "$mpirun" -np "$n" $(bindflags "$n") "$trpo" train "$config" env="$task" nenv="$nenv" \
     nsteps="$nsteps" vf_minibatch="$mb" total_steps=$((nenv * nsteps * (warmup + iters))) \
     run_dir="$dir" checkpoint_every=0 comm_timing="$timing" comm_nap="$nap" rank_times=1 quiet=1 \
     --restart >/dev/null
   stat1=$(grep '^cpu[0-9]' /proc/stat 2>/dev/null || true)
-  thr1=$(cgroup_throttled) t1=$(date +%s.%N)
+  mark1=$(throttle_mark)
   if [ -n "$keep" ]; then
     mkdir -p "$keep/$tag" && cp "$dir/progress.csv" "$dir/ranks.csv" "$dir/train.log" "$keep/$tag/"
   fi
@@ -212,8 +204,7 @@ train() {
     }' "$dir/ranks.csv") || return 1
   # throttled: the share of the ranks' time (N ranks over the run's wall clock) that the cgroup's
   # CPU quota held them back
-  echo "$main $imb $steal $(awk -v a="$thr0" -v b="$thr1" -v s="$t0" -v e="$t1" -v n="$n" \
-    'BEGIN { printf "%.1f", (e > s ? 100 * (b - a) / (n * (e - s)) : 0) }')"
+  echo "$main $imb $steal $(throttle_share "$mark0" "$mark1" "$n")"
 }
 
 echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, $reps repetitions, comm_nap $nap, ranks:$ranks" \

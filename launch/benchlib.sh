@@ -1,5 +1,26 @@
 # Sourced by the benchmark scripts: small helpers they share.
 
+# bench_setup NAME BUILD_DIR [PROGRAM...]: build (BUILD_DIR, relative to the project root $root)
+# and trpo as absolute paths; trpo and each PROGRAM (under build) must exist; launch/env.sh
+# sourced; the project root the working directory
+bench_setup() {
+  local name=$1 f
+  build=$2
+  shift 2
+  case $build in /*) ;; *) build=$root/$build ;; esac
+  trpo=$build/trpo
+  for f in "$trpo" "${@/#/$build/}"; do
+    [ -x "$f" ] || { echo "$name: $f not found; build first (launch/build.sh)" >&2; exit 2; }
+  done
+  # shellcheck source=launch/env.sh disable=SC1091
+  source "$root/launch/env.sh"
+  cd "$root"
+}
+# bench_need_cores NAME NP: exit 2 unless this machine has NP CPUs
+bench_need_cores() {
+  [ "$(nproc)" -ge "$2" ] || { echo "$1: needs $2 cores, this machine has $(nproc)" >&2; exit 2; }
+}
+
 # the median of the numbers on stdin, one per line
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
@@ -54,10 +75,19 @@ cgroup_quota() {
   echo "$best"
 }
 cgroup_throttled() {
+  # with DIR: that cgroup's alone
   local dir
   while IFS= read -r dir; do
     [ -r "$dir/cpu.stat" ] && awk '$1 == "throttled_usec" { print $2 / 1e6 } $1 == "throttled_time" { print $2 / 1e9 }' "$dir/cpu.stat"
-  done < <(cgroup_cpu_dirs) | awk '{ s += $1 } END { printf "%.6f\n", s }'
+  done < <(if [ $# -gt 0 ]; then echo "$1"; else cgroup_cpu_dirs; fi) | awk '{ s += $1 } END { printf "%.6f\n", s }'
+}
+# throttle_mark [DIR]: "THROTTLED_S WALL_S" now (cgroup_throttled and the clock);
+# throttle_share MARK0 MARK1 N: the share (%) of N ranks' time between the marks that the quota
+# held them back
+throttle_mark() { echo "$(cgroup_throttled "$@") $(date +%s.%N)"; }
+throttle_share() {
+  awk -v m0="$1" -v m1="$2" -v n="$3" 'BEGIN { split(m0, a, " "); split(m1, b, " ")
+    printf "%.1f", (b[2] > a[2] ? 100 * (b[1] - a[1]) / (n * (b[2] - a[2])) : 0) }'
 }
 
 # A child cgroup of this shell's with a CPU quota of $1 CPUs (cgroup v1's cpu hierarchy, or v2

@@ -135,8 +135,8 @@ double trpo_time_cpu_quota_at(const char* root, const char* proc_cgroup) {
     snprintf(list, sizeof list, ",%s,", ctrls);
     if (!strstr(list, ",cpu,")) continue;
     have_v1 = 1;
-    const char* subs[] = {ctrls, "cpu", "cpu,cpuacct", "cpuacct,cpu"};
-    for (int k = 0; k < 4; k++) {
+    const char* subs[] = {ctrls, "cpu"};   // the hierarchy's own name, or systemd's cpu link
+    for (int k = 0; k < 2; k++) {
       char d[4096];
       struct stat st;
       snprintf(d, sizeof d, "%s/%s", root, subs[k]);
