@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# bench_smoke.sh: the scaling and balancing benchmark scripts run to the end at tiny sizes and
-# print every table they promise. Not a timing test (no figure is judged): it keeps a broken
-# script from reaching the 16-core machine, whose time is scarce.
+# bench_smoke.sh: the scaling, balancing, napping and node benchmark scripts run to the end at
+# tiny sizes and print every table they promise. Not a timing test (no figure is judged): it
+# keeps a broken script from reaching the 16-core machine, whose time is scarce.
 #   usage: bench_smoke.sh BUILD_DIR SRCDIR WORKDIR
 set -euo pipefail
 build=$(readlink -f "$1") src=$(readlink -f "$2") work=$(readlink -f "$3")/bench_smoke
@@ -63,4 +63,30 @@ left=$(grep -c '^quota: left out: ' "$out" || true)
 [ $((medians + left)) = 3 ] || fail "bench_nap.sh: $medians medians and $left cases left out, expected 3 in all"
 [ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+ +-?[0-9.]+ +-?[0-9.]+$' "$out")" = $((2 * medians)) ] ||
   fail "bench_nap.sh did not print two runs per case"
+# bench_node.sh: the node's facts, then the three steps at tiny sizes; then a step stopped at the
+# budget's end (its whole process group: no rank is left running) and one skipped for want of time
+node=$work/node
+OUT=$node BUDGET=300 MIN_STEP=10 RANKS="1 2" REPS=1 WARMUP=1 ITERS=2 NSTEPS=32 STRONG_NENV=4 \
+  STRONG_MB=64 PHYS_SECONDS=0.2 bash "$src/launch/bench_node.sh" "$build" >"$work/node.out" 2>&1 ||
+  { cat "$work/node.out"; fail "bench_node.sh failed"; }
+cat "$work/node.out"
+for k in cpu_model cpus cores threads_per_core cpuset cgroup_quota idle_second mpirun build ranks; do
+  grep -Eq "^$k: +[^ ]" "$node/node.txt" || fail "bench_node.sh: node.txt has no $k"
+done
+for step in 1-main:weak-mb 1-main:strong-mb 2-spin:weak-mb 2-spin:strong-mb 3-plain:weak 3-plain:strong; do
+  f=$node/${step%%:*}.txt mode=${step#*:}
+  grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){17}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
+  grep -q "^== ${step%%:*}\$" "$node/summary.txt" || fail "bench_node.sh: summary.txt lacks ${step%%:*}"
+done
+grep -q "comm_nap 0" "$node/2-spin.err" || fail "bench_node.sh: step 2 did not run with comm_nap 0"
+[ -s "$node/keep/1-main/weak-mb-2-1/ranks.csv" ] || fail "bench_node.sh: no kept raw files"
+OUT=$work/node2 BUDGET=15 MIN_STEP=5 STEPS=1 RANKS="1 2" REPS=1 WARMUP=1 ITERS=100000 \
+  bash "$src/launch/bench_node.sh" "$build" >"$work/node2.out" 2>&1 || { cat "$work/node2.out"; fail "bench_node.sh (budget) failed"; }
+cat "$work/node2.out"
+grep -q "^step 1-main: stopped at the budget's end" "$work/node2/1-main.txt" || fail "bench_node.sh: step 1 was not stopped"
+OUT=$work/node3 BUDGET=3 MIN_STEP=10 STEPS=3 bash "$src/launch/bench_node.sh" "$build" >"$work/node3.out" 2>&1 ||
+  { cat "$work/node3.out"; fail "bench_node.sh (no time) failed"; }
+grep -q "^step 3-plain: skipped" "$work/node3/3-plain.txt" || fail "bench_node.sh: step 3 was not skipped"
+for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -f "run_dir=$work/" >/dev/null || break; sleep 1; done
+! pgrep -f "run_dir=$work/" >/dev/null || fail "bench_node.sh: a rank of the stopped step still runs 10 s later"
 echo "PASS"
