@@ -22,7 +22,8 @@
 #   summary.txt  node.txt's essentials and the steps' tables, in one file
 #
 # Usage: launch/bench_node.sh [BUILD_DIR]        (BUILD_DIR defaults to build/)
-# Environment: OUT=runs/bench_node BUDGET=480 (seconds for everything) MIN_STEP=45 (a step starts
+# Environment: OUT=runs/bench_node BUDGET=480 (seconds for everything; a stopped step's ranks take
+# a few seconds more to end, which the script waits for) MIN_STEP=45 (a step starts
 # only with this many seconds left) REPS=3 (step 1; steps 2 and 3 run once) RANKS (default 1 2 4 8
 # 16, those up to nproc) STEPS="1 2 3", and bench_scaling.sh's own (CONFIG, NSTEPS, WARMUP, ITERS,
 # STRONG_NENV, STRONG_MB, WEAK_NENV, PHYS_SECONDS). At the defaults on 16 cores step 1 takes an
@@ -112,13 +113,29 @@ run_step() {
   fi
   echo "step $name: at most $limit s: $*" >&2
   # timeout signals its whole process group: the script, mpirun (which then stops its ranks)
-  env KEEP="$out/keep/$name" "$@" timeout -k 10 "$limit" bash "$root/launch/bench_scaling.sh" "$build" \
+  local tmp
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_node.XXXXXX")
+  env KEEP="$out/keep/$name" TMPDIR="$tmp" "$@" timeout -k 10 "$limit" bash "$root/launch/bench_scaling.sh" "$build" \
     >"$out/$name.txt" 2>"$out/$name.err" || rc=$?
   case $rc in
     0) echo "step $name: done, $(($(date +%s) - start)) s since the start" >&2 ;;
     124 | 137) echo "step $name: stopped at the budget's end; its rows so far are kept" | tee -a "$out/$name.txt" >&2 ;;
     *) echo "step $name: failed ($rc):" >&2; tail -5 "$out/$name.err" >&2 ;;
   esac
+  # a stopped step's ranks outlive its script by about a second (mpirun stops them): the next
+  # step starts on idle cores. Its training runs are found by their run_dir under the step's
+  # TMPDIR, its physics runs by their program
+  settle "$tmp"
+  rm -rf "$tmp"
+}
+settle() {
+  local k
+  for k in $(seq 150); do
+    pgrep -f "$1/|$build/tests/bench_scaling " >/dev/null || return 0
+    sleep 0.1
+  done
+  echo "bench_node.sh: processes of a stopped step still ran after 15 s; killed" >&2
+  pkill -KILL -f "$1/|$build/tests/bench_scaling " || true
 }
 # keep about MIN_STEP for each later step that was asked for
 reserve_after() {

@@ -432,33 +432,63 @@ static int putfile(const char* path, const void* image, size_t n, const char** s
   return bad ? -1 : 0;
 }
 
-int trpo_checkpoint_write(const char* dir, long iteration, const trpo_ckptitem* items, int nitems,
+// the names of iteration's checkpoint and of its temporary file; 0, or -1 with err said
+static int names(const char* dir, long iteration, char* final, char* tmp, char* err, size_t nerr) {
+  if (snprintf(final, PATHLEN, "%s/ckpt-%09ld.h5", dir, iteration) >= PATHLEN ||
+      snprintf(tmp, PATHLEN, "%s.tmp", final) >= PATHLEN) {
+    snprintf(err, nerr, "cannot write checkpoint in %s: path too long", dir);
+    return -1;
+  }
+  return 0;
+}
+
+int trpo_checkpoint_image(const char* dir, long iteration, const trpo_ckptitem* items, int nitems,
                           const trpo_ckptattr* attrs, int nattrs, const char* config_text,
-                          int keep, char* err, size_t nerr) {
+                          trpo_ckptimage* out, char* err, size_t nerr) {
   char final[PATHLEN], tmp[PATHLEN], reason[WHYLEN];
   TRPO_CHECK(iteration >= 0);
+  out->data = NULL;
+  out->size = 0;
+  out->iteration = iteration;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  // names of the checkpoint and of its temporary file
-  if (snprintf(final, sizeof final, "%s/ckpt-%09ld.h5", dir, iteration) >= (int)sizeof final ||
-      snprintf(tmp, sizeof tmp, "%s.tmp", final) >= (int)sizeof tmp) {
-    snprintf(err, nerr, "cannot write checkpoint in %s: path too long", dir);
-    return TRPO_EXIT_IOERROR;
-  }
-  // leftovers of interrupted writes go first, freeing their space
-  rmtmp(dir);
-  // the file in memory
-  void* image = NULL;
-  size_t nimage = 0;
-  if (h5image(items, nitems, attrs, nattrs, config_text, &image, &nimage, reason,
+  if (names(dir, iteration, final, tmp, err, nerr) < 0) return TRPO_EXIT_IOERROR;
+  if (h5image(items, nitems, attrs, nattrs, config_text, &out->data, &out->size, reason,
               sizeof reason) < 0) {
     snprintf(err, nerr, "cannot write checkpoint %s: %s", tmp, reason);
     return TRPO_EXIT_IOERROR;
   }
+  return 0;
+}
+
+void trpo_checkpoint_image_free(trpo_ckptimage* im) {
+  free(im->data);
+  im->data = NULL;
+  im->size = 0;
+}
+
+int trpo_checkpoint_write(const char* dir, long iteration, const trpo_ckptitem* items, int nitems,
+                          const trpo_ckptattr* attrs, int nattrs, const char* config_text,
+                          int keep, char* err, size_t nerr) {
+  trpo_ckptimage im;
+  int rc = trpo_checkpoint_image(dir, iteration, items, nitems, attrs, nattrs, config_text, &im,
+                                 err, nerr);
+  if (rc == 0) rc = trpo_checkpoint_put(dir, &im, keep, err, nerr);
+  trpo_checkpoint_image_free(&im);
+  return rc;
+}
+
+int trpo_checkpoint_put(const char* dir, const trpo_ckptimage* im, int keep, char* err,
+                        size_t nerr) {
+  char final[PATHLEN], tmp[PATHLEN];
+  const long iteration = im->iteration;
+  TRPO_CHECK(im->data && im->size > 0);
+  if (names(dir, iteration, final, tmp, err, nerr) < 0) return TRPO_EXIT_IOERROR;
+  // leftovers of interrupted writes go first, freeing their space
+  rmtmp(dir);
   // on disk and durable before it is published
   const char* step = "";
-  int bad = putfile(tmp, image, nimage, &step);
+  int bad = putfile(tmp, im->data, im->size, &step);
   int e = errno;
-  free(image);
   if (bad) {
     snprintf(err, nerr, "cannot write checkpoint %s: %s: %s", tmp, step, strerror(e));
     unlink(tmp);

@@ -12,10 +12,18 @@
 // forwards SIGTERM), so rank 0 keeps a copy of the state of the last completed iteration and a
 // watcher thread publishes it as soon as the signal arrives, then exits with the same code. A
 // SIGTERM that reached another rank only is OR-reduced at the boundary like SIGUSR1. A second
-// signal exits at once (src/signals.c). The watcher and the main thread never write at the same
-// time (one mutex around checkpoint writes). A progress.csv row that cannot be written ends the
-// run with TRPO_EXIT_IOERROR before that iteration's checkpoint, so the log and the newest
-// checkpoint never disagree.
+// signal exits at once (src/signals.c). A progress.csv row that cannot be written ends the run
+// with TRPO_EXIT_IOERROR before that iteration's checkpoint, so the log and the newest checkpoint
+// never disagree.
+//
+// Checkpoints off the critical path: at a checkpoint boundary rank 0 builds the file in memory
+// (HDF5, on the main thread) and hands it to a writer thread, which writes, fsyncs, renames and
+// fsyncs the directory while the next iteration runs; the other ranks never wait for the disk.
+// One file is in the writer's hands at a time (the next boundary waits for it). A write that
+// fails ends the run at the next boundary with TRPO_EXIT_IOERROR. The last checkpoint and the
+// one a stop signal asks for are written before the run goes on or exits. Locks: `lock` guards
+// the snapshot, the hand-over and every HDF5 call; `wlock` is held while a file is written; a
+// thread that holds both took wlock first.
 
 #define _POSIX_C_SOURCE 200809L
 
@@ -54,9 +62,20 @@ typedef struct runctx_ {
   int nitems;
   long snap_iter;          // iteration of the snapshot (-1: none)
   long written_iter;       // newest iteration published
-  pthread_mutex_t lock;
+  pthread_mutex_t lock;    // snap, the writer's state below, HDF5
+  pthread_mutex_t wlock;   // a checkpoint file being written (taken before lock)
+  pthread_cond_t cv;       // with lock: an image handed to the writer, or one written
   pthread_t watcher;
   int watching;
+  // rank 0's checkpoint writer thread
+  pthread_t writer;
+  int writing;             // the writer thread runs
+  int quit;                // the writer leaves once nothing is pending
+  trpo_ckptimage pending;  // handed over, not yet on disk (data NULL: none)
+  int werr;                // a write failed: TRPO_EXIT_IOERROR, the message in werr_msg
+  char werr_msg[1024];
+  long said_iter;          // newest written checkpoint said in the log
+  double wdt;              // seconds the newest write took (building and writing)
   double row_stall_ms;     // tests: TRPO_TEST_ROW_STALL_MS
   volatile int done;
 } runctx;
@@ -87,8 +106,9 @@ static void report_line(void* ctx, const char* line) { say(ctx, 1, "trpo: %s", l
 
 //---------------------------------- checkpoints ----------------------------------------------------
 
-// rank 0: write the snapshot (the state of iteration snap_iter); 0 or TRPO_EXIT_IOERROR
-static int publish(runctx* r, char* err, size_t nerr) {
+// rank 0, holding lock: the snapshot (the state of iteration snap_iter) as a file image; 0 or
+// TRPO_EXIT_IOERROR
+static int build(runctx* r, trpo_ckptimage* im, char* err, size_t nerr) {
   char nrank[32], created[64];
   snprintf(nrank, sizeof nrank, "%d", r->comm->nrank);
   time_t now = time(NULL);
@@ -99,11 +119,54 @@ static int publish(runctx* r, char* err, size_t nerr) {
                            {"nrank", nrank},
                            {"created", created},
                            {"libraries", trpo_checkpoint_libversion()}};
-  int rc = trpo_checkpoint_write(r->cfg->run_dir, r->snap_iter, r->snap, r->nitems, attrs,
-                                 (int)(sizeof attrs / sizeof attrs[0]), r->config_text,
-                                 r->cfg->keep_checkpoints, err, nerr);
-  if (rc == 0) r->written_iter = r->snap_iter;
+  return trpo_checkpoint_image(r->cfg->run_dir, r->snap_iter, r->snap, r->nitems, attrs,
+                               (int)(sizeof attrs / sizeof attrs[0]), r->config_text, im, err,
+                               nerr);
+}
+
+// rank 0, holding wlock and lock: build and write the snapshot now; 0 or TRPO_EXIT_IOERROR
+static int publish(runctx* r, char* err, size_t nerr) {
+  trpo_ckptimage im;
+  double t0 = trpo_time_now();
+  int rc = build(r, &im, err, nerr);
+  if (rc == 0) rc = trpo_checkpoint_put(r->cfg->run_dir, &im, r->cfg->keep_checkpoints, err, nerr);
+  trpo_checkpoint_image_free(&im);
+  if (rc == 0) {
+    r->written_iter = r->snap_iter;
+    r->wdt = trpo_time_now() - t0;
+  }
   return rc;
+}
+
+// rank 0's writer thread: puts each handed-over image on disk
+static void* write_loop(void* arg) {
+  runctx* r = arg;
+  pthread_mutex_lock(&r->lock);
+  for (;;) {
+    while (!r->pending.data && !r->quit) pthread_cond_wait(&r->cv, &r->lock);
+    if (!r->pending.data) break;
+    // the image stays pending (the SIGTERM watcher, waiting on wlock, sees it unwritten)
+    trpo_ckptimage im = r->pending;
+    pthread_mutex_unlock(&r->lock);
+    pthread_mutex_lock(&r->wlock);
+    char err[1024] = "";
+    double t0 = trpo_time_now();
+    int rc = trpo_checkpoint_put(r->cfg->run_dir, &im, r->cfg->keep_checkpoints, err, sizeof err);
+    double dt = trpo_time_now() - t0;
+    pthread_mutex_lock(&r->lock);
+    if (rc) {
+      r->werr = rc;
+      snprintf(r->werr_msg, sizeof r->werr_msg, "%s", err);
+    } else if (im.iteration > r->written_iter) {
+      r->written_iter = im.iteration;
+      r->wdt += dt;
+    }
+    trpo_checkpoint_image_free(&r->pending);
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->wlock);
+  }
+  pthread_mutex_unlock(&r->lock);
+  return NULL;
 }
 
 // rank 0: drop the rows of PATH after the loaded iteration (rewriting it in the columns of HEAD if
@@ -179,18 +242,77 @@ static int snapshot(runctx* r, const trpo_stats* st, const int* ran) {
   return bad;
 }
 
-// collective: write the snapshot on rank 0; every rank gets the same return code
+// rank 0: say the checkpoints written since the last call (one line, the newest)
+static void say_written(runctx* r) {
+  pthread_mutex_lock(&r->lock);
+  long it = r->written_iter;
+  double dt = r->wdt;
+  int fresh = it > r->said_iter;
+  r->said_iter = it;
+  pthread_mutex_unlock(&r->lock);
+  if (fresh && !r->cfg->quiet) say(r, 0, "checkpoint iteration %ld written in %.3f s", it, dt);
+}
+
+// rank 0, no collective: a checkpoint of the snapshot. The file is built here and handed to the
+// writer thread (after the previous one is on disk); without a writer thread it is written here.
+// A failure is kept in werr for the next boundary.
+static void checkpoint_async(runctx* r) {
+  char err[1024] = "";
+  trpo_ckptimage im;
+  pthread_mutex_lock(&r->lock);
+  while (r->pending.data) pthread_cond_wait(&r->cv, &r->lock);
+  if (!r->werr && r->snap_iter > r->written_iter) {
+    if (!r->writing) {
+      pthread_mutex_unlock(&r->lock);
+      pthread_mutex_lock(&r->wlock);
+      pthread_mutex_lock(&r->lock);
+      r->werr = publish(r, err, sizeof err);
+      pthread_mutex_unlock(&r->wlock);
+    } else {
+      double t0 = trpo_time_now();
+      r->werr = build(r, &im, err, sizeof err);
+      if (!r->werr) {
+        r->wdt = trpo_time_now() - t0;
+        r->pending = im;
+        pthread_cond_broadcast(&r->cv);
+      }
+    }
+    if (r->werr) snprintf(r->werr_msg, sizeof r->werr_msg, "%s", err);
+  }
+  pthread_mutex_unlock(&r->lock);
+}
+
+// rank 0: a failed write so far (its message said once); 0 or TRPO_EXIT_IOERROR
+static int write_failed(runctx* r) {
+  pthread_mutex_lock(&r->lock);
+  int rc = r->werr;
+  char msg[sizeof r->werr_msg];
+  memcpy(msg, r->werr_msg, sizeof msg);
+  r->werr_msg[0] = 0;
+  pthread_mutex_unlock(&r->lock);
+  if (rc && msg[0]) say(r, 1, "trpo: %s", msg);
+  return rc;
+}
+
+// collective: the snapshot on disk before this returns (after the writer's file, if one is in
+// its hands); every rank gets the same return code
 static int checkpoint(runctx* r) {
   int rc = 0;
   char err[1024] = "";
-  if (r->comm->rank == 0 && r->snap_iter > r->written_iter) {
+  if (r->comm->rank == 0) {
     pthread_mutex_lock(&r->lock);
-    double t0 = trpo_time_now();
-    rc = publish(r, err, sizeof err);
-    double dt = trpo_time_now() - t0;
+    while (r->pending.data) pthread_cond_wait(&r->cv, &r->lock);
     pthread_mutex_unlock(&r->lock);
-    if (rc) say(r, 1, "trpo: %s", err);
-    else if (!r->cfg->quiet) say(r, 0, "checkpoint iteration %ld written in %.3f s", r->snap_iter, dt);
+    rc = write_failed(r);
+    if (!rc) {
+      pthread_mutex_lock(&r->wlock);
+      pthread_mutex_lock(&r->lock);
+      if (r->snap_iter > r->written_iter) rc = publish(r, err, sizeof err);
+      pthread_mutex_unlock(&r->lock);
+      pthread_mutex_unlock(&r->wlock);
+      if (rc) say(r, 1, "trpo: %s", err);
+    }
+    if (!rc) say_written(r);
   }
   trpo_comm_max_int(r->comm, &rc, 1);
   return rc;
@@ -202,6 +324,9 @@ static void* watch(void* arg) {
   struct timespec tick = {0, 20 * 1000 * 1000};
   while (!r->done) {
     if (trpo_signal_pending() & TRPO_SIG_TERM) {
+      // after the writer's file, if one is in its hands (wlock, then lock: the order of every
+      // thread that takes both)
+      pthread_mutex_lock(&r->wlock);
       pthread_mutex_lock(&r->lock);
       char err[1024] = "", line[TRPO_STRLEN + 1200];
       int rc = 0;
@@ -346,8 +471,10 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   r->cfg = cfg;
   r->config_text = config_text;
   r->comm = comm;
-  r->snap_iter = r->written_iter = -1;
+  r->snap_iter = r->written_iter = r->said_iter = -1;
   pthread_mutex_init(&r->lock, NULL);
+  pthread_mutex_init(&r->wlock, NULL);
+  pthread_cond_init(&r->cv, NULL);
   comm->timing = cfg->comm_timing;
   comm->nap = cfg->comm_nap;
   char err[1024] = "";
@@ -406,6 +533,8 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   // rank 0's watcher for the fast path
   snapshot(r, NULL, NULL);
   if (comm->rank == 0 && pthread_create(&r->watcher, NULL, watch, r) == 0) r->watching = 1;
+  // and its checkpoint writer (without it, checkpoints are written on the main thread)
+  if (comm->rank == 0 && pthread_create(&r->writer, NULL, write_loop, r) == 0) r->writing = 1;
   // a CPU quota below the ranks of a node (rank 0's; its cgroup's, assumed shared by them) is a
   // cause of waiting that no setting of ours removes: say so where the user looks first
   int node_ranks = trpo_comm_node_size(comm);
@@ -454,30 +583,37 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
       break;
     }
     // shared decisions at the boundary: a stop signal on any rank (SIGUSR1, or a SIGTERM that
-    // reached this rank alone), a checkpoint due or a log row lost on rank 0
+    // reached this rank alone), a checkpoint due, a log row lost or a checkpoint write failed on
+    // rank 0
     long it = trpo_train_iteration(r->tr);
     int sig = trpo_signal_pending();
-    int flag[4] = {sig & TRPO_SIG_USR1 ? 1 : 0, sig & TRPO_SIG_TERM ? 1 : 0, 0, csv_bad};
+    int flag[5] = {sig & TRPO_SIG_USR1 ? 1 : 0, sig & TRPO_SIG_TERM ? 1 : 0, 0, csv_bad, 0};
     if (comm->rank == 0) {
       int by_iter = cfg->checkpoint_every > 0 && it % cfg->checkpoint_every == 0;
       int by_time = cfg->checkpoint_minutes > 0 && trpo_time_now() - last_ckpt >= 60 * cfg->checkpoint_minutes;
       flag[2] = by_iter || by_time;
+      say_written(r);
+      flag[4] = write_failed(r);
     }
-    trpo_comm_max_int(comm, flag, 4);
+    trpo_comm_max_int(comm, flag, 5);
     // without its progress.csv row this iteration is not published (not by the watcher either):
     // a resume redoes it
-    if (flag[3]) {
+    if (flag[3] || flag[4]) {
       rc = TRPO_EXIT_IOERROR;
       break;
     }
     int stopsig = flag[0] || flag[1];
-    if (flag[2] || stopsig) {
+    if (stopsig) {
+      // on disk before the exit
       int w = checkpoint(r);
-      last_ckpt = trpo_time_now();
       if (w) {
         rc = w;
         break;
       }
+    } else if (flag[2]) {
+      // rank 0's writer thread puts it on disk while the next iteration runs
+      if (comm->rank == 0) checkpoint_async(r);
+      last_ckpt = trpo_time_now();
     }
     if (stopsig) {
       say(r, 1, "trpo: stopped by %s after iteration %ld, checkpoint written; exit code %d "
@@ -500,6 +636,14 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
 done_err:
   rc = state[0];
 done:
+  // a file in the writer's hands is finished (it is good: an earlier iteration's)
+  if (r->writing) {
+    pthread_mutex_lock(&r->lock);
+    r->quit = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->writer, NULL);
+  }
   r->done = 1;
   if (r->watching) pthread_join(r->watcher, NULL);
   if (r->csv) fclose(r->csv);
@@ -509,6 +653,8 @@ done:
   if (comm->rank == 0)
     for (int k = 0; k < r->nitems; k++) trpo_alloc_free(r->snap[k].data);
   trpo_train_free(r->tr);
+  pthread_cond_destroy(&r->cv);
+  pthread_mutex_destroy(&r->wlock);
   pthread_mutex_destroy(&r->lock);
   return rc;
 }

@@ -12,7 +12,14 @@
 #      the resume rewrites its rows in the current columns and says so;
 #   5. SIGTERM while rank 0 is between an iteration's snapshot and its progress.csv row (held
 #      there by TRPO_TEST_ROW_STALL_MS): that iteration is published with its row, and the
-#      resumed run is identical to the reference.
+#      resumed run is identical to the reference;
+#   6. a slow disk (every checkpoint write paused 1 s halfway, TRPO_TEST_CKPT_STALL_MS) with a
+#      checkpoint every 3 iterations: rank 0's writer thread has the file while the next
+#      iteration runs, so that iteration ends well within the pause; every checkpoint due is
+#      published, and the run is identical to the reference;
+#   7. SIGTERM while the writer thread is paused in the middle of a checkpoint file: the watcher
+#      waits for that file, then publishes the last completed iteration (with its row) and exits
+#      75; the resumed run is identical to the reference.
 #   usage: resume.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
 set -euo pipefail
 source "$(dirname "$0")/runlib.sh"
@@ -101,4 +108,43 @@ k=$(newest_ckpt "$dir")
 mpi 2 train "${pend[@]}" run_dir="$dir" total_steps=$((6 * per))
 resumed "$dir" 2
 same_as "$dir" "$work/ref" "pendulum, SIGTERM between the snapshot of iteration 2 and its log row"
+# 6. checkpoints written while training goes on
+dir=$work/slowdisk
+TRPO_TEST_CKPT_STALL_MS=1000 mpi 2 train "${pend[@]}" run_dir="$dir" total_steps=$((6 * per)) \
+  checkpoint_every=3 keep_checkpoints=10 || fail "6: the run with a slow disk failed"
+gap=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+  $c["iteration"] == 3 { a = $c["wall_s"] } $c["iteration"] == 4 { b = $c["wall_s"] }
+  END { printf "%.3f", b - a }' "$dir/progress.csv")
+awk -v g="$gap" 'BEGIN { exit !(g < 0.5) }' ||
+  fail "6: iteration 4 took $gap s after the checkpoint of iteration 3 was handed over (its write pauses 1 s): training waited for the disk"
+for k in 3 6; do [ -f "$(ckpt_path "$dir" "$k")" ] || fail "6: no checkpoint of iteration $k: $(ls "$dir")"; done
+all_readable "$dir"
+same_as "$dir" "$work/ref" "pendulum, checkpoints written by rank 0's writer thread during a pause"
+echo "resume: 6. iteration 4 took $gap s while the checkpoint of iteration 3 was written (a 1 s pause)"
+# 7. SIGTERM during a paused write of rank 0's writer thread
+dir=$work/termwrite
+TRPO_TEST_CKPT_STALL_MS=1500 "$mpiexec" -n 1 "${margs[@]}" "$trpo" train "${pend[@]}" run_dir="$dir" \
+  total_steps=$((6 * per)) >"$work/termwrite.out" 2>&1 &
+M=$!
+pids=($(rank_pids $M 1)) || fail "7: the run did not start"
+tmp_exists() { compgen -G "$dir/ckpt-*.h5.tmp" >/dev/null; }
+wait_for 60 tmp_exists || fail "7: no checkpoint write started"
+# training goes on during the 1.5 s pause: iteration 2 ends while the file of iteration 1 is open
+row2() { [ "$(last_row "$dir")" -ge 2 ]; }
+wait_for 10 row2 || fail "7: no progress.csv row of iteration 2"
+tmp_exists || fail "7: iteration 2 ended only after the 1.5 s write pause of iteration 1"
+kill -TERM "${pids[0]}"
+rc=0
+wait $M || rc=$?
+[ $rc = 75 ] || { cat "$work/termwrite.out"; fail "7: exit code $rc after SIGTERM, expected 75"; }
+k=$(newest_ckpt "$dir")
+[ "$k" -ge 2 ] || fail "7: newest checkpoint $k, expected the last completed iteration (>= 2)"
+[ "$(last_row "$dir")" = "$k" ] ||
+  fail "7: newest checkpoint $k but last progress.csv row $(last_row "$dir"): the SIGTERM did not publish the last completed iteration"
+! tmp_exists || fail "7: a .tmp is left: $(ls "$dir")"
+all_readable "$dir"
+mpi 2 train "${pend[@]}" run_dir="$dir" total_steps=$((6 * per))
+resumed "$dir" "$k"
+same_as "$dir" "$work/ref" "pendulum, SIGTERM while a checkpoint write was paused"
+echo "resume: 7. SIGTERM during a paused write: published iteration $k, resumed identical"
 echo "resume: all cases identical to their uninterrupted runs"

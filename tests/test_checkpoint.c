@@ -11,6 +11,7 @@
 
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -264,6 +265,59 @@ static void test_roundtrip(void** state) {
   assert_int_equal(rc, 0);
   // the library version string
   assert_int_equal(strncmp(trpo_checkpoint_libversion(), "hdf5 1.", 7), 0);
+  fixfree(&g);
+  fixfree(&ref);
+  rmtree(dir);
+}
+
+// the two steps apart, as rank 0's writer thread uses them: the image touches no file; the
+// items may change after it is built (the file has the state at build time); put publishes it,
+// and a put that fails names the file and the system error
+static void test_image_put(void** state) {
+  (void)state;
+  char dir[64], err[1024] = "", p[4096];
+  newdir(dir);
+  fix f, g, ref;
+  fixmake(&f, NBIG);
+  fixmake(&g, NBIG);
+  fixmake(&ref, NBIG);
+  fill(&f, 9);
+  fill(&ref, 9);
+  trpo_ckptitem it[NITEM];
+  mkitems(it, &f, 0);
+  trpo_ckptattr at[1] = {{"trpo_version", "0.1.0"}};
+  trpo_ckptimage im;
+  assert_int_equal(trpo_checkpoint_image(dir, 9, it, NITEM, at, 1, CONFIG, &im, err, sizeof err), 0);
+  assert_non_null(im.data);
+  assert_true(im.size > NBIG * sizeof(double));
+  assert_int_equal(im.iteration, 9);
+  DIR* d = opendir(dir);
+  int files = 0;
+  for (struct dirent* e; (e = readdir(d));) files += e->d_name[0] != '.';
+  closedir(d);
+  assert_int_equal(files, 0);
+  fill(&f, 10);   // the next iteration's state, after the hand-over
+  assert_int_equal(trpo_checkpoint_put(dir, &im, 3, err, sizeof err), 0);
+  trpo_checkpoint_image_free(&im);
+  assert_null(im.data);
+  ckptpath(p, sizeof p, dir, 9);
+  assert_int_equal(access(p, F_OK), 0);
+  mkitems(it, &g, 0);
+  long iteration = -1;
+  assert_int_equal(trpo_checkpoint_read(dir, it, NITEM, &iteration, NULL, 0, NULL, 0, NULL, NULL,
+                                        err, sizeof err), 0);
+  assert_int_equal(iteration, 9);
+  assert_true(fixequal(&g, &ref));
+  // put into a path that cannot hold it: the error names the file and the system error
+  mkitems(it, &f, 0);
+  assert_int_equal(trpo_checkpoint_image(dir, 11, it, NITEM, at, 1, CONFIG, &im, err, sizeof err), 0);
+  snprintf(p, sizeof p, "%s/missing/sub", dir);
+  assert_int_equal(trpo_checkpoint_put(p, &im, 3, err, sizeof err), TRPO_EXIT_IOERROR);
+  print_message("  err: %s\n", err);
+  assert_non_null(strstr(err, "missing/sub/ckpt-000000011.h5.tmp"));
+  assert_non_null(strstr(err, strerror(ENOENT)));
+  trpo_checkpoint_image_free(&im);
+  fixfree(&f);
   fixfree(&g);
   fixfree(&ref);
   rmtree(dir);
@@ -775,7 +829,8 @@ static void test_kill9(void** state) {
 int main(void) {
   trpo_test_traps();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_roundtrip),        cmocka_unit_test(test_h5dump),
+      cmocka_unit_test(test_roundtrip),        cmocka_unit_test(test_image_put),
+      cmocka_unit_test(test_h5dump),
       cmocka_unit_test(test_prune),            cmocka_unit_test(test_flip_data),
       cmocka_unit_test(test_flip_metadata),    cmocka_unit_test(test_truncated_empty),
       cmocka_unit_test(test_format_version),   cmocka_unit_test(test_shape),

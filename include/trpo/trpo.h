@@ -468,6 +468,21 @@ typedef struct trpo_ckptattr_ { const char* key; const char* value; } trpo_ckpta
 int trpo_checkpoint_write(const char* dir, long iteration, const trpo_ckptitem* items, int nitems,
                           const trpo_ckptattr* attrs, int nattrs, const char* config_text,
                           int keep, char* err, size_t nerr);
+// The same in two steps, so that the slow part (the disk) can run in another thread: the file
+// built in memory from items (HDF5, CPU only), then written and published (no HDF5). A rank's
+// thread that writes need not touch the items, and HDF5 stays on the thread that builds.
+typedef struct trpo_ckptimage_ {
+  void* data;                // the whole file (malloc'd)
+  size_t size;
+  long iteration;            // whose checkpoint it is (the file name)
+} trpo_ckptimage;
+int  trpo_checkpoint_image(const char* dir, long iteration, const trpo_ckptitem* items, int nitems,
+                           const trpo_ckptattr* attrs, int nattrs, const char* config_text,
+                           trpo_ckptimage* out, char* err, size_t nerr);
+// write, fsync, rename to ckpt-ITERATION.h5, fsync the directory, prune to keep; 0 or
+// TRPO_EXIT_IOERROR as trpo_checkpoint_write (err may hold a note about pruning on success)
+int  trpo_checkpoint_put(const char* dir, const trpo_ckptimage* im, int keep, char* err, size_t nerr);
+void trpo_checkpoint_image_free(trpo_ckptimage* im);
 // load the newest usable checkpoint of dir into items, trying older ones when one fails to open,
 // fails a checksum, has another format version or another shape; each rejected file is reported
 // as one line through report(ctx, line). Returns 0 (with *iteration and the path used),
