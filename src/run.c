@@ -253,31 +253,45 @@ static void say_written(runctx* r) {
   if (fresh && !r->cfg->quiet) say(r, 0, "checkpoint iteration %ld written in %.3f s", it, dt);
 }
 
+// rank 0: the snapshot on disk now, after the file in the writer's hands if there is one; a
+// failure is kept in werr (with werr_msg) like the writer's
+static void write_now(runctx* r) {
+  char err[1024] = "";
+  pthread_mutex_lock(&r->lock);
+  while (r->pending.data) pthread_cond_wait(&r->cv, &r->lock);
+  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_lock(&r->wlock);
+  pthread_mutex_lock(&r->lock);
+  if (!r->werr && r->snap_iter > r->written_iter) {
+    r->werr = publish(r, err, sizeof err);
+    if (r->werr) snprintf(r->werr_msg, sizeof r->werr_msg, "%s", err);
+  }
+  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_unlock(&r->wlock);
+}
+
 // rank 0, no collective: a checkpoint of the snapshot. The file is built here and handed to the
 // writer thread (after the previous one is on disk); without a writer thread it is written here.
 // A failure is kept in werr for the next boundary.
 static void checkpoint_async(runctx* r) {
+  if (!r->writing) {
+    write_now(r);
+    return;
+  }
   char err[1024] = "";
   trpo_ckptimage im;
   pthread_mutex_lock(&r->lock);
   while (r->pending.data) pthread_cond_wait(&r->cv, &r->lock);
   if (!r->werr && r->snap_iter > r->written_iter) {
-    if (!r->writing) {
-      pthread_mutex_unlock(&r->lock);
-      pthread_mutex_lock(&r->wlock);
-      pthread_mutex_lock(&r->lock);
-      r->werr = publish(r, err, sizeof err);
-      pthread_mutex_unlock(&r->wlock);
+    double t0 = trpo_time_now();
+    r->werr = build(r, &im, err, sizeof err);
+    if (r->werr) {
+      snprintf(r->werr_msg, sizeof r->werr_msg, "%s", err);
     } else {
-      double t0 = trpo_time_now();
-      r->werr = build(r, &im, err, sizeof err);
-      if (!r->werr) {
-        r->wdt = trpo_time_now() - t0;
-        r->pending = im;
-        pthread_cond_broadcast(&r->cv);
-      }
+      r->wdt = trpo_time_now() - t0;
+      r->pending = im;
+      pthread_cond_broadcast(&r->cv);
     }
-    if (r->werr) snprintf(r->werr_msg, sizeof r->werr_msg, "%s", err);
   }
   pthread_mutex_unlock(&r->lock);
 }
@@ -298,20 +312,9 @@ static int write_failed(runctx* r) {
 // its hands); every rank gets the same return code
 static int checkpoint(runctx* r) {
   int rc = 0;
-  char err[1024] = "";
   if (r->comm->rank == 0) {
-    pthread_mutex_lock(&r->lock);
-    while (r->pending.data) pthread_cond_wait(&r->cv, &r->lock);
-    pthread_mutex_unlock(&r->lock);
+    write_now(r);
     rc = write_failed(r);
-    if (!rc) {
-      pthread_mutex_lock(&r->wlock);
-      pthread_mutex_lock(&r->lock);
-      if (r->snap_iter > r->written_iter) rc = publish(r, err, sizeof err);
-      pthread_mutex_unlock(&r->lock);
-      pthread_mutex_unlock(&r->wlock);
-      if (rc) say(r, 1, "trpo: %s", err);
-    }
     if (!rc) say_written(r);
   }
   trpo_comm_max_int(r->comm, &rc, 1);
