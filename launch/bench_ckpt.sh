@@ -28,14 +28,14 @@ bench_need_cores bench_ckpt.sh "$np"
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench_ckpt.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 dir=${RUN_DIR:-$work/run}
-nenv=$(sed -n 's/^[[:space:]]*nenv[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$config" | tail -1)
-nsteps=$(sed -n 's/^[[:space:]]*nsteps[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$config" | tail -1)
+nenv=$(config_value "$config" nenv)
+nsteps=$(config_value "$config" nsteps)
 
 # one run: "rate between_ms"
 run() {
   rm -rf "$dir"
   TRPO_TEST_CKPT_STALL_MS=$stall mpirun -np "$np" --bind-to core --map-by core "$trpo" train \
-    "$config" total_steps=$((${nenv:-2} * ${nsteps:-1024} * (warmup + iters))) run_dir="$dir" \
+    "$config" total_steps=$((nenv * nsteps * (warmup + iters))) run_dir="$dir" \
     checkpoint_every="$1" keep_checkpoints=3 quiet=1 --restart >"$work/out" 2>&1 ||
     { cat "$work/out" >&2; echo "bench_ckpt.sh: training failed" >&2; exit 1; }
   awk -F, -v w="$warmup" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }

@@ -88,8 +88,7 @@ tag=""   # MODE-N-REP of the current repetition, for KEEP
 timing=${COMM_TIMING:-1}
 nap=${COMM_NAP:-1}
 reps=${REPS:-3}
-vf_mb=$(sed -n 's/^[[:space:]]*vf_minibatch[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$config" | tail -1)
-vf_mb=${vf_mb:-64}
+vf_mb=$(config_value "$config" vf_minibatch)
 ncpu=$(nproc)
 ncore=$(lscpu -p=CORE,SOCKET 2>/dev/null | grep -v '^#' | sort -u | wc -l)
 [ "$ncore" -gt 0 ] || ncore=$ncpu

@@ -16,6 +16,8 @@ bench_setup() {
   source "$root/launch/env.sh"
   cd "$root"
 }
+# config_value CONFIG KEY: KEY's value in CONFIG as trpo resolves it (defaults included)
+config_value() { "$trpo" config "$1" | awk -v k="$2" '$1 == k && $2 == "=" { print $3 }'; }
 # bench_need_cores NAME NP: exit 2 unless this machine has NP CPUs
 bench_need_cores() {
   [ "$(nproc)" -ge "$2" ] || { echo "$1: needs $2 cores, this machine has $(nproc)" >&2; exit 2; }
