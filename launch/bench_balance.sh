@@ -6,16 +6,22 @@
 #   slower       the last rank's work between collectives takes SLOW times as long
 #                (TRPO_BENCH_SLOW_RANK, a busy wait before each collective; the same bits): a
 #                uniformly slower core;
+#   moving       the same slowness moves to the next rank every PERIOD iterations (rank 0, 1,
+#                ...): the slow cores of a virtual machine whose host is busy, as seen on the
+#                16-core machine, where the set of slow cores changed every few iterations;
 #   none         no slow rank: balancing must then cost nothing.
 # In each, the same run with rebalance=0 (environments stay where trpo_shard_range put them) and
 # rebalance=1 (environments move from slow to fast ranks between iterations) alternate REPEATS
 # times; the table gives each run's env steps/s over the measured iterations, wait% (waiting for
 # slower ranks, share of the iteration), the environments moved and the final environments per
-# rank, then the medians and their ratio.
+# rank, then the medians and their ratio. WINDOWS="5 1" runs rebalance=1 once per
+# rebalance_window value (the iterations whose median busy time a decision uses), labelled
+# 1/wN, and gives each one's median and ratio to rebalance=0.
 #
 # Usage: launch/bench_balance.sh [BUILD_DIR]        (BUILD_DIR defaults to build/)
-# Environment: NP=2 NENV=16 NSTEPS=128 WARMUP=3 ITERS=12 REPEATS=3 SLOW=2 CONFIG=configs/hopper.ini
-# Needs NP cores. About 3 minutes at the defaults on 2 cores.
+# Environment: NP=2 NENV=16 NSTEPS=128 WARMUP=3 ITERS=12 REPEATS=3 SLOW=2 PERIOD=4 WINDOWS=1
+# CASES="time-shared slower moving none" CONFIG=configs/hopper.ini
+# Needs NP cores. About 4 minutes at the defaults on 2 cores, 1.5 more per extra window.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=launch/benchlib.sh disable=SC1091
@@ -29,6 +35,18 @@ iters=${ITERS:-12}
 repeats=${REPEATS:-3}
 config=${CONFIG:-configs/hopper.ini}
 slow=${SLOW:-2}
+period=${PERIOD:-4}
+windows=${WINDOWS:-1}
+cases=${CASES:-time-shared slower moving none}
+read -ra wins <<<"$windows"
+# the settings that alternate: rebalance=0, then rebalance=1 with each window
+settings="0"
+for w in "${wins[@]}"; do
+  [[ $w =~ ^[0-9]+$ && $w -ge 1 && $w -le 16 ]] || { echo "bench_balance.sh: WINDOWS: '$w' is not 1..16" >&2; exit 2; }
+  settings="$settings 1:$w"
+done
+# a setting's label: 0, 1, or 1/wN where several windows are compared
+label() { if [ "$1" = 0 ]; then echo 0; elif [ ${#wins[@]} -eq 1 ]; then echo 1; else echo "1/w${1#1:}"; fi; }
 bench_need_cores bench_balance.sh "$np"
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench_balance.XXXXXX")
 hog=""
@@ -40,11 +58,12 @@ trap cleanup EXIT
 
 # one run: rate wait% moves shares
 run() {
-  local rb=$1 dir=$work/run
+  local rb=${1%%:*} win=${1#*:} dir=$work/run
+  [ "$rb" != 0 ] || win=1
   rm -rf "$dir"
   mpirun -np "$np" --bind-to core --map-by core "$trpo" train "$config" nenv="$nenv" \
     nsteps="$nsteps" total_steps=$((nenv * nsteps * (warmup + iters))) rebalance="$rb" \
-    run_dir="$dir" checkpoint_every=0 --restart >"$work/out" 2>&1 ||
+    rebalance_window="$win" run_dir="$dir" checkpoint_every=0 --restart >"$work/out" 2>&1 ||
     { cat "$work/out" >&2; echo "bench_balance.sh: training failed" >&2; exit 1; }
   local shares
   shares=$(sed -n 's/.*environments per rank now \([0-9,]*\).*/\1/p' "$dir/train.log" | tail -1)
@@ -58,7 +77,7 @@ run() {
 
 echo "bench_balance: Hopper-v4 ($config), $np ranks, $nenv environments x $nsteps steps," \
      "$warmup+$iters iterations, $repeats repeats, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-for case in time-shared slower none; do
+for case in $cases; do
   unset TRPO_BENCH_SLOW_RANK
   case $case in
     time-shared)
@@ -68,20 +87,34 @@ for case in time-shared slower none; do
     slower)
       export TRPO_BENCH_SLOW_RANK="$((np - 1)) $slow"
       echo; echo "slower: rank $((np - 1))'s work takes ${slow}x as long:" ;;
+    moving)
+      export TRPO_BENCH_SLOW_RANK="0 $slow $period"
+      echo; echo "moving: one rank's work takes ${slow}x as long, the next rank's after every $period iterations:" ;;
     none)
       echo; echo "no slow rank:" ;;
+    *) echo "bench_balance.sh: CASES: unknown case '$case'" >&2; exit 2 ;;
   esac
   printf "%-9s %6s %10s %6s %6s  %s\n" rebalance repeat steps/s wait% moves "envs per rank (last)"
-  : >"$work/r0"; : >"$work/r1"
+  for st in $settings; do : >"$work/r$st"; done
   for k in $(seq "$repeats"); do
-    for rb in 0 1; do
-      read -r rate wait moves shares <<<"$(run "$rb")"
-      printf "%-9s %6d %10s %6s %6s  %s\n" "$rb" "$k" "$rate" "$wait" "$moves" "$shares"
-      echo "$rate" >>"$work/r$rb"
+    for st in $settings; do
+      read -r rate wait moves shares <<<"$(run "$st")"
+      printf "%-9s %6d %10s %6s %6s  %s\n" "$(label "$st")" "$k" "$rate" "$wait" "$moves" "$shares"
+      echo "$rate" >>"$work/r$st"
     done
   done
-  m0=$(median <"$work/r0"); m1=$(median <"$work/r1")
-  awk -v a="$m0" -v b="$m1" 'BEGIN { printf "median steps/s: rebalance=0 %.0f, rebalance=1 %.0f, ratio %.2f\n", a, b, b / a }'
+  m0=$(median <"$work/r0")
+  if [ ${#wins[@]} -eq 1 ]; then
+    m1=$(median <"$work/r1:${wins[0]}")
+    awk -v a="$m0" -v b="$m1" 'BEGIN { printf "median steps/s: rebalance=0 %.0f, rebalance=1 %.0f, ratio %.2f\n", a, b, b / a }'
+  else
+    line="median steps/s: rebalance=0 $m0"
+    for w in "${wins[@]}"; do
+      m=$(median <"$work/r1:$w")
+      line="$line, window $w $(awk -v a="$m0" -v b="$m" 'BEGIN { printf "%.0f (ratio %.2f)", b, b / a }')"
+    done
+    echo "$line"
+  fi
   if [ -n "$hog" ]; then kill "$hog"; wait "$hog" 2>/dev/null || true; hog=""; fi
 done
 unset TRPO_BENCH_SLOW_RANK

@@ -27,6 +27,9 @@
 # train speedup / physics speedup; sync% = the physics rate when the ranks meet at a barrier once
 # per round of NSTEPS steps of every environment (as training does once per iteration), as a share
 # of the free-running physics rate: what meeting alone costs (unequal rank speeds, OS noise);
+# bal% = the most a synchronous iteration could reach with whole environments at the rank speeds
+# measured in the free run (the split load balancing would choose; see tests/bench_scaling.c), as a
+# share of the free-running rate: where cores differ in speed, the bound the work's granularity sets;
 # comm% = collectives proper (t_comm) and wait% = waiting at them for slower ranks (t_wait), both
 # as shares of the iteration time t_iter (maxima over ranks); wmin% = the least any rank waited
 # (t_wait_min: even the busiest rank waits that long, for ranks that reach each collective in a
@@ -57,7 +60,8 @@
 # only for developing this script), WEAK_NENV=4 STRONG_NENV=64 NSTEPS=128 WARMUP=6 ITERS=8
 # PHYS_SECONDS=3 CONFIG=configs/hopper.ini MPIRUN=mpirun MODES="weak weak-mb strong strong-mb" REPS=3
 # COMM_TIMING=1 (0: no barrier before each collective; comm% and wait% then read 0), COMM_NAP=1
-# (0: waiting ranks spin in MPI_Barrier instead of napping; see launch/bench_nap.sh), KEEP=DIR
+# (0: waiting ranks spin in MPI_Barrier instead of napping; see launch/bench_nap.sh),
+# TRAIN_ARGS="key=value ..." (more settings for every training run, e.g. "rebalance=0"), KEEP=DIR
 # (keep every run's raw output there: DIR/MODE-N-REP/ with the training run's progress.csv,
 # ranks.csv and train.log, and physics.txt, the physics-only run's output; on the device machine
 # KEEP=$OUT/runs brings them back for analysis after the call).
@@ -88,6 +92,7 @@ tag=""   # MODE-N-REP of the current repetition, for KEEP
 timing=${COMM_TIMING:-1}
 nap=${COMM_NAP:-1}
 reps=${REPS:-3}
+train_args=${TRAIN_ARGS:-}
 vf_mb=$(config_value "$config" vf_minibatch)
 ncpu=$(nproc)
 ncore=$(lscpu -p=CORE,SOCKET 2>/dev/null | grep -v '^#' | sort -u | wc -l)
@@ -111,14 +116,15 @@ bindflags() {
 quota=$(cgroup_quota)
 
 # one physics-only measurement of N ranks holding NENV environments in all:
-# "rate sync_rate min/mean slowest": the slowest rank's rate over the mean rank's, and its rank
+# "rate sync_rate min/mean slowest bal_rate": the slowest rank's rate over the mean rank's, its
+# rank, and the best whole-environment split's synchronous rate at the measured rank speeds
 physics() {
   local n=$1 nenv=$2 out
   # shellcheck disable=SC2046
   out=$("$mpirun" -np "$n" $(bindflags "$n") "$phys" "$task" "$nenv" "$nsteps" "$phys_s")
   if [ -n "$keep" ]; then mkdir -p "$keep/$tag" && echo "$out" >"$keep/$tag/physics.txt"; fi
   awk -v n="$n" '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1) }
-    END { if (v["rate"] > 0) printf "%s %s %.3f %s\n", v["rate"], v["sync_rate"], n * v["rank_min"] / v["rate"], v["slowest"] }' <<<"$out"
+    END { if (v["rate"] > 0) printf "%s %s %.3f %s %s\n", v["rate"], v["sync_rate"], n * v["rank_min"] / v["rate"], v["slowest"], v["bal_rate"] }' <<<"$out"
 }
 
 # train and summarise progress.csv over the measured iterations:
@@ -127,14 +133,14 @@ physics() {
 train() {
   local n=$1 nenv=$2 mb=$3 dir=$work/run
   rm -rf "$dir"
-  # shellcheck disable=SC2046
   local stat0 stat1 main imb steal mark0 mark1
   stat0=$(grep '^cpu[0-9]' /proc/stat 2>/dev/null || true)
   mark0=$(throttle_mark)
+  # shellcheck disable=SC2046,SC2086  # bindflags and TRAIN_ARGS are split into words on purpose
   "$mpirun" -np "$n" $(bindflags "$n") "$trpo" train "$config" env="$task" nenv="$nenv" \
     nsteps="$nsteps" vf_minibatch="$mb" total_steps=$((nenv * nsteps * (warmup + iters))) \
     run_dir="$dir" checkpoint_every=0 comm_timing="$timing" comm_nap="$nap" rank_times=1 quiet=1 \
-    --restart >/dev/null
+    $train_args --restart >/dev/null
   stat1=$(grep '^cpu[0-9]' /proc/stat 2>/dev/null || true)
   mark1=$(throttle_mark)
   if [ -n "$keep" ]; then
@@ -206,10 +212,10 @@ train() {
   echo "$main $imb $steal $(throttle_share "$mark0" "$mark1" "$n")"
 }
 
-echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, $reps repetitions, comm_nap $nap, ranks:$ranks" \
+echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, $reps repetitions, comm_nap $nap${train_args:+, $train_args}, ranks:$ranks" \
      "(nproc $ncpu, cores $ncore, cgroup CPU quota $quota), $(date -u +%Y-%m-%dT%H:%M:%SZ)" >&2
-printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
-  mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% sync% comm% wait% wmin% other% \
+printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
+  mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% sync% bal% comm% wait% wmin% other% \
   t_iter sample grad cg ls vf
 summary=()
 waits=()
@@ -229,13 +235,16 @@ for mode in $modes; do
     for ((k = 0; k < reps; k++)); do
       tag="$mode-$n-$((k + 1))"
       ph=$(physics "$n" "$nenv")
-      [[ $ph =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+$ ]] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
+      [[ $ph =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+\ [0-9.]+$ ]] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
       phys_out+="$ph"$'\n'
       res=$(train "$n" "$nenv" "$mb") || { echo "bench_scaling.sh: training at $n ranks failed" >&2; exit 1; }
       train_out+="$res"$'\n'
     done
     p=$(awk 'NF { print $1 }' <<<"$phys_out" | median)
     ps=$(awk 'NF { print $2 }' <<<"$phys_out" | median)
+    # the best whole-environment split's rate, as a share of the free-running rate: per repetition,
+    # then the median
+    pb=$(awk 'NF { print 100 * $5 / $1 }' <<<"$phys_out" | median)
     # physics: the slowest rank's rate over the mean (median of the repetitions), and the slowest
     # rank of each repetition
     pmin=$(awk 'NF { print $3 }' <<<"$phys_out" | median | awk '{ printf "%.3f", $1 }')
@@ -247,13 +256,13 @@ for mode in $modes; do
     [ -n "$base_rate" ] || { base_rate=$rate; base_phys=$p; }
     over=""; [ "$n" -le "$ncpu" ] || over="*"
     line=$(awk -v m="$mode" -v n="$n$over" -v e="$nenv" -v rows=$((nenv * nsteps)) -v r="$rate" \
-      -v p="$p" -v ps="$ps" -v br="$base_rate" -v bp="$base_phys" -v c="$comm" -v w="$wait" -v wm="$wmin" -v o="$other" -v ti="$titer" \
+      -v p="$p" -v ps="$ps" -v pb="$pb" -v br="$base_rate" -v bp="$base_phys" -v c="$comm" -v w="$wait" -v wm="$wmin" -v o="$other" -v ti="$titer" \
       -v ts="$ts" -v tg="$tg" -v tcg="$tcg" -v tl="$tl" -v tv="$tv" 'BEGIN {
         sp = r / br; phs = p / bp
-        printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
-               m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * ps / p, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
+        printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
+               m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * ps / p, pb, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
     echo "$line"
-    last="$n $(awk '{ print $10, $12 }' <<<"$line")"
+    last="$n $(awk '{ print $10, $13 }' <<<"$line")"
     waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %9s %6s %6s %6s %6s %12s" "$mode" "$n$over" \
       "$bimb" "$simb" "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf" "$pre" "$prank" "$bcpu" "$steal" "$stealmax" \
       "$quota" "$thr" "$pmin") $pslow")

@@ -45,8 +45,11 @@ struct trpo_train_ {
   int cap;                           // most environments this rank can hold (load balancing)
   int* share;                        // environments of every rank, in rank order   (nrank)
   double* cost;                      // seconds per env of every rank, median       (nrank)
-  double* hist;                      // the last BALANCE_HIST of them          (BALANCE_HIST x nrank)
+  double* hist;                      // the last rebalance_window of them (rebalance_window x nrank)
   long nhist;                        // iterations recorded in hist
+  int slow_rank;                     // benchmarks (TRPO_BENCH_SLOW_RANK): the slow rank at first,
+  double slow_factor;                // how much slower its work is,
+  long slow_period;                  // and the iterations before the next rank's turn (0: never)
   double* times;                     // every rank's phase times, last iteration (nrank x NTIME)
   int moved;                         // environments that changed rank before this iteration
   int T, Tsub;                       // segment length, Fisher subsample rows per env
@@ -129,7 +132,6 @@ struct trpo_train_ {
   int envrec;            // doubles per env record
 };
 
-#define BALANCE_HIST 5   // iterations of busy time behind each load-balancing decision
 // one rank's times of an iteration, gathered to every rank: phases, wait, comm, whole, busy, and
 // the wait of each phase, preemptions, CPU and CPU time (the order of TRPO_RANK_COLUMNS)
 enum { T_SAMPLE, T_GRAD, T_CG, T_LS, T_VF, T_WAIT, T_COMM, T_ITER, T_BUSY, W_SAMPLE, W_GRAD, W_CG,
@@ -187,19 +189,31 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
     trpo_alloc_free(t);
     return TRPO_EXIT_BADINPUT;
   }
-  // benchmarks: TRPO_BENCH_SLOW_RANK="RANK FACTOR" makes that rank's work between collectives
-  // take FACTOR times as long (a busy wait in src/comm.c before each collective; the results are
-  // the same): a uniformly slower core for launch/bench_balance.sh
+  // benchmarks: TRPO_BENCH_SLOW_RANK="RANK FACTOR [PERIOD]" makes that rank's work between
+  // collectives take FACTOR times as long (a busy wait in src/comm.c before each collective; the
+  // results are the same): a uniformly slower core for launch/bench_balance.sh. With PERIOD, the
+  // slow core moves on to the next rank every PERIOD iterations (RANK, RANK+1, ... mod nrank), as
+  // the slow cores of a virtual machine on busy hosts do
   const char* slow = getenv("TRPO_BENCH_SLOW_RANK");
   if (slow && *slow) {
-    int r = -1, n = 0;
+    int r = -1, n = 0, got;
     double f = 0;
-    if (sscanf(slow, "%d %lf %n", &r, &f, &n) != 2 || slow[n] || r < 0 || !(f >= 1 && f <= 1000)) {
-      snprintf(err, nerr, "environment variable TRPO_BENCH_SLOW_RANK='%s': expected \"RANK FACTOR\" "
-               "with RANK >= 0 and 1 <= FACTOR <= 1000", slow);
+    long period = 0;
+    got = sscanf(slow, "%d %lf %n", &r, &f, &n);
+    if (got == 2 && slow[n]) {
+      int m = 0;
+      got = sscanf(slow + n, "%ld %n", &period, &m) == 1 && period >= 1 ? 2 : 0;
+      n += m;
+    }
+    if (got != 2 || slow[n] || r < 0 || !(f >= 1 && f <= 1000)) {
+      snprintf(err, nerr, "environment variable TRPO_BENCH_SLOW_RANK='%s': expected \"RANK FACTOR "
+               "[PERIOD]\" with RANK >= 0, 1 <= FACTOR <= 1000 and PERIOD >= 1 iterations", slow);
       trpo_alloc_free(t);
       return TRPO_EXIT_BADINPUT;
     }
+    t->slow_rank = r;
+    t->slow_factor = f;
+    t->slow_period = period;
     if (r == comm->rank) comm->slow = f;
   }
   trpo_shard_range(cfg->nenv, comm->rank, comm->nrank, &t->env_begin, &t->nenv);
@@ -244,7 +258,7 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   int nobs = t->nobs, nl = t->cap * t->T, ne = t->cap;
   t->share = A(comm->nrank, sizeof(int));
   t->cost = A(comm->nrank, sizeof(double));
-  t->hist = A((size_t)BALANCE_HIST * comm->nrank, sizeof(double));
+  t->hist = A((size_t)cfg->rebalance_window * comm->nrank, sizeof(double));
   t->times = A((size_t)NTIME * comm->nrank, sizeof(double));
   for (int q = 0; q < comm->nrank; q++) {
     int b;
@@ -623,6 +637,9 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   double cpu0 = trpo_time_thread_cpu();
   memset(st, 0, sizeof *st);
   long faults0 = trpo_envs_simfaults(t->envs);
+  if (t->slow_period > 0)
+    t->comm->slow = (t->slow_rank + t->iteration / t->slow_period) % t->comm->nrank == t->comm->rank
+                        ? t->slow_factor : 1.0;
 
   // 1. sample; what it counts is reduced with the advantage and observation statistics
   trpo_fxsum_zero(&t->fxs);
@@ -989,7 +1006,7 @@ void trpo_train_scatter(trpo_train* t) {
 // between ranks changes the time an iteration takes and nothing else. Between iterations every
 // rank compares the ranks' busy time per environment (the iteration minus time in collectives,
 // gathered to every rank with the iteration's timings; per rank the median of the last
-// BALANCE_HIST iterations, so that one noisy iteration moves nothing), and all take the same
+// rebalance_window iterations), and all take the same
 // decision from the same numbers: move environments from slow ranks to fast ones when that
 // shortens the predicted iteration by more than REBALANCE_GAIN. Shares stay contiguous ranges in
 // rank order; the state of the moving environments travels through rank 0.
@@ -1038,27 +1055,27 @@ int trpo_train_shares(const trpo_train* t, int* share) {
 const double* trpo_train_rank_times(const trpo_train* t) { return t->times; }
 
 int trpo_train_rebalance(trpo_train* t) {
-  const int R = t->comm->nrank;
+  const int R = t->comm->nrank, H = t->cfg.rebalance_window;
   // without the timing barriers a rank's busy time would include its waiting: nothing to see
   if (!t->cfg.rebalance || !t->comm->timing || R < 2) return 0;
   // every rank holds every rank's busy time of the last iteration (gathered with the timings) and
   // takes the same decision from the same numbers: no collective unless environments move
-  double* h = t->hist + (size_t)(t->nhist++ % BALANCE_HIST) * R;
+  double* h = t->hist + (size_t)(t->nhist++ % H) * R;
   for (int r = 0; r < R; r++) h[r] = fmax(t->times[(size_t)r * NTIME + T_BUSY], 1e-9) / t->share[r];
   int share[R];
   memcpy(share, t->share, sizeof share);
-  if (t->nhist >= BALANCE_HIST) {
-    // seconds per environment of each rank: the median of the last BALANCE_HIST iterations
+  if (t->nhist >= H) {
+    // seconds per environment of each rank: the median of the last H iterations
     for (int r = 0; r < R; r++) {
-      double v[BALANCE_HIST];
-      for (int k = 0; k < BALANCE_HIST; k++) {
+      double v[H];
+      for (int k = 0; k < H; k++) {
         // insertion sort of one rank's history
         double x = t->hist[(size_t)k * R + r];
         int j = k;
         for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
         v[j] = x;
       }
-      t->cost[r] = v[BALANCE_HIST / 2];
+      t->cost[r] = v[H / 2];
     }
     trpo_shard_balance(t->nenv_total, R, t->cap, t->cost, t->share, REBALANCE_GAIN, share);
   }

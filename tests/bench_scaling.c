@@ -15,8 +15,16 @@
 // physics alone would give if ranks had to meet once per iteration, so the gap between the two
 // is the cost of meeting (unequal rank speeds, OS noise) before any training work. Rank 0 prints
 // one line of key/value pairs: ranks, nenv, steps, seconds (the slowest rank's), rate (env
-// steps/s summed over ranks), the slowest and fastest rank's rate, which rank was the slowest
-// and sync_rate. Not a CTest case.
+// steps/s summed over ranks), the slowest and fastest rank's rate, which rank was the slowest,
+// sync_rate, bal_rate and rank_rates (every rank's free-running rate, in rank order). bal_rate
+// is the most a synchronous iteration could reach with whole environments at these rank speeds:
+// the environments assigned as load balancing would assign them (trpo_shard_balance, with each
+// rank's measured seconds per environment round, its cap of twice the even share and no
+// minimum gain), an iteration as long as its slowest rank's share, no cost but the physics.
+// Where ranks differ in speed, whole
+// environments cannot even them out (4 per rank: a rank 1.5x slower still holds 3 or 4 of
+// them), so bal_rate / rate is the bound that the granularity of the work sets on a
+// synchronous algorithm's efficiency against free-running physics. Not a CTest case.
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,7 +127,24 @@ int main(int argc, char** argv) {
     if (-all[2 * r + 1] > mx[1]) mx[1] = -all[2 * r + 1], slowest = r;
     mx[2] = all[2 * r + 1] > mx[2] ? all[2 * r + 1] : mx[2];
   }
-  trpo_alloc_free(all);
+  // the best whole-environment split at these speeds: seconds per environment round of rank r =
+  // nsteps / its rate (it steps one environment at a time)
+  double* cost = trpo_alloc((size_t)comm.nrank * sizeof(double));
+  int* share = trpo_alloc((size_t)comm.nrank * sizeof(int));
+  int* best = trpo_alloc((size_t)comm.nrank * sizeof(int));
+  for (int r = 0; r < comm.nrank; r++) {
+    int b, c;
+    trpo_shard_range(nenv_total, r, comm.nrank, &b, &c);
+    share[r] = c;
+    cost[r] = (double)nsteps / all[2 * r + 1];
+  }
+  // the cap load balancing has: twice the even share
+  int even = (nenv_total + comm.nrank - 1) / comm.nrank;
+  trpo_shard_balance(nenv_total, comm.nrank, 2 * even < nenv_total ? 2 * even : nenv_total, cost,
+                     share, 0.0, best);
+  double tbal = 0;
+  for (int r = 0; r < comm.nrank; r++) tbal = best[r] * cost[r] > tbal ? best[r] * cost[r] : tbal;
+  double bal_rate = (double)nenv_total * nsteps / tbal;
   trpo_comm_sum_long(&comm, steps, 1);
 
   // synchronised: whole rounds with a barrier after each; the round count comes from the free
@@ -139,9 +164,16 @@ int main(int argc, char** argv) {
   trpo_comm_sum_long(&comm, ssteps, 1);
   if (comm.rank == 0)
     printf("ranks %d nenv %d steps %ld seconds %.3f rate %.0f rank_min %.0f rank_max %.0f "
-           "slowest %d sync_rate %.0f\n",
+           "slowest %d sync_rate %.0f bal_rate %.0f rank_rates ",
            comm.nrank, nenv_total, steps[0], mx[0], (double)steps[0] / mx[0], -mx[1], mx[2],
-           slowest, (double)ssteps[0] / sdt[0]);
+           slowest, (double)ssteps[0] / sdt[0], bal_rate);
+  if (comm.rank == 0)
+    for (int r = 0; r < comm.nrank; r++) printf("%s%.0f", r ? "," : "", all[2 * r + 1]);
+  if (comm.rank == 0) printf("\n");
+  trpo_alloc_free(all);
+  trpo_alloc_free(cost);
+  trpo_alloc_free(share);
+  trpo_alloc_free(best);
   trpo_alloc_free(len);
   trpo_env_mujoco.free(s);
   trpo_comm_finalize(&comm);

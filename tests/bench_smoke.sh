@@ -23,7 +23,7 @@ num='-?[0-9.]+'
 for mode in weak weak-mb strong strong-mb; do
   for n in 1 2; do
     # the main row: mode, ranks, then numbers only (a missing or non-numeric field is a bug)
-    grep -Eq "^$mode +$n +[0-9]+ +[0-9]+( +$num){17}\$" "$out" ||
+    grep -Eq "^$mode +$n +[0-9]+ +[0-9]+( +$num){18}\$" "$out" ||
       fail "no well-formed main-table row for $mode at $n rank(s)"
     # the where-the-waiting-is row
     grep -Eq "^$mode +$n +$num +$num +[0-9]+:[0-9]+% +$num +$num +$num +$num +$num +[0-9]+ +$num +$num +$num +(-|$num) +$num +$num +[0-9]+(,[0-9]+)*\$" "$out" ||
@@ -38,6 +38,9 @@ for mode in weak weak-mb strong strong-mb; do
     for f in physics.txt progress.csv ranks.csv train.log; do
       [ -s "$work/keep/$mode-$n-1/$f" ] || fail "KEEP: no $mode-$n-1/$f"
     done
+    # the physics-only run gives the best whole-environment split's rate and every rank's rate
+    grep -Eq " bal_rate [0-9]+ rank_rates [0-9]+(,[0-9]+){$((n - 1))}\$" "$work/keep/$mode-$n-1/physics.txt" ||
+      fail "KEEP: $mode-$n-1/physics.txt has no bal_rate and $n rank rates"
   done
 done
 echo "bench_scaling.sh: 8 main rows, 8 waiting rows, 4 target lines, the raw files kept"
@@ -47,10 +50,19 @@ out=$work/balance.out
 NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=6 REPEATS=1 bash "$src/launch/bench_balance.sh" "$build" \
   >"$out" 2>&1 || { cat "$out"; fail "bench_balance.sh failed"; }
 cat "$out"
-[ "$(grep -Ec '^median steps/s: rebalance=0 [0-9]+, rebalance=1 [0-9]+, ratio [0-9.]+$' "$out")" = 3 ] ||
-  fail "bench_balance.sh did not print the three medians"
-[ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+ +[0-9]+  ' "$out")" = 6 ] ||
-  fail "bench_balance.sh did not print six runs"
+[ "$(grep -Ec '^median steps/s: rebalance=0 [0-9]+, rebalance=1 [0-9]+, ratio [0-9.]+$' "$out")" = 4 ] ||
+  fail "bench_balance.sh did not print the four medians"
+[ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+ +[0-9]+  ' "$out")" = 8 ] ||
+  fail "bench_balance.sh did not print eight runs"
+# two windows compared: three settings per case, each median with its ratio
+out=$work/balance2.out
+NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=6 REPEATS=1 WINDOWS="5 1" CASES=moving PERIOD=2 \
+  bash "$src/launch/bench_balance.sh" "$build" >"$out" 2>&1 || { cat "$out"; fail "bench_balance.sh WINDOWS failed"; }
+cat "$out"
+grep -Eq '^median steps/s: rebalance=0 [0-9]+, window 5 [0-9]+ \(ratio [0-9.]+\), window 1 [0-9]+ \(ratio [0-9.]+\)$' "$out" ||
+  fail "bench_balance.sh WINDOWS=\"5 1\" did not print the medians of both windows"
+[ "$(grep -Ec '^(0|1/w5|1/w1) +1 +[0-9]+ +[0-9.]+ +[0-9]+  ' "$out")" = 3 ] ||
+  fail "bench_balance.sh WINDOWS=\"5 1\" did not print three runs"
 
 # bench_nap.sh: 2 ranks, one repeat of each case; the quota case runs where this machine lets a
 # cgroup be made (root, writable cgroup cpu controller) and says why it is left out otherwise
@@ -85,7 +97,7 @@ for k in cpu_model cpus cores threads_per_core cpuset cgroup_quota idle_second m
 done
 for step in 1-main:weak-mb 1-main:strong-mb 2-spin:weak-mb 2-spin:strong-mb 3-plain:weak 3-plain:strong; do
   f=$node/${step%%:*}.txt mode=${step#*:}
-  grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){17}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
+  grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){18}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
   grep -q "^== ${step%%:*}\$" "$node/summary.txt" || fail "bench_node.sh: summary.txt lacks ${step%%:*}"
 done
 grep -q "comm_nap 0" "$node/2-spin.err" || fail "bench_node.sh: step 2 did not run with comm_nap 0"

@@ -29,9 +29,12 @@ static const char* const piece_name[NPIECE] = {"policy gradient g", "CG directio
                                                "value theta", "statistics"};
 #define NSTAT 12
 
+static int window = 0;  // rebalance_window for make (0: the default)
+
 static trpo_train* make(trpo_comm* c, const char* env, int nenv, int nsteps) {
   trpo_config cfg;
   trpo_test_config(&cfg, env, 11, nenv, nsteps);
+  if (window) cfg.rebalance_window = window;
   cfg.fvp_fraction = 0.5;
   cfg.vf_epochs = 2;
   cfg.vf_minibatch = 48;
@@ -198,11 +201,11 @@ static int slow_run(trpo_train* t, trpo_train* ref, int iters, int* first) {
   return moved;
 }
 
-// load balancing end to end: the last rank works 8x as long; once BALANCE_HIST iterations are
-// in, every rank takes the same decision and environments leave it, and the parameters stay
-// those of the single-process run
-static void slow_rank_loses_environments(void** state) {
-  (void)state;
+// load balancing end to end: the last rank works 8x as long; once rebalance_window iterations
+// are in (w; 0: the default, 1), every rank takes the same decision and environments leave it,
+// and the parameters stay those of the single-process run
+static void slow_rank_with_window(int w) {
+  window = w;
   const int nenv = 8, iters = 7;
   trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
   trpo_train* t = make(&comm, "Pendulum-v1", nenv, 64);
@@ -224,8 +227,10 @@ static void slow_rank_loses_environments(void** state) {
   trpo_comm_max_int(&comm, differ, 1);
   assert_int_equal(differ[0], 0);
   if (comm.nrank > 1) {
-    // not before the history is full, and the slow rank now holds less than an even share
-    assert_true(moved > 0 && first >= 5);
+    // right after the window is full (not before), and the slow rank now holds less than an
+    // even share
+    assert_int_equal(first, w ? w : 1);
+    assert_true(moved > 0);
     assert_true(share[comm.nrank - 1] * comm.nrank < nenv);
   } else {
     assert_int_equal(moved, 0);
@@ -244,6 +249,34 @@ static void slow_rank_loses_environments(void** state) {
   assert_int_equal(slow_run(t, NULL, iters, &first), 0);
   trpo_train_free(t);
   comm.timing = 1;
+  window = 0;
+}
+
+static void slow_rank_loses_environments(void** state) {
+  (void)state;
+  slow_rank_with_window(0);
+}
+
+static void slow_rank_loses_environments_window5(void** state) {
+  (void)state;
+  slow_rank_with_window(5);
+}
+
+// TRPO_BENCH_SLOW_RANK="RANK FACTOR PERIOD": the slow rank is RANK for PERIOD iterations, then
+// the next rank's turn comes (mod the rank count), on every rank alike
+static void slow_rank_moves_on(void** state) {
+  (void)state;
+  setenv("TRPO_BENCH_SLOW_RANK", "1 4 2", 1);
+  trpo_train* t = make(&comm, "Pendulum-v1", 2 * comm.nrank, 16);
+  trpo_stats st;
+  for (int it = 0; it < 6; it++) {
+    trpo_train_iterate(t, &st);
+    int slow_rank = (1 + it / 2) % comm.nrank;
+    assert_true(comm.slow == (slow_rank == comm.rank ? 4.0 : 1.0));
+  }
+  trpo_train_free(t);
+  unsetenv("TRPO_BENCH_SLOW_RANK");
+  comm.slow = 0;
 }
 
 int main(int argc, char** argv) {
@@ -258,6 +291,8 @@ int main(int argc, char** argv) {
       cmocka_unit_test(moving_pendulum),
       cmocka_unit_test(moving_hopper),
       cmocka_unit_test(slow_rank_loses_environments),
+      cmocka_unit_test(slow_rank_loses_environments_window5),
+      cmocka_unit_test(slow_rank_moves_on),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   trpo_comm_finalize(&comm);

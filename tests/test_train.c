@@ -199,8 +199,8 @@ static void bench_slowdown_same_bits(void** state) {
   print_message("  iteration %.2f ms plain, %.2f ms with work 3x as long\n", 1e3 * ts[0], 1e3 * ts[1]);
   assert_true(p[0] == p[1] && v[0] == v[1]);
   assert_true(ts[1] > ts[0]);
-  const char* bad[] = {"1", "0 0.5", "-1 2", "0 2 x", "a b"};
-  for (int k = 0; k < 5; k++) {
+  const char* bad[] = {"1", "0 0.5", "-1 2", "0 2 x", "a b", "0 2 0", "0 2 -3", "0 2 3 x", "0 2 1.5"};
+  for (int k = 0; k < 9; k++) {
     setenv("TRPO_BENCH_SLOW_RANK", bad[k], 1);
     trpo_config c;
     trpo_test_config(&c, "Pendulum-v1", 1, 2, 8);
@@ -210,6 +210,13 @@ static void bench_slowdown_same_bits(void** state) {
     assert_non_null(strstr(err, "TRPO_BENCH_SLOW_RANK"));
     assert_null(t);
   }
+  // a period is accepted (tests/test_mpi_update.c follows the slowness from rank to rank)
+  setenv("TRPO_BENCH_SLOW_RANK", "0 3 2", 1);
+  trpo_train* t = make("Pendulum-v1", 5, 2, 200);
+  trpo_stats st;
+  assert_int_equal(trpo_train_iterate(t, &st), 0);
+  assert_true(comm.slow == 3);
+  trpo_train_free(t);
   unsetenv("TRPO_BENCH_SLOW_RANK");
   comm.slow = 0;
 }

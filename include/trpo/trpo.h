@@ -395,6 +395,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(INT, comm_timing, 1, 0, 1, "separate waiting from communication (one barrier/collective)")   \
   X(INT, comm_nap, 1, 0, 1, "a wait over 1 ms at a collective sleeps between polls (0: spin)")  \
   X(INT, rebalance, 1, 0, 1, "move envs from slow to fast ranks (same results; needs comm_timing)")\
+  X(INT, rebalance_window, 1, 1, 16, "iterations behind a balancing decision (median of their times)")\
   X(INT, rank_times, 0, 0, 1, "also write ranks.csv: every rank's phase times, each iteration")  \
   X(INT, quiet, 0, 0, 1, "no per-iteration line on stdout")
 
