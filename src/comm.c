@@ -251,3 +251,63 @@ void trpo_comm_scatterv(trpo_comm* c, const void* send, const size_t* counts, vo
   }
   leave(c, t);
 }
+
+//---------------------------------- node-shared memory ---------------------------------------------
+// Work sharing within a sampling phase (src/train.c) needs memory that the ranks of one node read
+// and write directly, without the owner entering MPI: an MPI shared window, held in one passive
+// epoch (MPI_Win_lock_all) for its whole life, so loads, stores and the C11/GCC atomics the caller
+// uses on it are valid at any time (MPI's unified memory model, which shared windows have).
+
+struct trpo_shm_ {
+  MPI_Win win;
+  MPI_Comm node;
+};
+
+trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base) {
+  for (int r = 0; r < c->nrank; r++) base[r] = NULL;
+  if (c->nrank == 1) return NULL;
+  trpo_shm* s = trpo_alloc(sizeof *s);
+  MPICHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node));
+  MPI_Info info;
+  MPICHECK(MPI_Info_create(&info));
+  MPICHECK(MPI_Info_set(info, "alloc_shared_noncontig", "true"));
+  // a whole number of cache lines per rank, at least one
+  size_t n = (bytes + 63) / 64 * 64;
+  if (n == 0) n = 64;
+  if (n > (size_t)1 << 40) TRPO_FATAL("node-shared block of %zu bytes is too large", bytes);
+  void* mine = NULL;
+  MPICHECK(MPI_Win_allocate_shared((MPI_Aint)n, 1, info, s->node, &mine, &s->win));
+  MPICHECK(MPI_Info_free(&info));
+  memset(mine, 0, n);
+  MPICHECK(MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win));
+  // the node's ranks, as world ranks, and their blocks
+  int nn = 0;
+  MPICHECK(MPI_Comm_size(s->node, &nn));
+  MPI_Group wg, ng;
+  MPICHECK(MPI_Comm_group(MPI_COMM_WORLD, &wg));
+  MPICHECK(MPI_Comm_group(s->node, &ng));
+  for (int q = 0; q < nn; q++) {
+    int w = -1;
+    MPICHECK(MPI_Group_translate_ranks(ng, 1, &q, wg, &w));
+    MPI_Aint size = 0;
+    int unit = 0;
+    void* p = NULL;
+    MPICHECK(MPI_Win_shared_query(s->win, q, &size, &unit, &p));
+    if (w >= 0 && w < c->nrank) base[w] = p;
+  }
+  MPICHECK(MPI_Group_free(&wg));
+  MPICHECK(MPI_Group_free(&ng));
+  // every block zeroed before anyone reads one
+  MPICHECK(MPI_Win_sync(s->win));
+  MPICHECK(MPI_Barrier(s->node));
+  MPICHECK(MPI_Win_sync(s->win));
+  return s;
+}
+
+void trpo_comm_shm_free(trpo_shm* s) {
+  if (!s) return;
+  MPICHECK(MPI_Win_unlock_all(s->win));
+  MPICHECK(MPI_Win_free(&s->win));
+  MPICHECK(MPI_Comm_free(&s->node));
+  trpo_alloc_free(s);
+}

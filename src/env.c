@@ -133,13 +133,13 @@ const trpo_envinfo* trpo_envs_info(const trpo_envs* e) { return &e->info; }
 int trpo_envs_count(const trpo_envs* e) { return e->nenv; }
 
 void trpo_envs_reset(trpo_envs* e, int i, double* obs) {
-  TRPO_CHECK(i >= 0 && i < e->nenv);
+  TRPO_CHECK(i >= 0 && i < e->cap);
   e->t[i] = 0;
   e->backend->reset(e->state, i, &e->rng_reset[i], obs);
 }
 
 int trpo_envs_step(trpo_envs* e, int i, double* obs, double* reward, const double* act) {
-  TRPO_CHECK(i >= 0 && i < e->nenv);
+  TRPO_CHECK(i >= 0 && i < e->cap);
   // the simulator step
   int flags = e->backend->step(e->state, i, act, obs, reward);
   e->t[i]++;
@@ -156,25 +156,26 @@ int trpo_envs_step(trpo_envs* e, int i, double* obs, double* reward, const doubl
 }
 
 int trpo_envs_steps(const trpo_envs* e, int i) {
-  TRPO_CHECK(i >= 0 && i < e->nenv);
+  TRPO_CHECK(i >= 0 && i < e->cap);
   return e->t[i];
 }
 
 long trpo_envs_simfaults(const trpo_envs* e) {
   long n = 0;
-  for (int i = 0; i < e->nenv; i++) n += e->faults[i];
+  // every slot: one past the held ones may have stepped an environment of another rank
+  for (int i = 0; i < e->cap; i++) n += e->faults[i];
   return n;
 }
 
 void trpo_envs_getstate(const trpo_envs* e, int i, double* sim, trpo_rng* rng_reset, int* t) {
-  TRPO_CHECK(i >= 0 && i < e->nenv);
+  TRPO_CHECK(i >= 0 && i < e->cap);
   if (sim) e->backend->getstate(e->state, i, sim);
   if (rng_reset) *rng_reset = e->rng_reset[i];
   if (t) *t = e->t[i];
 }
 
 void trpo_envs_setstate(trpo_envs* e, int i, const double* sim, const trpo_rng* rng_reset, int t) {
-  TRPO_CHECK(i >= 0 && i < e->nenv && t >= 0);
+  TRPO_CHECK(i >= 0 && i < e->cap && t >= 0);
   e->backend->setstate(e->state, i, sim);
   e->rng_reset[i] = *rng_reset;
   e->t[i] = t;

@@ -44,7 +44,7 @@
 static const char* const resumable_keys[] = {"total_steps", "quiet", "checkpoint_every",
                                              "checkpoint_minutes", "keep_checkpoints",
                                              "comm_timing", "comm_nap", "rebalance",
-                                             "rebalance_window",
+                                             "rebalance_window", "steal",
                                              "rank_times", "run_dir", NULL};
 
 typedef struct runctx_ {

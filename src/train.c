@@ -52,6 +52,17 @@ struct trpo_train_ {
   long slow_period;                  // and the iterations before the next rank's turn (0: never)
   double* times;                     // every rank's phase times, last iteration (nrank x NTIME)
   int moved;                         // environments that changed rank before this iteration
+  // work sharing while sampling (cfg steal; see "sharing the sampling" below)
+  int spare;                         // 1: one more env slot and its rows, for a taken environment
+  trpo_shm* shm;                     // node-shared blocks, NULL: no sharing
+  char** blk;                        // every rank's block on this node, NULL elsewhere (nrank)
+  int capg;                          // most environments any rank holds (the blocks' layout)
+  size_t slot_doubles;               // one delivered environment in a block's inbox
+  int nslot;                         // inbox slots: environments others may take from this rank
+  uint32_t epoch;                    // sampling phases so far (the blocks' tag; never 0)
+  unsigned char* mine;               // which local environments this rank sampled itself (cap)
+  int share_all;                     // 1: every rank shares its node with another (all share)
+  int taken, given;                  // environments this rank sampled for others / others for it
   int T, Tsub;                       // segment length, Fisher subsample rows per env
   int nobs, nactdim, ndist;          // observation, stored action and dist-row sizes
   long N;                            // rows in the global batch (nenv_total * T)
@@ -135,7 +146,7 @@ struct trpo_train_ {
 // one rank's times of an iteration, gathered to every rank: phases, wait, comm, whole, busy, and
 // the wait of each phase, preemptions, CPU and CPU time (the order of TRPO_RANK_COLUMNS)
 enum { T_SAMPLE, T_GRAD, T_CG, T_LS, T_VF, T_WAIT, T_COMM, T_ITER, T_BUSY, W_SAMPLE, W_GRAD, W_CG,
-       W_LS, W_VF, T_PREEMPT, T_CPU, T_CPUTIME, NTIME };
+       W_LS, W_VF, T_PREEMPT, T_CPU, T_CPUTIME, T_TAKEN, T_GIVEN, NTIME };
 _Static_assert(NTIME == TRPO_RANK_NTIME, "TRPO_RANK_COLUMNS and the times gathered disagree");
 
 // slots of t->fxs, the one reduction after sampling: advantage statistics (normalize_advantages),
@@ -146,7 +157,8 @@ _Static_assert(NTIME == TRPO_RANK_NTIME, "TRPO_RANK_COLUMNS and the times gather
 #define S_FAULTS 10      // simulator faults during sampling
 #define S_BAD 11         // rows whose advantage statistics are not finite (or out of range)
 #define S_OBSBAD 12      // rows whose observation sums are not finite (or out of range)
-#define NSCALAR 13
+#define S_TAKEN 13       // environments sampled by another rank than their owner (sharing)
+#define NSCALAR 14
 #define S_OBS NSCALAR    // sum (o - mean), then sum (o - mean)^2: 2 x nobs
 
 //---------------------------------- small helpers --------------------------------------------------
@@ -174,6 +186,9 @@ static double value1(trpo_train* t, const double* raw_obs) {
 //---------------------------------- make / free ----------------------------------------------------
 
 static void make_items(trpo_train* t);
+static void share_make(trpo_train* t);
+static void pack_env(trpo_train* t, int i, double* p);
+static void unpack_env(trpo_train* t, int i, const double* p);
 
 static void* A(size_t n, size_t size) { return trpo_alloc(n * size); }
 
@@ -221,9 +236,10 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   int even = (cfg->nenv + comm->nrank - 1) / comm->nrank;
   t->cap = cfg->rebalance && comm->nrank > 1 ? (2 * even < cfg->nenv ? 2 * even : cfg->nenv) : t->nenv;
 
-  // environments of this rank
+  // environments of this rank (and with work sharing a spare slot for one taken from another rank)
+  t->spare = cfg->steal && comm->nrank > 1;
   int rc = trpo_envs_make_cap(&t->envs, cfg->env, cfg->model, (uint64_t)cfg->seed, t->env_begin,
-                              t->nenv, t->cap, err, nerr);
+                              t->nenv, t->cap + t->spare, err, nerr);
   if (rc) {
     trpo_alloc_free(t);
     return rc;
@@ -254,8 +270,8 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   trpo_rng_seed(&t->rng_shuffle, (uint64_t)cfg->seed, TRPO_RNG_GLOBAL, TRPO_RNG_SHUFFLE);
   trpo_rng_seed(&t->rng_subsample, (uint64_t)cfg->seed, TRPO_RNG_GLOBAL, TRPO_RNG_SUBSAMPLE);
 
-  // per environment state, with room for cap environments
-  int nobs = t->nobs, nl = t->cap * t->T, ne = t->cap;
+  // per environment state, with room for cap environments (and the spare slot)
+  int nobs = t->nobs, nl = (t->cap + t->spare) * t->T, ne = t->cap + t->spare;
   t->share = A(comm->nrank, sizeof(int));
   t->cost = A(comm->nrank, sizeof(double));
   t->hist = A((size_t)cfg->rebalance_window * comm->nrank, sizeof(double));
@@ -312,6 +328,7 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
 
   trpo_mlp_workmake(&t->vf, &t->vone, 1);
   make_items(t);
+  if (t->spare) share_make(t);
 
   // first observations and streams of every local environment (global env index)
   for (int i = 0; i < t->nenv; i++) {
@@ -326,6 +343,9 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
 
 void trpo_train_free(trpo_train* t) {
   if (!t) return;
+  trpo_comm_shm_free(t->shm);
+  trpo_alloc_free(t->blk);
+  trpo_alloc_free(t->mine);
   trpo_envs_free(t->envs);
   trpo_normalizer_free(&t->norm);
   trpo_adam_free(&t->adam);
@@ -350,45 +370,63 @@ void trpo_train_free(trpo_train* t) {
 
 //---------------------------------- 1. sampling ----------------------------------------------------
 
-// run T steps of every local environment; episode statistics go into t->fxs slots S_EP..:
-// [episodes, sum return, sum return^2, sum length]
-static void sample(trpo_train* t) {
+// T steps of every local environment, one environment after another (sample; with work sharing,
+// some of them sampled by other ranks of the node: share_sample below). Episode statistics go into
+// t->fxs slots S_EP..: [episodes, sum return, sum return^2, sum length].
+
+// one environment's segment: env slot i's T steps into rows [i*T, (i+1)*T)
+static void sample_env(trpo_train* t, int i) {
   const int nobs = t->nobs, T = t->T, nad = t->nactdim;
   const double lo = t->info.act_lo, hi = t->info.act_hi;
   double dist[t->ndist], a_env[nad > 0 ? nad : 1], next[nobs];
-  for (int i = 0; i < t->nenv; i++) {
-    double* cur = t->cur_obs + (size_t)i * nobs;
-    for (int s = 0; s < T; s++) {
-      int row = i * T + s;
-      double* o = t->obs + (size_t)row * nobs;
-      double* a = t->act + (size_t)row * nad;
-      // act: pi(.|normalise(s)) from the one-row reference forward, sampled from the env's stream
-      memcpy(o, cur, sizeof(double) * nobs);
-      trpo_normalizer_apply(&t->norm, t->nobs_b + (size_t)row * nobs, o, 1);
-      trpo_policy_dist(&t->pol, t->theta, &t->one, dist, t->nobs_b + (size_t)row * nobs, 1);
-      trpo_policy_sample(&t->pol, dist, &t->rng_act[i], a);
-      // the env gets the action clipped to its Box; the batch keeps the sample itself
-      for (int k = 0; k < nad; k++)
-        a_env[k] = (!t->info.discrete && t->cfg.clip_actions) ? fmin(hi, fmax(lo, a[k])) : a[k];
-      double r = 0;
-      int f = trpo_envs_step(t->envs, i, next, &r, a_env);
-      t->rew[row] = r;
-      t->flags[row] = f;
-      t->ep_ret[i] += r;
-      t->ep_len[i] += 1;
-      // an episode ended: record it, keep the true final observation, reset
-      if (f & (TRPO_ENV_TERMINATED | TRPO_ENV_TRUNCATED)) {
-        double ep[4] = {1, t->ep_ret[i], t->ep_ret[i] * t->ep_ret[i], t->ep_len[i]};
-        trpo_fxsum_add_range(&t->fxs, S_EP, 4, ep);
-        t->ep_ret[i] = t->ep_len[i] = 0;
-        memcpy(t->final_obs + (size_t)row * nobs, next, sizeof(double) * nobs);
-        trpo_envs_reset(t->envs, i, cur);
-      } else {
-        memcpy(cur, next, sizeof(double) * nobs);
-      }
+  double t0 = trpo_time_now();
+  double* cur = t->cur_obs + (size_t)i * nobs;
+  for (int s = 0; s < T; s++) {
+    int row = i * T + s;
+    double* o = t->obs + (size_t)row * nobs;
+    double* a = t->act + (size_t)row * nad;
+    // act: pi(.|normalise(s)) from the one-row reference forward, sampled from the env's stream
+    memcpy(o, cur, sizeof(double) * nobs);
+    trpo_normalizer_apply(&t->norm, t->nobs_b + (size_t)row * nobs, o, 1);
+    trpo_policy_dist(&t->pol, t->theta, &t->one, dist, t->nobs_b + (size_t)row * nobs, 1);
+    trpo_policy_sample(&t->pol, dist, &t->rng_act[i], a);
+    // the env gets the action clipped to its Box; the batch keeps the sample itself
+    for (int k = 0; k < nad; k++)
+      a_env[k] = (!t->info.discrete && t->cfg.clip_actions) ? fmin(hi, fmax(lo, a[k])) : a[k];
+    double r = 0;
+    int f = trpo_envs_step(t->envs, i, next, &r, a_env);
+    t->rew[row] = r;
+    t->flags[row] = f;
+    t->ep_ret[i] += r;
+    t->ep_len[i] += 1;
+    // an episode ended: record it, keep the true final observation, reset
+    if (f & (TRPO_ENV_TERMINATED | TRPO_ENV_TRUNCATED)) {
+      double ep[4] = {1, t->ep_ret[i], t->ep_ret[i] * t->ep_ret[i], t->ep_len[i]};
+      trpo_fxsum_add_range(&t->fxs, S_EP, 4, ep);
+      t->ep_ret[i] = t->ep_len[i] = 0;
+      memcpy(t->final_obs + (size_t)row * nobs, next, sizeof(double) * nobs);
+      trpo_envs_reset(t->envs, i, cur);
+    } else {
+      memcpy(cur, next, sizeof(double) * nobs);
     }
-    memcpy(t->boot_obs + (size_t)i * nobs, cur, sizeof(double) * nobs);
   }
+  memcpy(t->boot_obs + (size_t)i * nobs, cur, sizeof(double) * nobs);
+  if (t->comm->slow > 1) {
+    // benchmarks: a slower core samples slower, so that the others can take its environments;
+    // the collective after sampling then stretches only the work since (src/comm.c enter)
+    trpo_time_spin((trpo_time_now() - t0) * (t->comm->slow - 1));
+    t->comm->t_free = trpo_time_now();
+  }
+}
+
+static void share_sample(trpo_train* t);
+
+static void sample(trpo_train* t) {
+  if (t->shm) {
+    share_sample(t);
+    return;
+  }
+  for (int i = 0; i < t->nenv; i++) sample_env(t, i);
 }
 
 //---------------------------------- 2. advantages --------------------------------------------------
@@ -645,6 +683,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   trpo_fxsum_zero(&t->fxs);
   sample(t);
   trpo_fxsum_add1(&t->fxs, S_FAULTS, (double)(trpo_envs_simfaults(t->envs) - faults0));
+  trpo_fxsum_add1(&t->fxs, S_TAKEN, (double)t->taken);
   double t1 = trpo_time_now(), tw1 = t->comm->t_wait;
 
   // 2-3. advantages and gradient
@@ -734,7 +773,8 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   double mine[NTIME] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
                         t->comm->t_comm - tc0, t6 - t0, 0, tw1 - tw0, tw2 - tw1, tw3 - tw2,
                         tw4 - tw3, tw5 - tw4, (double)(trpo_time_preemptions() - pre0),
-                        (double)trpo_time_cpu(), trpo_time_thread_cpu() - cpu0};
+                        (double)trpo_time_cpu(), trpo_time_thread_cpu() - cpu0, t->taken,
+                        t->given};
   // this rank's own work (the iteration minus collectives), for load balancing
   mine[T_BUSY] = mine[T_ITER] - mine[T_WAIT] - mine[T_COMM];
   trpo_comm_allgather_double(t->comm, mine, NTIME, t->times);
@@ -768,6 +808,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   st->ls_rejected = ok && !accepted;
   st->sim_faults = t->sc[S_FAULTS];
   st->env_moves = (double)t->moved;
+  st->env_taken = t->sc[S_TAKEN];
   t->moved = 0;
   st->t_sample = tm[T_SAMPLE];
   st->t_grad = tm[T_GRAD];
@@ -891,39 +932,43 @@ static void pack_counts(const trpo_train* t, size_t* counts) {
   }
 }
 
-// this rank's environment records -> l_pack (sim state, observation, episode, streams, t)
+// environment slot i's record (sim state, observation, episode, streams, t) -> p
+static void pack_env(trpo_train* t, int i, double* p) {
+  const int nsim = t->info.nsim, nobs = t->nobs;
+  trpo_rng rr;
+  int steps = 0;
+  trpo_envs_getstate(t->envs, i, p, &rr, &steps);
+  memcpy(p + nsim, t->cur_obs + (size_t)i * nobs, sizeof(double) * nobs);
+  p[nsim + nobs] = t->ep_ret[i];
+  p[nsim + nobs + 1] = t->ep_len[i];
+  memcpy(p + nsim + nobs + 2, rr.s, 4 * sizeof(uint64_t));
+  memcpy(p + nsim + nobs + 6, t->rng_act[i].s, 4 * sizeof(uint64_t));
+  int64_t st = steps;
+  memcpy(p + nsim + nobs + 10, &st, sizeof st);
+}
+
+// p -> environment slot i
+static void unpack_env(trpo_train* t, int i, const double* p) {
+  const int nsim = t->info.nsim, nobs = t->nobs;
+  trpo_rng rr;
+  int64_t st;
+  memcpy(rr.s, p + nsim + nobs + 2, 4 * sizeof(uint64_t));
+  memcpy(t->rng_act[i].s, p + nsim + nobs + 6, 4 * sizeof(uint64_t));
+  memcpy(&st, p + nsim + nobs + 10, sizeof st);
+  trpo_envs_setstate(t->envs, i, p, &rr, (int)st);
+  memcpy(t->cur_obs + (size_t)i * nobs, p + nsim, sizeof(double) * nobs);
+  t->ep_ret[i] = p[nsim + nobs];
+  t->ep_len[i] = p[nsim + nobs + 1];
+}
+
+// this rank's environment records -> l_pack
 static void pack_local(trpo_train* t) {
-  const int nsim = t->info.nsim, nobs = t->nobs, rec = t->envrec;
-  for (int i = 0; i < t->nenv; i++) {
-    double* p = t->l_pack + (size_t)i * rec;
-    trpo_rng rr;
-    int steps = 0;
-    trpo_envs_getstate(t->envs, i, p, &rr, &steps);
-    memcpy(p + nsim, t->cur_obs + (size_t)i * nobs, sizeof(double) * nobs);
-    p[nsim + nobs] = t->ep_ret[i];
-    p[nsim + nobs + 1] = t->ep_len[i];
-    memcpy(p + nsim + nobs + 2, rr.s, 4 * sizeof(uint64_t));
-    memcpy(p + nsim + nobs + 6, t->rng_act[i].s, 4 * sizeof(uint64_t));
-    int64_t st = steps;
-    memcpy(p + nsim + nobs + 10, &st, sizeof st);
-  }
+  for (int i = 0; i < t->nenv; i++) pack_env(t, i, t->l_pack + (size_t)i * t->envrec);
 }
 
 // l_pack -> this rank's environments
 static void unpack_local(trpo_train* t) {
-  const int nsim = t->info.nsim, nobs = t->nobs, rec = t->envrec;
-  for (int i = 0; i < t->nenv; i++) {
-    const double* p = t->l_pack + (size_t)i * rec;
-    trpo_rng rr;
-    int64_t st;
-    memcpy(rr.s, p + nsim + nobs + 2, 4 * sizeof(uint64_t));
-    memcpy(t->rng_act[i].s, p + nsim + nobs + 6, 4 * sizeof(uint64_t));
-    memcpy(&st, p + nsim + nobs + 10, sizeof st);
-    trpo_envs_setstate(t->envs, i, p, &rr, (int)st);
-    memcpy(t->cur_obs + (size_t)i * nobs, p + nsim, sizeof(double) * nobs);
-    t->ep_ret[i] = p[nsim + nobs];
-    t->ep_len[i] = p[nsim + nobs + 1];
-  }
+  for (int i = 0; i < t->nenv; i++) unpack_env(t, i, t->l_pack + (size_t)i * t->envrec);
 }
 
 void trpo_train_gather(trpo_train* t) {
@@ -1061,7 +1106,15 @@ int trpo_train_rebalance(trpo_train* t) {
   // every rank holds every rank's busy time of the last iteration (gathered with the timings) and
   // takes the same decision from the same numbers: no collective unless environments move
   double* h = t->hist + (size_t)(t->nhist++ % H) * R;
-  for (int r = 0; r < R; r++) h[r] = fmax(t->times[(size_t)r * NTIME + T_BUSY], 1e-9) / t->share[r];
+  // seconds per environment held. Where every rank shares the sampling with its node, the
+  // sampling phase ends at about the same time on every rank whatever the shares (its waits for
+  // deliveries are part of it), so only the work after it, which follows the rows a rank holds,
+  // decides; otherwise all of the rank's work does
+  for (int r = 0; r < R; r++) {
+    const double* x = t->times + (size_t)r * NTIME;
+    double work = t->share_all ? x[T_BUSY] - x[T_SAMPLE] : x[T_BUSY];
+    h[r] = fmax(work, 1e-9) / t->share[r];
+  }
   int share[R];
   memcpy(share, t->share, sizeof share);
   if (t->nhist >= H) {
@@ -1081,6 +1134,195 @@ int trpo_train_rebalance(trpo_train* t) {
   }
   t->moved = trpo_train_set_shares(t, share);
   return t->moved;
+}
+
+//---------------------------------- sharing the sampling -----------------------------------------
+// Load balancing moves environments between iterations, from speeds measured in the past; a core
+// that turns slow in the middle of an iteration still holds everyone up (on the 16-core machine
+// the slow cores changed every few iterations). So within the sampling phase, a rank that has
+// sampled its own environments takes environments that a slower rank on its node has not started:
+// it loads the environment's state at the start of the iteration into its spare slot, samples its
+// segment exactly as the owner would (the same code, parameters, normaliser and streams, so the
+// same bits), and delivers the rows and the end state to the owner, who then holds them as if it
+// had sampled them; only the episode and fault counts stay with the taker, and they are exact sums
+// across ranks. Nothing after sampling changes. The ranks of a node share one block each (MPI
+// shared memory, src/comm.c), read and written without the owner entering MPI:
+//   claim  (64-bit) epoch << 32 | given << 16 | next: the next environment not started, and how
+//          many others took; a claim is one compare-and-swap, by the owner or a taker
+//   done   (64-bit) epoch << 32 | environments delivered to this rank
+//   start  this rank's environment records at the start of the sampling (cap x envrec)
+//   inbox  nslot delivered environments: index, end record, bootstrap observation, rows
+// The epoch (sampling phases so far, the same on every rank) tells this iteration's values from
+// the last one's, so blocks need no reset and no collective. Ranks on other nodes share nothing.
+
+#define SHARE_HEAD 128                 // bytes before the start records (claim, done; two lines)
+#define SHARE_INBOX_BYTES (64L << 20)  // at most this much inbox per rank
+#define SHARE_SPIN 2e-4                 // seconds a waiting rank polls busily, then between naps of
+#define SHARE_NAP_NS 20000              // this many nanoseconds (it may share its core)
+
+static uint64_t* share_claim(const trpo_train* t, int r) { return (uint64_t*)t->blk[r]; }
+static uint64_t* share_done(const trpo_train* t, int r) { return (uint64_t*)(t->blk[r] + 64); }
+static double* share_start(const trpo_train* t, int r) { return (double*)(t->blk[r] + SHARE_HEAD); }
+static double* share_slot(const trpo_train* t, int r, int k) {
+  return share_start(t, r) + (size_t)t->capg * t->envrec + (size_t)k * t->slot_doubles;
+}
+
+static void share_make(trpo_train* t) {
+  const int R = t->comm->nrank, T = t->T, nobs = t->nobs;
+  // the same layout on every rank: room for the most environments any rank may hold (without
+  // load balancing a rank's cap is its own share)
+  t->capg = t->cfg.rebalance ? t->cap : (t->nenv_total + R - 1) / R;
+  // index, end record, bootstrap observation; rows: obs, normalised obs, action, reward, flags,
+  // final observation
+  t->slot_doubles = 1 + (size_t)t->envrec + nobs + (size_t)T * (3 * nobs + t->nactdim + 2);
+  long fit = SHARE_INBOX_BYTES / (long)(t->slot_doubles * sizeof(double));
+  t->nslot = (int)(fit < 1 ? 1 : fit < t->capg ? fit : t->capg);
+  if (t->capg >= 0xffff || t->nslot >= 0xffff) return;   // beyond the claim word's fields: no sharing
+  size_t bytes = SHARE_HEAD + sizeof(double) * ((size_t)t->capg * t->envrec + t->nslot * t->slot_doubles);
+  t->blk = A(R, sizeof(char*));
+  t->mine = A(t->cap, 1);
+  t->shm = trpo_comm_shm_make(t->comm, bytes, (void**)t->blk);
+  // alone on its node: nothing to share with
+  int peers = 0;
+  for (int r = 0; r < R; r++) peers += r != t->comm->rank && t->blk[r];
+  if (!peers) t->blk[t->comm->rank] = NULL;
+  // whether every rank has a node peer (load balancing then leaves sampling to sharing)
+  int alone[1] = {!peers};
+  trpo_comm_max_int(t->comm, alone, 1);
+  t->share_all = !alone[0];
+}
+
+// claim the next unstarted environment of rank r in this epoch: its local index, and in *slot the
+// inbox slot a taker delivers it to; -1 when none is left (or r may give no more), and then
+// *pending = 1 if r has not started this epoch's sampling yet
+static int share_claim_one(trpo_train* t, int r, uint32_t epoch, int* slot, int* pending) {
+  uint64_t* c = share_claim(t, r);
+  const int own = r == t->comm->rank;
+  uint64_t v = __atomic_load_n(c, __ATOMIC_ACQUIRE);
+  for (;;) {
+    if ((uint32_t)(v >> 32) != epoch) {
+      *pending = 1;
+      return -1;
+    }
+    int next = (int)(v & 0xffff), given = (int)((v >> 16) & 0xffff);
+    if (next >= t->share[r] || (!own && given >= t->nslot)) return -1;
+    uint64_t w = v + 1 + (own ? 0 : (uint64_t)1 << 16);
+    if (__atomic_compare_exchange_n(c, &v, w, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      *slot = given;
+      return next;
+    }
+  }
+}
+
+// sample rank r's environment i in the spare slot and deliver it to r's inbox slot k
+static void share_take(trpo_train* t, int r, int i, int k) {
+  const int S = t->cap, T = t->T, nobs = t->nobs, nad = t->nactdim, rec = t->envrec;
+  unpack_env(t, S, share_start(t, r) + (size_t)i * rec);
+  sample_env(t, S);
+  double* d = share_slot(t, r, k);
+  d[0] = i;
+  pack_env(t, S, d + 1);
+  d += 1 + rec;
+  memcpy(d, t->boot_obs + (size_t)S * nobs, sizeof(double) * nobs);
+  d += nobs;
+  const size_t row0 = (size_t)S * T;
+  memcpy(d, t->obs + row0 * nobs, sizeof(double) * T * nobs);
+  d += (size_t)T * nobs;
+  memcpy(d, t->nobs_b + row0 * nobs, sizeof(double) * T * nobs);
+  d += (size_t)T * nobs;
+  memcpy(d, t->act + row0 * nad, sizeof(double) * T * nad);
+  d += (size_t)T * nad;
+  memcpy(d, t->rew + row0, sizeof(double) * T);
+  d += T;
+  for (int s = 0; s < T; s++) d[s] = t->flags[row0 + s];
+  d += T;
+  memcpy(d, t->final_obs + row0 * nobs, sizeof(double) * T * nobs);
+  __atomic_add_fetch(share_done(t, r), 1, __ATOMIC_RELEASE);
+}
+
+// this rank's inbox slot k -> the environment it holds, as if sampled here
+static void share_receive(trpo_train* t, int k) {
+  const int T = t->T, nobs = t->nobs, nad = t->nactdim, rec = t->envrec;
+  const double* d = share_slot(t, t->comm->rank, k);
+  int i = (int)d[0];
+  TRPO_CHECK(i >= 0 && i < t->nenv && !t->mine[i]);
+  unpack_env(t, i, d + 1);
+  d += 1 + rec;
+  memcpy(t->boot_obs + (size_t)i * nobs, d, sizeof(double) * nobs);
+  d += nobs;
+  const size_t row0 = (size_t)i * T;
+  memcpy(t->obs + row0 * nobs, d, sizeof(double) * T * nobs);
+  d += (size_t)T * nobs;
+  memcpy(t->nobs_b + row0 * nobs, d, sizeof(double) * T * nobs);
+  d += (size_t)T * nobs;
+  memcpy(t->act + row0 * nad, d, sizeof(double) * T * nad);
+  d += (size_t)T * nad;
+  memcpy(t->rew + row0, d, sizeof(double) * T);
+  d += T;
+  for (int s = 0; s < T; s++) t->flags[row0 + s] = (int)d[s];
+  d += T;
+  memcpy(t->final_obs + row0 * nobs, d, sizeof(double) * T * nobs);
+}
+
+static void share_sample(trpo_train* t) {
+  const int R = t->comm->nrank, me = t->comm->rank, rec = t->envrec;
+  if (!t->blk[me]) {
+    for (int i = 0; i < t->nenv; i++) sample_env(t, i);
+    t->taken = t->given = 0;
+    return;
+  }
+  if (++t->epoch == 0) t->epoch = 1;
+  const uint32_t ep = t->epoch;
+  // this epoch's start records, then the counters that open them to the node
+  for (int i = 0; i < t->nenv; i++) pack_env(t, i, share_start(t, me) + (size_t)i * rec);
+  __atomic_store_n(share_done(t, me), (uint64_t)ep << 32, __ATOMIC_RELAXED);
+  __atomic_store_n(share_claim(t, me), (uint64_t)ep << 32, __ATOMIC_RELEASE);
+  // own environments, in order, while any are left
+  memset(t->mine, 0, (size_t)t->nenv);
+  int own = 0, k, pending = 0, i;
+  while ((i = share_claim_one(t, me, ep, &k, &pending)) >= 0) {
+    sample_env(t, i);
+    t->mine[i] = 1;
+    own++;
+  }
+  // then those of the rank with the most left, until no rank on the node has any
+  t->taken = 0;
+  double t0 = trpo_time_now();
+  for (;;) {
+    int best = -1, most = 0;
+    pending = 0;
+    for (int r = 0; r < R; r++) {
+      if (r == me || !t->blk[r]) continue;
+      uint64_t v = __atomic_load_n(share_claim(t, r), __ATOMIC_ACQUIRE);
+      if ((uint32_t)(v >> 32) != ep) {
+        pending = 1;
+        continue;
+      }
+      int left = t->share[r] - (int)(v & 0xffff);
+      if ((int)((v >> 16) & 0xffff) >= t->nslot) left = 0;
+      if (left > most) most = left, best = r;
+    }
+    if (best < 0) {
+      if (!pending) break;
+      // a rank that has not started this sampling yet (it is still leaving the last iteration)
+      if (trpo_time_now() - t0 >= SHARE_SPIN) trpo_time_nap(SHARE_NAP_NS);
+      continue;
+    }
+    int p = 0;
+    if ((i = share_claim_one(t, best, ep, &k, &p)) >= 0) {
+      share_take(t, best, i, k);
+      t->taken++;
+    }
+  }
+  // the environments others took, once delivered
+  t->given = t->nenv - own;
+  if (t->given > 0) {
+    const uint64_t want = (uint64_t)ep << 32 | (uint64_t)t->given;
+    t0 = trpo_time_now();
+    while (__atomic_load_n(share_done(t, me), __ATOMIC_ACQUIRE) != want)
+      if (trpo_time_now() - t0 >= SHARE_SPIN) trpo_time_nap(SHARE_NAP_NS);
+    for (k = 0; k < t->given; k++) share_receive(t, k);
+  }
 }
 
 //---------------------------------- evaluation -----------------------------------------------------

@@ -52,7 +52,7 @@ NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=6 REPEATS=1 bash "$src/launch/bench_balance
 cat "$out"
 [ "$(grep -Ec '^median steps/s: rebalance=0 [0-9]+, rebalance=1 [0-9]+, ratio [0-9.]+$' "$out")" = 4 ] ||
   fail "bench_balance.sh did not print the four medians"
-[ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+ +[0-9]+  ' "$out")" = 8 ] ||
+[ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9]+  ' "$out")" = 8 ] ||
   fail "bench_balance.sh did not print eight runs"
 # two windows compared: three settings per case, each median with its ratio
 out=$work/balance2.out
@@ -61,8 +61,15 @@ NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=6 REPEATS=1 WINDOWS="5 1" CASES=moving PERI
 cat "$out"
 grep -Eq '^median steps/s: rebalance=0 [0-9]+, window 5 [0-9]+ \(ratio [0-9.]+\), window 1 [0-9]+ \(ratio [0-9.]+\)$' "$out" ||
   fail "bench_balance.sh WINDOWS=\"5 1\" did not print the medians of both windows"
-[ "$(grep -Ec '^(0|1/w5|1/w1) +1 +[0-9]+ +[0-9.]+ +[0-9]+  ' "$out")" = 3 ] ||
+[ "$(grep -Ec '^(0|1/w5|1/w1) +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9]+  ' "$out")" = 3 ] ||
   fail "bench_balance.sh WINDOWS=\"5 1\" did not print three runs"
+# two steal values: four settings, every median with its ratio to the first
+out=$work/balance3.out
+NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=4 REPEATS=1 STEALS="0 1" CASES=slower \
+  bash "$src/launch/bench_balance.sh" "$build" >"$out" 2>&1 || { cat "$out"; fail "bench_balance.sh STEALS failed"; }
+cat "$out"
+grep -Eq '^median steps/s: 0/s0 [0-9]+, 1/s0 [0-9]+ \(ratio [0-9.]+\), 0/s1 [0-9]+ \(ratio [0-9.]+\), 1/s1 [0-9]+ \(ratio [0-9.]+\)$' "$out" ||
+  fail "bench_balance.sh STEALS=\"0 1\" did not print four medians"
 
 # bench_nap.sh: 2 ranks, one repeat of each case; the quota case runs where this machine lets a
 # cgroup be made (root, writable cgroup cpu controller) and says why it is left out otherwise

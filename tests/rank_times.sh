@@ -24,10 +24,12 @@ source "$(dirname "$0")/runlib.sh"
 runlib_init rank_times "$@"
 
 per=$((5 * 64))
-cfg=("$src/configs/pendulum.ini" nenv=5 nsteps=64 vf_epochs=2 vf_minibatch=20 quiet=1
+# rebalance = 0: the rows' nenv are the even split (load balancing would move environments on a
+# shared machine)
+cfg=("$src/configs/pendulum.ini" nenv=5 nsteps=64 vf_epochs=2 vf_minibatch=20 quiet=1 rebalance=0
      run_dir="$work/run")
 f=$work/run/ranks.csv
-head="iteration,rank,nenv,t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf,preempt,cpu,cpu_time"
+head="iteration,rank,nenv,t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf,preempt,cpu,cpu_time,taken,given"
 
 # rows of iteration/rank pairs, sorted: "iteration rank nenv"
 pairs() { awk -F, 'NR > 1 { print $1, $2, $3 }' "$f" | sort -n -k1,1 -k2,2; }
@@ -38,7 +40,7 @@ expect_pairs() {
 # append the rows a killed run would have left after the checkpoint of its last iteration
 fake_rows() {
   local it=$1 k
-  for k in 0 1 2; do echo "$it,$k,9,12345,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0" >>"$f"; done
+  for k in 0 1 2; do echo "$it,$k,9,12345,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0" >>"$f"; done
   printf '%s' "$it,3,9,123" >>"$f"   # and a torn one
 }
 
@@ -63,6 +65,9 @@ awk -F, '
     if (p != int(p) || u != int(u)) { print "preempt or cpu not a whole number at " it; bad = 1 }
     if (ws > $w + 1e-12) { print "phase waits sum to more than t_wait at " it; bad = 1 }
     if ($col[FILENAME, "cpu_time"] > $t + 1e-3) { print "cpu_time over t_iter at " it; bad = 1 }
+    tk = $col[FILENAME, "taken"]; gv = $col[FILENAME, "given"]
+    if (tk != int(tk) || gv != int(gv) || gv > $3) { print "taken or given not a count at " it; bad = 1 }
+    taken[it] += tk; given[it] += gv
     for (k in names) { n = names[k]; v = $col[FILENAME, n] + 0; if (!((it, n) in mx) || v > mx[it, n]) mx[it, n] = v }
     v = $w + 0; if (!((it, "min") in mx) || v < mx[it, "min"]) mx[it, "min"] = v
     next
@@ -74,11 +79,15 @@ awk -F, '
       if (mx[it, n] != $col[FILENAME, n] + 0) { print n " at " it ": max over ranks " mx[it, n] ", progress.csv " $col[FILENAME, n]; bad = 1 }
     }
     if (mx[it, "min"] != $col[FILENAME, "t_wait_min"] + 0) { print "t_wait_min at " it; bad = 1 }
+    # every environment taken was given by its owner, and progress.csv counts them
+    if (taken[it] != given[it] || taken[it] != $col[FILENAME, "env_taken"] + 0) {
+      print "taken " taken[it] ", given " given[it] ", env_taken " $col[FILENAME, "env_taken"] " at " it; bad = 1
+    }
     seen++
   }
   END { if (seen != 4) { print seen " progress rows"; bad = 1 } exit bad }
 ' "$f" "$work/run/progress.csv" || fail "ranks.csv disagrees with progress.csv"
-echo "1. 3 ranks: 12 rows; maxima over ranks = progress.csv, t_busy and phase waits consistent"
+echo "1. 3 ranks: 12 rows; maxima over ranks = progress.csv, t_busy and phase waits consistent, environments taken = given = env_taken"
 
 # 2. resume on 2 ranks after a kill left rows of iteration 5
 fake_rows 5

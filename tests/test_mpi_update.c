@@ -29,12 +29,16 @@ static const char* const piece_name[NPIECE] = {"policy gradient g", "CG directio
                                                "value theta", "statistics"};
 #define NSTAT 12
 
-static int window = 0;  // rebalance_window for make (0: the default)
+static int window = 0;        // rebalance_window for make (0: the default)
+static int rebalance = -1;    // rebalance and steal for make (-1: the default)
+static int steal = -1;
 
 static trpo_train* make(trpo_comm* c, const char* env, int nenv, int nsteps) {
   trpo_config cfg;
   trpo_test_config(&cfg, env, 11, nenv, nsteps);
   if (window) cfg.rebalance_window = window;
+  if (rebalance >= 0) cfg.rebalance = rebalance;
+  if (steal >= 0) cfg.steal = steal;
   cfg.fvp_fraction = 0.5;
   cfg.vf_epochs = 2;
   cfg.vf_minibatch = 48;
@@ -279,6 +283,41 @@ static void slow_rank_moves_on(void** state) {
   comm.slow = 0;
 }
 
+// sharing the sampling: with the last rank's sampling 8x as long and no load balancing, the other
+// ranks take some of its environments in every iteration, and the parameters stay those of the
+// single-process run; with steal = 0 nobody takes any
+static void slow_rank_work_is_taken(void** state) {
+  (void)state;
+  const int nenv = 4 * comm.nrank + (comm.nrank > 1), iters = 3;   // uneven shares: uneven caps
+  trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
+  rebalance = 0;
+  for (steal = 0; steal <= 1; steal++) {
+    trpo_train* t = make(&comm, "Hopper-v4", nenv, 32);
+    trpo_train* ref = comm.rank == 0 ? make(&solo, "Hopper-v4", nenv, 32) : NULL;
+    if (comm.rank == comm.nrank - 1) comm.slow = 8.0;
+    trpo_stats st, sr;
+    double taken = 0;
+    for (int it = 0; it < iters; it++) {
+      trpo_train_iterate(t, &st);
+      if (ref) trpo_train_iterate(ref, &sr);
+      taken += st.env_taken;
+    }
+    comm.slow = 0;
+    if (comm.rank == 0) printf("%d rank(s), steal %d: %.0f environment(s) taken in %d iterations\n",
+                               comm.nrank, steal, taken, iters);
+    if (steal && comm.nrank > 1) assert_true(taken >= iters);
+    else assert_true(taken == 0);
+    uint64_t h[2] = {0, 0}, hr[2] = {0, 0};
+    trpo_train_checksum(t, &h[0], &h[1]);
+    if (ref) trpo_train_checksum(ref, &hr[0], &hr[1]);
+    trpo_comm_bcast_bytes(&comm, hr, sizeof hr, 0);
+    assert_memory_equal(h, hr, sizeof h);
+    trpo_train_free(ref);
+    trpo_train_free(t);
+  }
+  rebalance = steal = -1;
+}
+
 int main(int argc, char** argv) {
   trpo_comm_init(&comm, &argc, &argv);
   trpo_test_traps();
@@ -293,6 +332,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(slow_rank_loses_environments),
       cmocka_unit_test(slow_rank_loses_environments_window5),
       cmocka_unit_test(slow_rank_moves_on),
+      cmocka_unit_test(slow_rank_work_is_taken),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   trpo_comm_finalize(&comm);

@@ -127,6 +127,12 @@ void trpo_comm_gatherv(trpo_comm* c, const void* send, size_t nsend, void* recv,
                        const size_t* counts, int root);
 void trpo_comm_scatterv(trpo_comm* c, const void* send, const size_t* counts, void* recv,
                         size_t nrecv, int root);
+// node-shared memory (collective): every rank allocates bytes (zeroed) that the ranks of its node
+// can load, store and update atomically at any time; base[r] (nrank entries) is rank r's block
+// where r shares this rank's node, NULL otherwise. NULL (and no blocks) on one rank.
+typedef struct trpo_shm_ trpo_shm;
+trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base);
+void      trpo_comm_shm_free(trpo_shm* s);   // collective
 
 //---------------------------------- shard: environments to ranks -----------------------------------
 // Pure arithmetic, testable without MPI: rank r of nrank holds envs [begin, begin+count).
@@ -169,7 +175,10 @@ int  trpo_envs_make(trpo_envs** out, const char* task, const char* model_path, u
 int  trpo_envs_make_cap(trpo_envs** out, const char* task, const char* model_path, uint64_t seed,
                         int env_begin, int nenv, int cap, char* err, size_t nerr);
 // hold global environments [env_begin, env_begin + nenv) (nenv <= cap) in slots 0..nenv-1; their
-// states are then whatever trpo_envs_setstate gives them (load balancing moves environments)
+// states are then whatever trpo_envs_setstate gives them (load balancing moves environments). A slot
+// from nenv to cap-1 holds no environment of its own: trpo_envs_setstate may load one there to be
+// stepped, reset and read back (work sharing samples another rank's environment in it). Its
+// faults count in trpo_envs_simfaults, which sums every slot's
 void trpo_envs_hold(trpo_envs* e, int env_begin, int nenv);
 void trpo_envs_free(trpo_envs* e);
 const trpo_envinfo* trpo_envs_info(const trpo_envs* e);
@@ -396,6 +405,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(INT, comm_nap, 1, 0, 1, "a wait over 1 ms at a collective sleeps between polls (0: spin)")  \
   X(INT, rebalance, 1, 0, 1, "move envs from slow to fast ranks (same results; needs comm_timing)")\
   X(INT, rebalance_window, 1, 1, 16, "iterations behind a balancing decision (median of their times)")\
+  X(INT, steal, 1, 0, 1, "a rank done sampling takes unstarted envs of slower ranks on its node")\
   X(INT, rank_times, 0, 0, 1, "also write ranks.csv: every rank's phase times, each iteration")  \
   X(INT, quiet, 0, 0, 1, "no per-iteration line on stdout")
 
@@ -428,7 +438,7 @@ void trpo_config_help(void* file);   // FILE*, kept as void* so stdio stays out 
   X(iteration) X(env_steps) X(wall_s) X(episodes) X(return_mean) X(return_std) X(len_mean)      \
   X(kl) X(entropy) X(surr_improve) X(ls_steps) X(cg_iters) X(cg_residual) X(vf_loss)           \
   X(vf_explained_var) X(skipped_updates) X(steps_per_s) X(ls_rejected) X(sim_faults)           \
-  X(env_moves) X(t_sample) X(t_grad) X(t_cg) X(t_ls) X(t_vf) X(t_wait) X(t_wait_min) X(t_comm)  \
+  X(env_moves) X(env_taken) X(t_sample) X(t_grad) X(t_cg) X(t_ls) X(t_vf) X(t_wait) X(t_wait_min) X(t_comm)  \
   X(t_iter)
 
 typedef struct trpo_stats_ {
@@ -593,8 +603,8 @@ int trpo_train_shares(const trpo_train* t, int* share);
 // while waiting). ranks.csv (rank_times = 1) holds these rows.
 #define TRPO_RANK_COLUMNS \
   "t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf," \
-  "preempt,cpu,cpu_time"
-#define TRPO_RANK_NTIME 17
+  "preempt,cpu,cpu_time,taken,given"
+#define TRPO_RANK_NTIME 19
 const double* trpo_train_rank_times(const trpo_train* t);
 
 //---------------------------------- run: a whole training run in a run directory --------------------
