@@ -8,7 +8,8 @@
 // has waited there for TRPO_NAP_AFTER seconds polls between naps instead of spinning (wait_all),
 // so the slower ranks it waits for get the CPU time it would burn where they share it.
 //
-// Also here: trpo_fatal (it needs MPI_Abort), the launch check for a plain srun, and for
+// Also here: node-shared memory for sharing the sampling (trpo_comm_shm_make, end of file),
+// trpo_fatal (it needs MPI_Abort), the launch check for a plain srun, and for
 // benchmarks a slower rank (trpo_comm.slow: the work since the last collective is stretched by a
 // busy wait before the next one; src/train.c sets it from TRPO_BENCH_SLOW_RANK).
 

@@ -7,7 +7,8 @@
 // shapes that do not depend on the rank count: parameters are bitwise identical on 1 or N ranks.
 //
 // An iteration, as in the paper (section 6, "practical algorithm"):
-//   1. sample T steps of every environment with the current stochastic policy;
+//   1. sample T steps of every environment with the current stochastic policy (ranks of a node
+//      that finish early sample others' unstarted environments, "sharing the sampling" below);
 //   2. GAE(gamma, lambda) advantages against the value baseline (Schulman et al. 2016), normalised;
 //   3. g = grad of the surrogate L(theta) = mean(pi_theta(a|s) / pi_old(a|s) * A) at theta_old;
 //   4. s = F^-1 g by conjugate gradient, F the Fisher matrix (+ damping), from products only;

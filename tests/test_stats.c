@@ -24,7 +24,7 @@ static void test_stats_header(void** state) {
     strcat(want, names[i]);
   }
   assert_string_equal(buf, want);
-  assert_int_equal(NF, 29);
+  assert_int_equal(NF, 30);
   assert_int_equal(offsetof(trpo_stats, t_iter), (NF - 1) * sizeof(double));
 
   // a short buffer is cut and terminated
