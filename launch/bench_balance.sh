@@ -126,7 +126,7 @@ for case in $cases; do
     line="median steps/s:" first=""
     for st in $settings; do
       m=$(median <"$work/r$st")
-      if [ -z "$first" ]; then first=$m; line="$line $(label "$st") $m"
+      if [ -z "$first" ]; then first=$m; line="$line $(label "$st") $(awk -v a="$m" 'BEGIN { printf "%.0f", a }')"
       else line="$line, $(label "$st") $(awk -v a="$first" -v b="$m" 'BEGIN { printf "%.0f (ratio %.2f)", b, b / a }')"; fi
     done
     echo "$line"
@@ -136,7 +136,7 @@ for case in $cases; do
     awk -v a="$m0" -v b="$m1" 'BEGIN { printf "median steps/s: rebalance=0 %.0f, rebalance=1 %.0f, ratio %.2f\n", a, b, b / a }'
   else
     m0=$(median <"$work/r0:1:${stl[0]}")
-    line="median steps/s: rebalance=0 $m0"
+    line="median steps/s: rebalance=0 $(awk -v a="$m0" 'BEGIN { printf "%.0f", a }')"
     for w in "${wins[@]}"; do
       m=$(median <"$work/r1:$w:${stl[0]}")
       line="$line, window $w $(awk -v a="$m0" -v b="$m" 'BEGIN { printf "%.0f (ratio %.2f)", b, b / a }')"
