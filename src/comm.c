@@ -277,7 +277,15 @@ trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base) {
   if (n == 0) n = 64;
   if (n > (size_t)1 << 40) TRPO_FATAL("node-shared block of %zu bytes is too large", bytes);
   void* mine = NULL;
-  MPICHECK(MPI_Win_allocate_shared((MPI_Aint)n, 1, info, s->node, &mine, &s->win));
+  int rc = MPI_Win_allocate_shared((MPI_Aint)n, 1, info, s->node, &mine, &s->win);
+  if (rc != MPI_SUCCESS) {
+    // a small /dev/shm or session directory (containers): say which setting avoids it
+    char e[MPI_MAX_ERROR_STRING];
+    int ne = 0;
+    MPI_Error_string(rc, e, &ne);
+    TRPO_FATAL("MPI_Win_allocate_shared of %zu bytes per rank, for sharing the sampling within "
+               "a node, failed: %s; steal = 0 turns the sharing off", n, e);
+  }
   MPICHECK(MPI_Info_free(&info));
   memset(mine, 0, n);
   MPICHECK(MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win));

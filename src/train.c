@@ -1152,12 +1152,14 @@ int trpo_train_rebalance(trpo_train* t) {
 //          many others took; a claim is one compare-and-swap, by the owner or a taker
 //   done   (64-bit) epoch << 32 | environments delivered to this rank
 //   start  this rank's environment records at the start of the sampling (cap x envrec)
-//   inbox  nslot delivered environments: index, end record, bootstrap observation, rows
+//   inbox  nslot delivered environments: index, end record, bootstrap observation, rows (at most
+//          SHARE_INBOX_BYTES, at least one slot: Hopper's 128 steps take about 40 KB a slot)
 // The epoch (sampling phases so far, the same on every rank) tells this iteration's values from
 // the last one's, so blocks need no reset and no collective. Ranks on other nodes share nothing.
 
 #define SHARE_HEAD 128                 // bytes before the start records (claim, done; two lines)
-#define SHARE_INBOX_BYTES (64L << 20)  // at most this much inbox per rank
+#define SHARE_INBOX_BYTES (16L << 20)  // at most this much inbox per rank (a node's ranks' blocks
+                                       // live in its shared memory, /dev/shm or /tmp)
 #define SHARE_SPIN 2e-4                 // seconds a waiting rank polls busily, then between naps of
 #define SHARE_NAP_NS 20000              // this many nanoseconds (it may share its core)
 
