@@ -1,0 +1,232 @@
+// bench_replay.c: how well load balancing and sharing the sampling would have done on recorded
+// runs. It replays ranks.csv files (rank_times = 1) of many-rank runs: each iteration's time per
+// environment of every rank, as the run measured it, and how long that iteration would have
+// taken under another policy.
+//
+//   bench_replay [--warmup W] RANKS_CSV...
+//
+// For every file, from the iterations after W (default 6, as launch/bench_scaling.sh measures),
+// the share of the "added-up rate" that a policy reaches: the sum over those iterations of
+// N / sum_r (1 / c_r) (every rank's speed added up, as free-running physics does) over the sum of
+// the policy's iteration times, where N is the environment count and c_r a rank's seconds per
+// environment in that iteration. Two tables:
+//   work      c_r = t_busy / nenv (all of a rank's work): an even split never moved; load
+//             balancing as src/train.c does it (trpo_shard_balance, 10% minimum gain, each rank's
+//             cost the median of the last H iterations, deciding after each iteration once H are
+//             in) for H = 5, 3 and 1; and an oracle that splits every iteration by its own c_r;
+//             an iteration takes max_r share_r * c_r.
+//   sampling  c_r = t_sample / nenv: even split, balancing with H = 5 and 1, and sharing the
+//             sampling from the even split: each rank samples its own environments in order,
+//             then takes the next unstarted one of the rank with the most left, at its own speed
+//             (src/train.c share_sample), until none is left; the phase ends with the last.
+// The replay assumes a rank's speed per environment does not depend on which environments it
+// holds. Prints one line per file and policy medians over the files (all, and by environments
+// per rank). Not a CTest case; launch/bench_replay.sh runs it on the recorded 16-core traces.
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "benchutil.h"
+#include "trpo/trpo.h"
+
+#define MAXR 256
+#define MAXIT 4096
+
+typedef struct {
+  int R, nit, N;
+  double* busy;     // nit x R seconds per environment
+  double* sample;   // nit x R
+} trace;
+
+// one ranks.csv: -1 (and a message) if it cannot be read
+static int load(const char* path, trace* t) {
+  FILE* f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "bench_replay: cannot open %s\n", path);
+    return -1;
+  }
+  char line[8192];
+  int ci = -1, cr = -1, cn = -1, cs = -1, cb = -1;
+  if (!fgets(line, sizeof line, f)) {
+    fclose(f);
+    fprintf(stderr, "bench_replay: %s is empty\n", path);
+    return -1;
+  }
+  line[strcspn(line, "\r\n")] = 0;
+  int k = 0;
+  for (char* tok = strtok(line, ","); tok; tok = strtok(NULL, ","), k++) {
+    if (!strcmp(tok, "iteration")) ci = k;
+    if (!strcmp(tok, "rank")) cr = k;
+    if (!strcmp(tok, "nenv")) cn = k;
+    if (!strcmp(tok, "t_sample")) cs = k;
+    if (!strcmp(tok, "t_busy")) cb = k;
+  }
+  if (ci < 0 || cr < 0 || cn < 0 || cs < 0 || cb < 0) {
+    fclose(f);
+    fprintf(stderr, "bench_replay: %s: no iteration, rank, nenv, t_sample or t_busy column\n", path);
+    return -1;
+  }
+  t->busy = calloc((size_t)MAXIT * MAXR, sizeof(double));
+  t->sample = calloc((size_t)MAXIT * MAXR, sizeof(double));
+  t->R = 0;
+  t->nit = 0;
+  t->N = 0;
+  while (fgets(line, sizeof line, f)) {
+    double v[64] = {0};
+    int n = 0;
+    for (char* tok = strtok(line, ","); tok && n < 64; tok = strtok(NULL, ",")) v[n++] = atof(tok);
+    int it = (int)v[ci], r = (int)v[cr], ne = (int)v[cn];
+    if (n <= cb || it < 1 || it > MAXIT || r < 0 || r >= MAXR || ne < 1) continue;
+    t->busy[(size_t)(it - 1) * MAXR + r] = v[cb] / ne;
+    t->sample[(size_t)(it - 1) * MAXR + r] = v[cs] / ne;
+    if (r + 1 > t->R) t->R = r + 1;
+    if (it > t->nit) t->nit = it;
+    if (it == 1) t->N += ne;
+  }
+  fclose(f);
+  if (t->R < 2 || t->nit < 2 || t->N < t->R) {
+    fprintf(stderr, "bench_replay: %s: need 2+ ranks and 2+ iterations\n", path);
+    return -1;
+  }
+  return 0;
+}
+
+static double* row(const double* c, int it) { return (double*)c + (size_t)it * MAXR; }
+
+static double slowest(const int* share, const double* c, int R) {
+  double m = 0;
+  for (int r = 0; r < R; r++) m = fmax(m, share[r] * c[r]);
+  return m;
+}
+
+// sharing: own environments in order, then the next unstarted one of the rank with the most left
+static double shared(const int* share, const double* c, int R) {
+  double now[MAXR], end = 0;
+  int next[MAXR], busy[MAXR];
+  for (int r = 0; r < R; r++) now[r] = 0, next[r] = 0, busy[r] = 1;
+  for (;;) {
+    // the rank that is free first (ties: the lower rank)
+    int q = -1;
+    for (int r = 0; r < R; r++)
+      if (busy[r] && (q < 0 || now[r] < now[q])) q = r;
+    if (q < 0) break;
+    int from = next[q] < share[q] ? q : -1;
+    if (from < 0) {
+      int most = 0;
+      for (int r = 0; r < R; r++)
+        if (share[r] - next[r] > most) most = share[r] - next[r], from = r;
+    }
+    if (from < 0) {
+      busy[q] = 0;
+      end = fmax(end, now[q]);
+      continue;
+    }
+    next[from]++;
+    now[q] += c[q];
+  }
+  return end;
+}
+
+// the share of the added-up rate over iterations after warmup: policy H (0: even split, -1:
+// oracle), sharing on or off
+static double replay(const trace* t, const double* c, int H, int share_on, int warmup) {
+  const int R = t->R, N = t->N;
+  int share[MAXR], out[MAXR];
+  for (int r = 0; r < R; r++) {
+    int b;
+    trpo_shard_range(N, r, R, &b, &share[r]);
+  }
+  int even = (N + R - 1) / R, cap = 2 * even < N ? 2 * even : N;
+  double fluid = 0, took = 0, cost[MAXR], v[16];
+  for (int it = 0; it < t->nit; it++) {
+    const double* ci = row(c, it);
+    double inv = 0;
+    for (int r = 0; r < R; r++) inv += 1.0 / fmax(ci[r], 1e-12);
+    double span;
+    if (H < 0) {
+      trpo_shard_balance(N, R, cap, ci, share, 0.0, out);
+      span = slowest(out, ci, R);
+    } else {
+      span = share_on ? shared(share, ci, R) : slowest(share, ci, R);
+    }
+    if (it + 1 > warmup) fluid += N / inv, took += span;
+    if (H > 0 && it + 1 >= H) {
+      for (int r = 0; r < R; r++) {
+        for (int k = 0; k < H; k++) v[k] = row(c, it + 1 - H + k)[r];
+        cost[r] = bench_median(v, H);
+      }
+      trpo_shard_balance(N, R, cap, cost, share, 0.10, out);
+      memcpy(share, out, sizeof(int) * R);
+    }
+  }
+  return took > 0 ? fluid / took : NAN;
+}
+
+int main(int argc, char** argv) {
+  int warmup = 6, a = 1;
+  if (a + 1 < argc && !strcmp(argv[a], "--warmup")) warmup = atoi(argv[a + 1]), a += 2;
+  int nf = argc - a;
+  if (nf < 1 || warmup < 0) {
+    fprintf(stderr, "usage: bench_replay [--warmup W] RANKS_CSV...\n");
+    return 2;
+  }
+  // policies: name, trace column (0 work, 1 sampling), H, sharing
+  static const struct { const char* name; int col, H, share; } P[] = {
+      {"work: even split", 0, 0, 0},          {"work: balancing, median of 5", 0, 5, 0},
+      {"work: balancing, median of 3", 0, 3, 0}, {"work: balancing, last iteration", 0, 1, 0},
+      {"work: oracle split", 0, -1, 0},        {"sampling: even split", 1, 0, 0},
+      {"sampling: balancing, median of 5", 1, 5, 0}, {"sampling: balancing, last iteration", 1, 1, 0},
+      {"sampling: sharing", 1, 0, 1}};
+  const int np = (int)(sizeof P / sizeof P[0]);
+  double* res = calloc((size_t)nf * np, sizeof(double));
+  int* per = calloc((size_t)nf, sizeof(int));
+  for (int f = 0; f < nf; f++) {
+    trace t;
+    if (load(argv[a + f], &t)) return 2;
+    if (t.nit <= warmup) {
+      fprintf(stderr, "bench_replay: %s: %d iterations, none after the %d warm-up ones\n", argv[a + f],
+              t.nit, warmup);
+      return 2;
+    }
+    per[f] = t.N / t.R;
+    printf("%s: %d ranks, %d environments, %d iterations:", argv[a + f], t.R, t.N, t.nit);
+    for (int p = 0; p < np; p++) {
+      res[(size_t)p * nf + f] = replay(&t, P[p].col ? t.sample : t.busy, P[p].H, P[p].share, warmup);
+      printf(" %.3f", res[(size_t)p * nf + f]);
+    }
+    printf("\n");
+    free(t.busy);
+    free(t.sample);
+  }
+  // medians over all files and by environments per rank
+  int groups[64], ng = 0;
+  for (int f = 0; f < nf; f++) {
+    int seen = 0;
+    for (int g = 0; g < ng; g++) seen |= groups[g] == per[f];
+    if (!seen && ng < 64) groups[ng++] = per[f];
+  }
+  printf("\n%-38s %8s %8s", "policy (share of the added-up rate)", "median", "lowest");
+  for (int g = 0; g < ng; g++) printf("   %2d/rank", groups[g]);
+  printf("\n");
+  double* v = calloc((size_t)nf, sizeof(double));
+  for (int p = 0; p < np; p++) {
+    for (int f = 0; f < nf; f++) v[f] = res[(size_t)p * nf + f];
+    double med = bench_median(v, nf), lo = v[0];
+    printf("%-38s %8.3f %8.3f", P[p].name, med, lo);
+    for (int g = 0; g < ng; g++) {
+      int n = 0;
+      for (int f = 0; f < nf; f++)
+        if (per[f] == groups[g]) v[n++] = res[(size_t)p * nf + f];
+      printf(" %9.3f", bench_median(v, n));
+    }
+    printf("\n");
+  }
+  free(v);
+  free(res);
+  free(per);
+  return 0;
+}
