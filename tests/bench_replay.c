@@ -21,7 +21,10 @@
 //             (src/train.c share_sample), until none is left; the phase ends with the last.
 // The replay assumes a rank's speed per environment does not depend on which environments it
 // holds. Prints one line per file and policy medians over the files (all, and by environments
-// per rank). Not a CTest case; launch/bench_replay.sh runs it on the recorded 16-core traces.
+// per rank), then how the ranks' speeds behave in each file: the median over iterations of the
+// slowest rank's sampling time per environment over the fastest's (spread), and the correlation
+// across ranks of that time between an iteration and the one LAG later (median over iterations,
+// LAG 1 and 5): near 1, the slow ranks stay slow; near 0, the slow set changes. Not a CTest case; launch/bench_replay.sh runs it on the recorded 16-core traces.
 
 #define _POSIX_C_SOURCE 200809L
 
@@ -96,6 +99,40 @@ static int load(const char* path, trace* t) {
 }
 
 static double* row(const double* c, int it) { return (double*)c + (size_t)it * MAXR; }
+
+// Pearson correlation of x and y over n
+static double corr(const double* x, const double* y, int n) {
+  double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+  for (int i = 0; i < n; i++) mx += x[i] / n, my += y[i] / n;
+  for (int i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+}
+
+// the median over iterations of the sampling speeds' correlation LAG iterations apart, and of the
+// slowest-over-fastest ratio
+static void speeds(const trace* t, double* lag1, double* lag5, double* spread) {
+  double v[MAXIT];
+  int lags[2] = {1, 5};
+  for (int l = 0; l < 2; l++) {
+    int n = 0;
+    for (int it = 0; it + lags[l] < t->nit; it++) {
+      double c = corr(row(t->sample, it), row(t->sample, it + lags[l]), t->R);
+      if (isfinite(c)) v[n++] = c;
+    }
+    *(l ? lag5 : lag1) = n ? bench_median(v, n) : NAN;
+  }
+  for (int it = 0; it < t->nit; it++) {
+    const double* c = row(t->sample, it);
+    double lo = c[0], hi = c[0];
+    for (int r = 1; r < t->R; r++) lo = fmin(lo, c[r]), hi = fmax(hi, c[r]);
+    v[it] = lo > 0 ? hi / lo : NAN;
+  }
+  *spread = bench_median(v, t->nit);
+}
 
 static double slowest(const int* share, const double* c, int R) {
   double m = 0;
@@ -183,6 +220,7 @@ int main(int argc, char** argv) {
       {"sampling: sharing", 1, 0, 1}};
   const int np = (int)(sizeof P / sizeof P[0]);
   double* res = calloc((size_t)nf * np, sizeof(double));
+  double* spd = calloc((size_t)nf * 3, sizeof(double));
   int* per = calloc((size_t)nf, sizeof(int));
   for (int f = 0; f < nf; f++) {
     trace t;
@@ -199,6 +237,7 @@ int main(int argc, char** argv) {
       printf(" %.3f", res[(size_t)p * nf + f]);
     }
     printf("\n");
+    speeds(&t, &spd[3 * f], &spd[3 * f + 1], &spd[3 * f + 2]);
     free(t.busy);
     free(t.sample);
   }
@@ -225,8 +264,21 @@ int main(int argc, char** argv) {
     }
     printf("\n");
   }
+  // the speeds
+  printf("\nrank speeds (sampling time per environment): spread = slowest / fastest rank, lag1 and "
+         "lag5 = correlation across ranks 1 and 5 iterations apart (medians over iterations)\n");
+  double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+  for (int f = 0; f < nf; f++) {
+    printf("speeds %s: spread %.2f lag1 %.2f lag5 %.2f\n", argv[a + f], spd[3 * f + 2], spd[3 * f],
+           spd[3 * f + 1]);
+    for (int k = 0; k < 3; k++)
+      if (isfinite(spd[3 * f + k])) lo[k] = fmin(lo[k], spd[3 * f + k]), hi[k] = fmax(hi[k], spd[3 * f + k]);
+  }
+  printf("speeds over all runs: spread %.2f to %.2f, lag1 %.2f to %.2f, lag5 %.2f to %.2f\n", lo[2],
+         hi[2], lo[0], hi[0], lo[1], hi[1]);
   free(v);
   free(res);
+  free(spd);
   free(per);
   return 0;
 }

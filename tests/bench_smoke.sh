@@ -54,6 +54,9 @@ cat "$out"
   fail "bench_replay.sh did not replay the 23 recorded runs"
 [ "$(grep -Ec '^(work|sampling): .* +0\.[0-9]{3} +0\.[0-9]{3} +0\.[0-9]{3} +0\.[0-9]{3}$' "$out")" = 9 ] ||
   fail "bench_replay.sh did not print the 9 policies' medians"
+[ "$(grep -Ec '^speeds call[12]/.*: spread [0-9.]+ lag1 -?[0-9.]+ lag5 -?[0-9.]+$' "$out")" = 23 ] ||
+  fail "bench_replay.sh did not print the 23 runs' speeds"
+grep -Eq '^speeds over all runs: spread [0-9.]+ to [0-9.]+, lag1 ' "$out" || fail "bench_replay.sh: no speed ranges"
 WARMUP=1 bash "$src/launch/bench_replay.sh" "$build" "$work"/keep/*-2-1/ranks.csv >"$out" 2>&1 ||
   { cat "$out"; fail "bench_replay.sh on kept runs failed"; }
 [ "$(grep -Ec '^(work|sampling): ' "$out")" = 9 ] || { cat "$out"; fail "bench_replay.sh on kept runs: no medians"; }
