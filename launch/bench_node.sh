@@ -15,21 +15,27 @@
 #   2-spin.txt   the same two modes at 1 and the largest rank count with COMM_NAP=0 (waiting
 #                ranks spin in MPI_Barrier): what napping gives on this node
 #   3-plain.txt  MODES="weak strong" at 1 and the largest rank count (the config's vf_minibatch)
+#   4-nosteal.txt  weak-mb and strong-mb at 1 and the largest rank count with steal = 0 (no
+#                sharing of the sampling): what sharing gives on this node, against step 1
 #   N-*.err      each step's progress; bench_scaling.sh writes every waiting row there as soon
 #                as it is measured, and every main row to N-*.txt, so a step stopped at the
 #                budget's end keeps the rows it reached
 #   keep/STEP/   every run's raw files (bench_scaling.sh KEEP)
 #   summary.txt  node.txt's essentials and the steps' tables, in one file
+#   keep.tgz     with PACK=1, keep/ and the *.err files in one archive instead (a device call
+#                brings back at most 8 files)
 #
 # Usage: launch/bench_node.sh [BUILD_DIR]        (BUILD_DIR defaults to build/)
 # Environment: OUT=runs/bench_node BUDGET=480 (seconds for everything; a stopped step's ranks take
 # a few seconds more to end, which the script waits for) MIN_STEP=45 (a step starts
-# only with this many seconds left) REPS=3 (step 1; steps 2 and 3 run once) RANKS (default 1 2 4 8
-# 16, those up to nproc) STEPS="1 2 3", and bench_scaling.sh's own (CONFIG, NSTEPS, WARMUP, ITERS,
+# only with this many seconds left) REPS=3 (step 1; the others run once) RANKS (default 1 2 4 8
+# 16, those up to nproc) STEPS="1 4 2 3" (the steps to run, in this order), PACK=0, and
+# bench_scaling.sh's own (CONFIG, NSTEPS, WARMUP, ITERS,
 # STRONG_NENV, STRONG_MB, WEAK_NENV, PHYS_SECONDS). At the defaults on 16 cores step 1 takes an
-# estimated 4-5 minutes (each point: a 3 s physics run, then 14 training iterations), steps 2 and 3
+# estimated 4-5 minutes (each point: a 3 s physics run, then 14 training iterations), the others
 # about a minute each.
-# On the device machine: source .device/unpack.sh; OUT=$OUT BUDGET=480 bash launch/bench_node.sh
+# On the device machine (a build directory of trpo and tests/bench_scaling alone keeps the transfer
+# under 64 MiB): source .device/unpack.sh; OUT=$OUT PACK=1 BUDGET=480 bash launch/bench_node.sh build-dev
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=launch/benchlib.sh disable=SC1091
@@ -39,7 +45,7 @@ bench_setup bench_node.sh "${1:-build}" tests/bench_scaling
 out=${OUT:-runs/bench_node}
 budget=${BUDGET:-480}
 min_step=${MIN_STEP:-45}
-steps=${STEPS:-1 2 3}
+steps=${STEPS:-1 4 2 3}
 [[ $budget =~ ^[0-9]+$ && $min_step =~ ^[0-9]+$ ]] ||
   { echo "bench_node.sh: BUDGET and MIN_STEP must be whole seconds (got '$budget', '$min_step')" >&2; exit 2; }
 mkdir -p "$out"
@@ -137,10 +143,13 @@ settle() {
   echo "bench_node.sh: processes of a stopped step still ran after 15 s; killed" >&2
   pkill -KILL -f "$1/|$build/tests/bench_scaling " || true
 }
-# keep about MIN_STEP for each later step that was asked for
+# keep about MIN_STEP for each step that runs after step K
 reserve_after() {
-  local k=$1 r=0 s
-  for s in $steps; do [ "$s" -le "$k" ] || r=$((r + min_step)); done
+  local k=$1 r=0 s seen=0
+  for s in $steps; do
+    [ "$seen" = 0 ] || r=$((r + min_step))
+    [ "$s" != "$k" ] || seen=1
+  done
   echo "$r"
 }
 for s in $steps; do
@@ -148,7 +157,8 @@ for s in $steps; do
     1) run_step 1-main "$(reserve_after 1)" MODES="weak-mb strong-mb" RANKS="$ranks" REPS="${REPS:-3}" ;;
     2) run_step 2-spin "$(reserve_after 2)" MODES="weak-mb strong-mb" RANKS="$ends" REPS=1 COMM_NAP=0 ;;
     3) run_step 3-plain "$(reserve_after 3)" MODES="weak strong" RANKS="$ends" REPS=1 ;;
-    *) echo "bench_node.sh: STEPS: unknown step '$s' (expected 1, 2 or 3)" >&2; exit 2 ;;
+    4) run_step 4-nosteal "$(reserve_after 4)" MODES="weak-mb strong-mb" RANKS="$ends" REPS=1 TRAIN_ARGS=steal=0 ;;
+    *) echo "bench_node.sh: STEPS: unknown step '$s' (expected 1, 2, 3 or 4)" >&2; exit 2 ;;
   esac
 done
 
@@ -161,4 +171,12 @@ done
   done
 } >"$out/summary.txt"
 cat "$out/summary.txt"
+if [ "${PACK:-0}" = 1 ]; then
+  # what the steps left (a skipped step leaves nothing)
+  packed=$(cd "$out" && find . -maxdepth 1 \( -name keep -o -name '*.err' \) | sort)
+  if [ -n "$packed" ]; then
+    # shellcheck disable=SC2086  # the names are the script's own (keep, N-STEP.err)
+    (cd "$out" && tar czf keep.tgz $packed && rm -rf $packed)
+  fi
+fi
 echo "bench_node.sh: $(($(date +%s) - start)) s; everything is under $out" >&2

@@ -119,12 +119,14 @@ cat "$work/node.out"
 for k in cpu_model cpus cores threads_per_core cpuset cgroup_quota idle_second mpirun build ranks; do
   grep -Eq "^$k: +[^ ]" "$node/node.txt" || fail "bench_node.sh: node.txt has no $k"
 done
-for step in 1-main:weak-mb 1-main:strong-mb 2-spin:weak-mb 2-spin:strong-mb 3-plain:weak 3-plain:strong; do
+for step in 1-main:weak-mb 1-main:strong-mb 2-spin:weak-mb 2-spin:strong-mb 3-plain:weak 3-plain:strong \
+  4-nosteal:weak-mb 4-nosteal:strong-mb; do
   f=$node/${step%%:*}.txt mode=${step#*:}
   grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){18}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
   grep -q "^== ${step%%:*}\$" "$node/summary.txt" || fail "bench_node.sh: summary.txt lacks ${step%%:*}"
 done
 grep -q "comm_nap 0" "$node/2-spin.err" || fail "bench_node.sh: step 2 did not run with comm_nap 0"
+grep -q "steal=0" "$node/4-nosteal.err" || fail "bench_node.sh: step 4 did not run with steal=0"
 [ -s "$node/keep/1-main/weak-mb-2-1/ranks.csv" ] || fail "bench_node.sh: no kept raw files"
 OUT=$work/node2 BUDGET=15 MIN_STEP=5 STEPS=1 RANKS="1 2" REPS=1 WARMUP=1 ITERS=100000 \
   bash "$src/launch/bench_node.sh" "$build" >"$work/node2.out" 2>&1 || { cat "$work/node2.out"; fail "bench_node.sh (budget) failed"; }
@@ -133,5 +135,12 @@ grep -q "^step 1-main: stopped at the budget's end" "$work/node2/1-main.txt" || 
 OUT=$work/node3 BUDGET=3 MIN_STEP=10 STEPS=3 bash "$src/launch/bench_node.sh" "$build" >"$work/node3.out" 2>&1 ||
   { cat "$work/node3.out"; fail "bench_node.sh (no time) failed"; }
 grep -q "^step 3-plain: skipped" "$work/node3/3-plain.txt" || fail "bench_node.sh: step 3 was not skipped"
+# PACK=1: keep/ and the *.err files in keep.tgz, at most 8 files in all (a device call's limit)
+OUT=$work/node4 BUDGET=120 MIN_STEP=5 STEPS=4 PACK=1 RANKS="1 2" REPS=1 WARMUP=1 ITERS=2 NSTEPS=32 \
+  STRONG_NENV=4 STRONG_MB=64 PHYS_SECONDS=0.2 bash "$src/launch/bench_node.sh" "$build" >"$work/node4.out" 2>&1 ||
+  { cat "$work/node4.out"; fail "bench_node.sh (PACK) failed"; }
+[ -s "$work/node4/keep.tgz" ] && [ ! -e "$work/node4/keep" ] && ! ls "$work/node4"/*.err >/dev/null 2>&1 ||
+  fail "bench_node.sh: PACK=1 did not pack keep/ and the .err files"
+[ "$(find "$work/node4" -type f | wc -l)" -le 8 ] || fail "bench_node.sh: PACK=1 left more than 8 files"
 ! pgrep -f "run_dir=$work/" >/dev/null || fail "bench_node.sh: a rank of the stopped step still runs after it returned"
 echo "PASS"
