@@ -186,6 +186,17 @@ static void moving_hopper(void** state) {
   same_update("Hopper-v4", 8, 50, 1);
 }
 
+// t's parameters equal those of ref, the one-process run on rank 0 (NULL elsewhere); frees both
+static void same_as_one_process(trpo_train* t, trpo_train* ref) {
+  uint64_t h[2] = {0, 0}, hr[2] = {0, 0};
+  trpo_train_checksum(t, &h[0], &h[1]);
+  if (ref) trpo_train_checksum(ref, &hr[0], &hr[1]);
+  trpo_comm_bcast_bytes(&comm, hr, sizeof hr, 0);
+  assert_memory_equal(h, hr, sizeof h);
+  trpo_train_free(ref);
+  trpo_train_free(t);
+}
+
 // iters iterations of t (and of ref, if any) with the last rank's work 8x as long
 // (trpo_comm.slow, the benchmarks' slower core), each followed by load balancing; returns the
 // environments moved, *first the iteration after which the first move came (0: none)
@@ -240,13 +251,7 @@ static void slow_rank_with_window(int w) {
     assert_int_equal(moved, 0);
   }
   // the same parameters as one process
-  uint64_t h[2] = {0, 0}, hr[2] = {0, 0};
-  trpo_train_checksum(t, &h[0], &h[1]);
-  if (ref) trpo_train_checksum(ref, &hr[0], &hr[1]);
-  trpo_comm_bcast_bytes(&comm, hr, sizeof hr, 0);
-  assert_memory_equal(h, hr, sizeof h);
-  trpo_train_free(ref);
-  trpo_train_free(t);
+  same_as_one_process(t, ref);
   // without the timing barriers a busy time includes waiting: the balancer stays put
   comm.timing = 0;
   t = make(&comm, "Pendulum-v1", nenv, 64);
@@ -307,13 +312,7 @@ static void slow_rank_work_is_taken(void** state) {
                                comm.nrank, steal, taken, iters);
     if (steal && comm.nrank > 1) assert_true(taken >= iters);
     else assert_true(taken == 0);
-    uint64_t h[2] = {0, 0}, hr[2] = {0, 0};
-    trpo_train_checksum(t, &h[0], &h[1]);
-    if (ref) trpo_train_checksum(ref, &hr[0], &hr[1]);
-    trpo_comm_bcast_bytes(&comm, hr, sizeof hr, 0);
-    assert_memory_equal(h, hr, sizeof h);
-    trpo_train_free(ref);
-    trpo_train_free(t);
+    same_as_one_process(t, ref);
   }
   rebalance = steal = -1;
 }
