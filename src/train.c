@@ -423,7 +423,8 @@ static void sample_env(trpo_train* t, int i) {
 static void share_sample(trpo_train* t);
 
 static void sample(trpo_train* t) {
-  if (t->shm) {
+  // sharing where this rank has node peers (share_make leaves its own block NULL otherwise)
+  if (t->blk && t->blk[t->comm->rank]) {
     share_sample(t);
     return;
   }
@@ -1269,11 +1270,6 @@ static void share_receive(trpo_train* t, int k) {
 
 static void share_sample(trpo_train* t) {
   const int R = t->comm->nrank, me = t->comm->rank, rec = t->envrec;
-  if (!t->blk[me]) {
-    for (int i = 0; i < t->nenv; i++) sample_env(t, i);
-    t->taken = t->given = 0;
-    return;
-  }
   if (++t->epoch == 0) t->epoch = 1;
   const uint32_t ep = t->epoch;
   // this epoch's start records, then the counters that open them to the node
