@@ -17,6 +17,8 @@
 #   3-plain.txt  MODES="weak strong" at 1 and the largest rank count (the config's vf_minibatch)
 #   4-nosteal.txt  weak-mb and strong-mb at 1 and the largest rank count with steal = 0 (no
 #                sharing of the sampling): what sharing gives on this node, against step 1
+#   5-wide.txt   weak-mb at 1 and the largest rank count with 16 environments per rank (the
+#                environment count of configs/hopper.ini on every rank): finer work to share
 #   N-*.err      each step's progress; bench_scaling.sh writes every waiting row there as soon
 #                as it is measured, and every main row to N-*.txt, so a step stopped at the
 #                budget's end keeps the rows it reached
@@ -29,7 +31,7 @@
 # Environment: OUT=runs/bench_node BUDGET=480 (seconds for everything; a stopped step's ranks take
 # a few seconds more to end, which the script waits for) MIN_STEP=45 (a step starts
 # only with this many seconds left) REPS=3 (step 1; the others run once) RANKS (default 1 2 4 8
-# 16, those up to nproc) STEPS="1 4 2 3" (the steps to run, in this order), PACK=0, and
+# 16, those up to nproc) STEPS="1 4 5 2 3" (the steps to run, in this order), PACK=0, and
 # bench_scaling.sh's own (CONFIG, NSTEPS, WARMUP, ITERS,
 # STRONG_NENV, STRONG_MB, WEAK_NENV, PHYS_SECONDS). At the defaults on 16 cores step 1 takes an
 # estimated 4-5 minutes (each point: a 3 s physics run, then 14 training iterations), the others
@@ -45,7 +47,7 @@ bench_setup bench_node.sh "${1:-build}" tests/bench_scaling
 out=${OUT:-runs/bench_node}
 budget=${BUDGET:-480}
 min_step=${MIN_STEP:-45}
-steps=${STEPS:-1 4 2 3}
+steps=${STEPS:-1 4 5 2 3}
 [[ $budget =~ ^[0-9]+$ && $min_step =~ ^[0-9]+$ ]] ||
   { echo "bench_node.sh: BUDGET and MIN_STEP must be whole seconds (got '$budget', '$min_step')" >&2; exit 2; }
 mkdir -p "$out"
@@ -95,6 +97,8 @@ idle_second() {
   fact cpuset "$(awk '$1 == "Cpus_allowed_list:" { print $2 }' /proc/self/status)"
   fact cgroup_quota "$(cgroup_quota) CPUs"
   fact cgroup_dirs "$(cgroup_cpu_dirs | tr '\n' ' ')"
+  # MPI shared windows (sharing the sampling) live in /dev/shm: a small one stops the run at start
+  fact dev_shm "$(df -h --output=size,avail /dev/shm 2>/dev/null | awk 'NR == 2 { print $1 " size, " $2 " free" }')"
   fact idle_second "$(idle_second)"
   fact loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
   fact busiest_life "$(ps -eo pcpu=,comm= --sort=-pcpu 2>/dev/null | head -5 | awk '{ printf "%s%s %s%%", (NR > 1 ? ", " : ""), $2, $1 }')"
@@ -158,12 +162,13 @@ for s in $steps; do
     2) run_step 2-spin "$(reserve_after 2)" MODES="weak-mb strong-mb" RANKS="$ends" REPS=1 COMM_NAP=0 ;;
     3) run_step 3-plain "$(reserve_after 3)" MODES="weak strong" RANKS="$ends" REPS=1 ;;
     4) run_step 4-nosteal "$(reserve_after 4)" MODES="weak-mb strong-mb" RANKS="$ends" REPS=1 TRAIN_ARGS=steal=0 ;;
-    *) echo "bench_node.sh: STEPS: unknown step '$s' (expected 1, 2, 3 or 4)" >&2; exit 2 ;;
+    5) run_step 5-wide "$(reserve_after 5)" MODES=weak-mb RANKS="$ends" REPS=1 WEAK_NENV=16 ;;
+    *) echo "bench_node.sh: STEPS: unknown step '$s' (expected 1 to 5)" >&2; exit 2 ;;
   esac
 done
 
 {
-  grep -E '^(cpu_model|cpus|cores|threads_per_core|cgroup_quota|idle_second|busiest_life|build):' "$out/node.txt"
+  grep -E '^(cpu_model|cpus|cores|threads_per_core|cgroup_quota|dev_shm|idle_second|busiest_life|build):' "$out/node.txt"
   for f in "$out"/[0-9]-*.txt; do
     echo
     echo "== $(basename "$f" .txt)"

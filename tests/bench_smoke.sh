@@ -108,7 +108,7 @@ grep -Eq '^median steps/s: checkpoint_every=1 [0-9]+, checkpoint_every=0 [0-9]+,
   fail "bench_ckpt.sh did not print the medians"
 [ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+$' "$out")" = 2 ] || fail "bench_ckpt.sh did not print two runs"
 
-# bench_node.sh: the node's facts, then the three steps at tiny sizes; then a step stopped at the
+# bench_node.sh: the node's facts, then every step at tiny sizes; then a step stopped at the
 # budget's end (no rank of it may still run when the script returns) and one skipped for want of
 # time
 node=$work/node
@@ -116,11 +116,11 @@ OUT=$node BUDGET=300 MIN_STEP=10 RANKS="1 2" REPS=1 WARMUP=1 ITERS=2 NSTEPS=32 S
   STRONG_MB=64 PHYS_SECONDS=0.2 bash "$src/launch/bench_node.sh" "$build" >"$work/node.out" 2>&1 ||
   { cat "$work/node.out"; fail "bench_node.sh failed"; }
 cat "$work/node.out"
-for k in cpu_model cpus cores threads_per_core cpuset cgroup_quota idle_second mpirun build ranks; do
+for k in cpu_model cpus cores threads_per_core cpuset cgroup_quota dev_shm idle_second mpirun build ranks; do
   grep -Eq "^$k: +[^ ]" "$node/node.txt" || fail "bench_node.sh: node.txt has no $k"
 done
 for step in 1-main:weak-mb 1-main:strong-mb 2-spin:weak-mb 2-spin:strong-mb 3-plain:weak 3-plain:strong \
-  4-nosteal:weak-mb 4-nosteal:strong-mb; do
+  4-nosteal:weak-mb 4-nosteal:strong-mb 5-wide:weak-mb; do
   f=$node/${step%%:*}.txt mode=${step#*:}
   grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){18}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
   grep -q "^== ${step%%:*}\$" "$node/summary.txt" || fail "bench_node.sh: summary.txt lacks ${step%%:*}"
