@@ -19,6 +19,11 @@
 #                sharing of the sampling): what sharing gives on this node, against step 1
 #   5-wide.txt   weak-mb at 1 and the largest rank count with 16 environments per rank (the
 #                environment count of configs/hopper.ini on every rank): finer work to share
+#   7-mpisum.txt  weak-mb and strong-mb at 1 and the largest rank count with comm_node_sum = 0
+#                (exact sums through MPI_Allreduce alone): what node sums give, against step 1
+#   6-sums.txt   tests/bench_sums at every rank count from 2: one exact sum of Hopper's policy
+#                gradient (5,126 doubles) through node shared memory and through MPI_Allreduce
+#                alone (comm_node_sum), in microseconds per call
 #   N-*.err      each step's progress; bench_scaling.sh writes every waiting row there as soon
 #                as it is measured, and every main row to N-*.txt, so a step stopped at the
 #                budget's end keeps the rows it reached
@@ -31,7 +36,7 @@
 # Environment: OUT=runs/bench_node BUDGET=480 (seconds for everything; a stopped step's ranks take
 # a few seconds more to end, which the script waits for) MIN_STEP=45 (a step starts
 # only with this many seconds left) REPS=3 (step 1; the others run once) RANKS (default 1 2 4 8
-# 16, those up to nproc) STEPS="1 4 5 2 3" (the steps to run, in this order), PACK=0, and
+# 16, those up to nproc) STEPS="6 1 7 4 5 2 3" (the steps to run, in this order), PACK=0, and
 # bench_scaling.sh's own (CONFIG, NSTEPS, WARMUP, ITERS,
 # STRONG_NENV, STRONG_MB, WEAK_NENV, PHYS_SECONDS). At the defaults on 16 cores step 1 takes an
 # estimated 4-5 minutes (each point: a 3 s physics run, then 14 training iterations), the others
@@ -43,11 +48,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=launch/benchlib.sh disable=SC1091
 source "$root/launch/benchlib.sh"
 start=$(date +%s)
-bench_setup bench_node.sh "${1:-build}" tests/bench_scaling
+bench_setup bench_node.sh "${1:-build}" tests/bench_scaling tests/bench_sums
 out=${OUT:-runs/bench_node}
 budget=${BUDGET:-480}
 min_step=${MIN_STEP:-45}
-steps=${STEPS:-1 4 5 2 3}
+steps=${STEPS:-6 1 7 4 5 2 3}
 [[ $budget =~ ^[0-9]+$ && $min_step =~ ^[0-9]+$ ]] ||
   { echo "bench_node.sh: BUDGET and MIN_STEP must be whole seconds (got '$budget', '$min_step')" >&2; exit 2; }
 mkdir -p "$out"
@@ -147,6 +152,26 @@ settle() {
   echo "bench_node.sh: processes of a stopped step still ran after 15 s; killed" >&2
   pkill -KILL -f "$1/|$build/tests/bench_scaling " || true
 }
+# step 6: tests/bench_sums at each rank count from 2 (a few seconds in all)
+sums_step() {
+  local name=6-sums limit n
+  limit=$(($(left) - $1))
+  if [ "$limit" -lt 10 ]; then
+    echo "step $name: skipped, $limit s of the budget left for it" | tee "$out/$name.txt" >&2
+    return 0
+  fi
+  echo "step $name: at most $limit s" >&2
+  : >"$out/$name.txt"
+  for n in "${rank_list[@]}"; do
+    [ "$n" -ge 2 ] || continue
+    local bind="--bind-to core --map-by core"
+    [ "$n" -le "$ncpu" ] || bind="--oversubscribe --bind-to none"
+    # shellcheck disable=SC2086  # the binding flags are words
+    timeout -k 5 "$limit" "${MPIRUN:-mpirun}" -np "$n" $bind "$build/tests/bench_sums" 5126 4000 \
+      >>"$out/$name.txt" 2>>"$out/$name.err" || echo "ranks $n: bench_sums failed ($?)" >>"$out/$name.txt"
+  done
+  cat "$out/$name.txt" >&2
+}
 # keep about MIN_STEP for each step that runs after step K
 reserve_after() {
   local k=$1 r=0 s seen=0
@@ -163,7 +188,9 @@ for s in $steps; do
     3) run_step 3-plain "$(reserve_after 3)" MODES="weak strong" RANKS="$ends" REPS=1 ;;
     4) run_step 4-nosteal "$(reserve_after 4)" MODES="weak-mb strong-mb" RANKS="$ends" REPS=1 TRAIN_ARGS=steal=0 ;;
     5) run_step 5-wide "$(reserve_after 5)" MODES=weak-mb RANKS="$ends" REPS=1 WEAK_NENV=16 ;;
-    *) echo "bench_node.sh: STEPS: unknown step '$s' (expected 1 to 5)" >&2; exit 2 ;;
+    6) sums_step "$(reserve_after 6)" ;;
+    7) run_step 7-mpisum "$(reserve_after 7)" MODES="weak-mb strong-mb" RANKS="$ends" REPS=1 TRAIN_ARGS=comm_node_sum=0 ;;
+    *) echo "bench_node.sh: STEPS: unknown step '$s' (expected 1 to 7)" >&2; exit 2 ;;
   esac
 done
 

@@ -8,6 +8,10 @@
 // has waited there for TRPO_NAP_AFTER seconds polls between naps instead of spinning (wait_all),
 // so the slower ranks it waits for get the CPU time it would burn where they share it.
 //
+// Exact sums (trpo_comm_sum_fx) add within each node in shared memory first (c->node_sum, config
+// comm_node_sum; see "node sums" below), then across nodes with MPI_Allreduce among one rank per
+// node: integer addition is exact, so both paths give the same bits.
+//
 // Also here: node-shared memory for sharing the sampling (trpo_comm_shm_make, end of file),
 // trpo_fatal (it needs MPI_Abort), the launch check for a plain srun, and for
 // benchmarks a slower rank (trpo_comm.slow: the work since the last collective is stretched by a
@@ -79,13 +83,16 @@ void trpo_comm_init(trpo_comm* c, int* argc, char*** argv) {
   if (wait_comm == MPI_COMM_NULL) MPICHECK(MPI_Comm_dup(MPI_COMM_WORLD, &wait_comm));
   c->timing = 1;
   c->nap = 1;
+  c->node_sum = 1;
 }
 
+static void nodesum_free(trpo_comm* c);
+
 void trpo_comm_finalize(trpo_comm* c) {
-  (void)c;
   int down = 0;
   MPI_Finalized(&down);
   if (down) return;
+  nodesum_free(c);
   if (wait_comm != MPI_COMM_NULL) MPI_Comm_free(&wait_comm);
   MPI_Finalize();
 }
@@ -139,16 +146,163 @@ static void leave(trpo_comm* c, double t1) {
   c->t_comm += c->t_free - t1;
 }
 
+// The ranks that share this rank's node: its shared-memory domain. TRPO_TEST_NODE_SIZE=k (tests
+// only) groups ranks by rank / k instead, so that one machine runs the paths of several nodes.
+static void node_split(trpo_comm* c, MPI_Comm* node) {
+  const char* k = getenv("TRPO_TEST_NODE_SIZE");
+  if (k && atoi(k) > 0)
+    MPICHECK(MPI_Comm_split(MPI_COMM_WORLD, c->rank / atoi(k), c->rank, node));
+  else
+    MPICHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, node));
+}
+
+//---------------------------------- node sums -------------------------------------------------------
+// An exact sum is a vector of int64 digits (trpo_fxsum). MPI_Allreduce moves it between the
+// ranks of a node through message buffers: at 16 ranks a Hopper-sized vector (5,000 doubles, 160
+// KB of digits) took about 150 us a call, and an iteration makes 40 to 60 of them. Here every rank
+// of a node stores its digits in its slot of one shared window; after a barrier, rank q adds slice
+// q of every slot into the node's result; after a second barrier every rank copies the result
+// out. Where there are several nodes, one rank per node (node rank 0) adds the node results with
+// MPI_Allreduce among those ranks, and a third barrier follows. A rank reads the result before it
+// reaches the next sum's first barrier, and nobody writes a slice before that barrier, so one
+// result and one slot per rank suffice. The window grows (collectively: every rank sums the same
+// sizes in the same order) to the largest vector summed so far.
+
+struct trpo_nodesum_ {
+  MPI_Comm node;        // this rank's node
+  MPI_Comm leaders;     // node rank 0 of every node; MPI_COMM_NULL on the others or with one node
+  int nn, q;            // ranks on this node, this rank's place among them
+  int multi;            // 1: more than one node
+  MPI_Win win;          // slots (and the result, in node rank 0's block); MPI_WIN_NULL until used
+  size_t cap;           // words per slot
+  int64_t** slot;       // nn slots
+  int64_t* res;         // the node's result (cap words)
+};
+
+static struct trpo_nodesum_* nodesum_get(trpo_comm* c) {
+  if (c->ns) return c->ns;
+  struct trpo_nodesum_* ns = trpo_alloc(sizeof *ns);
+  memset(ns, 0, sizeof *ns);
+  ns->win = MPI_WIN_NULL;
+  node_split(c, &ns->node);
+  MPICHECK(MPI_Comm_size(ns->node, &ns->nn));
+  MPICHECK(MPI_Comm_rank(ns->node, &ns->q));
+  MPI_Comm lead;
+  MPICHECK(MPI_Comm_split(MPI_COMM_WORLD, ns->q == 0 ? 0 : MPI_UNDEFINED, c->rank, &lead));
+  int nnode = 0;
+  if (ns->q == 0) MPICHECK(MPI_Comm_size(lead, &nnode));
+  MPICHECK(MPI_Bcast(&nnode, 1, MPI_INT, 0, ns->node));
+  ns->multi = nnode > 1;
+  ns->leaders = MPI_COMM_NULL;
+  if (ns->multi && ns->q == 0) ns->leaders = lead;
+  else if (lead != MPI_COMM_NULL) MPICHECK(MPI_Comm_free(&lead));
+  ns->slot = trpo_alloc(sizeof(int64_t*) * (size_t)ns->nn);
+  c->ns = ns;
+  return ns;
+}
+
+// room for n words in every slot and the result (collective over the node)
+static void nodesum_grow(trpo_comm* c, struct trpo_nodesum_* ns, size_t n) {
+  if (n <= ns->cap) return;
+  if (ns->win != MPI_WIN_NULL) {
+    MPICHECK(MPI_Win_unlock_all(ns->win));
+    MPICHECK(MPI_Win_free(&ns->win));
+  }
+  size_t cap = (n + 7) / 8 * 8;   // whole cache lines
+  if (cap > (size_t)1 << 30) TRPO_FATAL("exact sum of %zu words is too large", n);
+  size_t bytes = sizeof(int64_t) * cap * (ns->q == 0 ? 2 : 1);
+  MPI_Info info;
+  MPICHECK(MPI_Info_create(&info));
+  MPICHECK(MPI_Info_set(info, "alloc_shared_noncontig", "true"));
+  void* mine = NULL;
+  int rc = MPI_Win_allocate_shared((MPI_Aint)bytes, (int)sizeof(int64_t), info, ns->node, &mine,
+                                   &ns->win);
+  if (rc != MPI_SUCCESS) {
+    char e[MPI_MAX_ERROR_STRING];
+    int ne = 0;
+    MPI_Error_string(rc, e, &ne);
+    TRPO_FATAL("MPI_Win_allocate_shared of %zu bytes per rank, for exact sums within a node, "
+               "failed: %s; comm_node_sum = 0 sums with MPI_Allreduce instead", bytes, e);
+  }
+  MPICHECK(MPI_Info_free(&info));
+  MPICHECK(MPI_Win_lock_all(MPI_MODE_NOCHECK, ns->win));
+  for (int p = 0; p < ns->nn; p++) {
+    MPI_Aint size = 0;
+    int unit = 0;
+    void* base = NULL;
+    MPICHECK(MPI_Win_shared_query(ns->win, p, &size, &unit, &base));
+    ns->slot[p] = base;
+  }
+  ns->res = ns->slot[0] + cap;
+  ns->cap = cap;
+  (void)c;
+}
+
+static void nodesum_free(trpo_comm* c) {
+  struct trpo_nodesum_* ns = c->ns;
+  if (!ns) return;
+  if (ns->win != MPI_WIN_NULL) {
+    MPICHECK(MPI_Win_unlock_all(ns->win));
+    MPICHECK(MPI_Win_free(&ns->win));
+  }
+  if (ns->leaders != MPI_COMM_NULL) MPICHECK(MPI_Comm_free(&ns->leaders));
+  MPICHECK(MPI_Comm_free(&ns->node));
+  trpo_alloc_free(ns->slot);
+  trpo_alloc_free(ns);
+  c->ns = NULL;
+}
+
+static void node_barrier(struct trpo_nodesum_* ns) {
+  MPICHECK(MPI_Win_sync(ns->win));
+  MPICHECK(MPI_Barrier(ns->node));
+  MPICHECK(MPI_Win_sync(ns->win));
+}
+
+// s->w (n words) summed over all ranks, in place
+static void nodesum(trpo_comm* c, int64_t* w, size_t n) {
+  struct trpo_nodesum_* ns = nodesum_get(c);
+  nodesum_grow(c, ns, n);
+  double t0 = trpo_time_now();
+  memcpy(ns->slot[ns->q], w, sizeof(int64_t) * n);
+  MPICHECK(MPI_Win_sync(ns->win));
+  double copied = trpo_time_now() - t0;
+  // the first barrier: every slot written (the timing barrier is one, across all ranks)
+  double t = enter(c);
+  if (c->timing) MPICHECK(MPI_Win_sync(ns->win));
+  else node_barrier(ns);
+  size_t lo = n * (size_t)ns->q / (size_t)ns->nn, hi = n * (size_t)(ns->q + 1) / (size_t)ns->nn;
+  int64_t* r = ns->res;
+  memcpy(r + lo, ns->slot[0] + lo, sizeof(int64_t) * (hi - lo));
+  for (int p = 1; p < ns->nn; p++) {
+    const int64_t* x = ns->slot[p];
+    for (size_t i = lo; i < hi; i++) r[i] += x[i];
+  }
+  node_barrier(ns);
+  if (ns->multi) {
+    if (ns->leaders != MPI_COMM_NULL)
+      MPICHECK(MPI_Allreduce(MPI_IN_PLACE, r, (int)n, MPI_INT64_T, MPI_SUM, ns->leaders));
+    node_barrier(ns);
+  }
+  memcpy(w, r, sizeof(int64_t) * n);
+  leave(c, t);
+  c->t_comm += copied;
+}
+
 void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s) {
   // local carries first: each word then holds less than 2^42 in magnitude, so nrank < 2^21
   // ranks can add without overflow
   // one rank: nothing to add (trpo_fxsum_get normalises before it reads)
   if (c->nrank == 1) return;
   trpo_fxsum_normalize(s);
-  double t = enter(c);
-  MPICHECK(MPI_Allreduce(MPI_IN_PLACE, s->w, (int)trpo_fxsum_nwords(s), MPI_INT64_T, MPI_SUM,
-                         MPI_COMM_WORLD));
-  leave(c, t);
+  size_t n = trpo_fxsum_nwords(s);
+  if (n > (size_t)1 << 30) TRPO_FATAL("exact sum of %zu words is too large", n);
+  if (c->node_sum) {
+    nodesum(c, s->w, n);
+  } else {
+    double t = enter(c);
+    MPICHECK(MPI_Allreduce(MPI_IN_PLACE, s->w, (int)n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
+    leave(c, t);
+  }
   // each word now holds less than nrank * 2^42: counted as nrank additions, so a later add
   // normalises in time; trpo_fxsum_get reads digits in any such state
   s->nadd = c->nrank;
@@ -201,7 +355,7 @@ int trpo_comm_node_size(trpo_comm* c) {
   if (c->nrank == 1) return 1;
   MPI_Comm node;
   int n = 1;
-  MPICHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node));
+  node_split(c, &node);
   MPICHECK(MPI_Comm_size(node, &n));
   MPICHECK(MPI_Comm_free(&node));
   return n;
@@ -268,7 +422,7 @@ trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base) {
   for (int r = 0; r < c->nrank; r++) base[r] = NULL;
   if (c->nrank == 1) return NULL;
   trpo_shm* s = trpo_alloc(sizeof *s);
-  MPICHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node));
+  node_split(c, &s->node);
   MPI_Info info;
   MPICHECK(MPI_Info_create(&info));
   MPICHECK(MPI_Info_set(info, "alloc_shared_noncontig", "true"));

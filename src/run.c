@@ -44,7 +44,7 @@
 static const char* const resumable_keys[] = {"total_steps", "quiet", "checkpoint_every",
                                              "checkpoint_minutes", "keep_checkpoints",
                                              "comm_timing", "comm_nap", "rebalance",
-                                             "rebalance_window", "steal",
+                                             "rebalance_window", "steal", "comm_node_sum",
                                              "rank_times", "run_dir", NULL};
 
 typedef struct runctx_ {
@@ -481,6 +481,7 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   pthread_cond_init(&r->cv, NULL);
   comm->timing = cfg->comm_timing;
   comm->nap = cfg->comm_nap;
+  comm->node_sum = cfg->comm_node_sum;
   char err[1024] = "";
   // the stop flags from here on: a SIGUSR1 during start-up (environments, lock, loading) would
   // otherwise kill the rank by its default action; it is honoured at the first boundary

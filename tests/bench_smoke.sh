@@ -120,13 +120,16 @@ for k in cpu_model cpus cores threads_per_core cpuset cgroup_quota dev_shm idle_
   grep -Eq "^$k: +[^ ]" "$node/node.txt" || fail "bench_node.sh: node.txt has no $k"
 done
 for step in 1-main:weak-mb 1-main:strong-mb 2-spin:weak-mb 2-spin:strong-mb 3-plain:weak 3-plain:strong \
-  4-nosteal:weak-mb 4-nosteal:strong-mb 5-wide:weak-mb; do
+  4-nosteal:weak-mb 4-nosteal:strong-mb 5-wide:weak-mb 7-mpisum:weak-mb 7-mpisum:strong-mb; do
   f=$node/${step%%:*}.txt mode=${step#*:}
   grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){18}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
   grep -q "^== ${step%%:*}\$" "$node/summary.txt" || fail "bench_node.sh: summary.txt lacks ${step%%:*}"
 done
 grep -q "comm_nap 0" "$node/2-spin.err" || fail "bench_node.sh: step 2 did not run with comm_nap 0"
 grep -q "steal=0" "$node/4-nosteal.err" || fail "bench_node.sh: step 4 did not run with steal=0"
+grep -q "comm_node_sum=0" "$node/7-mpisum.err" || fail "bench_node.sh: step 7 did not run with comm_node_sum=0"
+grep -Eq "^ranks 2 doubles 5126 words 20505: MPI_Allreduce $num us, node sum $num us, ratio $num, same\$" \
+  "$node/6-sums.txt" || fail "bench_node.sh: step 6 printed no exact-sum line at 2 ranks"
 [ -s "$node/keep/1-main/weak-mb-2-1/ranks.csv" ] || fail "bench_node.sh: no kept raw files"
 OUT=$work/node2 BUDGET=15 MIN_STEP=5 STEPS=1 RANKS="1 2" REPS=1 WARMUP=1 ITERS=100000 \
   bash "$src/launch/bench_node.sh" "$build" >"$work/node2.out" 2>&1 || { cat "$work/node2.out"; fail "bench_node.sh (budget) failed"; }

@@ -19,6 +19,11 @@ add_test(NAME mpi_invariance_tcp
                  nenv=4 nsteps=128 total_steps=2560 vf_minibatch=64 vf_epochs=3)
 set_tests_properties(mpi_invariance_pendulum mpi_invariance_cartpole mpi_invariance_tcp
                      PROPERTIES LABELS mpi TIMEOUT 600 RUN_SERIAL TRUE)
+# exact sums through MPI_Allreduce alone give the same bits as through node shared memory; every
+# rank its own node (cartpole); nodes of 2 ranks, whose node sums meet over TCP (tcp)
+set_tests_properties(mpi_invariance_pendulum PROPERTIES ENVIRONMENT "INV_VARIANTS=comm_node_sum=0|steal=0,comm_node_sum=0")
+set_tests_properties(mpi_invariance_cartpole PROPERTIES ENVIRONMENT "TRPO_TEST_NODE_SIZE=1")
+set_tests_properties(mpi_invariance_tcp PROPERTIES ENVIRONMENT "TRPO_TEST_NODE_SIZE=2")
 
 if(TRPO_LEARNING_TESTS)
   foreach(seed 1 2 3)
@@ -70,7 +75,7 @@ foreach(variant hopper hopper_tcp)
                    fvp_fraction=0.5)
   set_tests_properties(mpi_invariance_${variant} PROPERTIES LABELS mpi TIMEOUT 600 RUN_SERIAL TRUE)
 endforeach()
-set_tests_properties(mpi_invariance_hopper_tcp PROPERTIES ENVIRONMENT "OMPI_MCA_pml=ob1;OMPI_MCA_btl=self,tcp")
+set_tests_properties(mpi_invariance_hopper_tcp PROPERTIES ENVIRONMENT "OMPI_MCA_pml=ob1;OMPI_MCA_btl=self,tcp;TRPO_TEST_NODE_SIZE=2")
 # ranks.csv (rank_times = 1): every rank's times agree with progress.csv's maxima; rows after the
 # checkpoint are dropped on resume (on another rank count, and with rank_times = 0); preempt,
 # cpu and cpu_time beside a busy loop; a rank waiting for a slower one naps (comm_nap = 1) or

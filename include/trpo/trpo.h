@@ -106,6 +106,8 @@ typedef struct trpo_comm_ {
   double slow;       // benchmarks (0 or 1: off): local work between collectives is stretched to
                      // this factor by a busy wait before the next collective, a slower core
   double t_free;     // when this rank last left a collective (for slow)
+  int node_sum;      // 1: exact sums add within a node in shared memory, then across nodes
+  struct trpo_nodesum_* ns;   // that path's node communicators and window (src/comm.c)
 } trpo_comm;
 
 // before MPI_Init: refuse a plain srun without PMIx; returns 0 or TRPO_EXIT_BADINPUT with a message
@@ -406,6 +408,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(INT, rebalance, 1, 0, 1, "move envs from slow to fast ranks (same results; needs comm_timing)")\
   X(INT, rebalance_window, 1, 1, 16, "iterations behind a balancing decision (median of their times)")\
   X(INT, steal, 1, 0, 1, "a rank done sampling takes unstarted envs of slower ranks on its node")\
+  X(INT, comm_node_sum, 1, 0, 1, "exact sums add in node shared memory first (0: one MPI_Allreduce)")\
   X(INT, rank_times, 0, 0, 1, "also write ranks.csv: every rank's phase times, each iteration")  \
   X(INT, quiet, 0, 0, 1, "no per-iteration line on stdout")
 
