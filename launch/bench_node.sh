@@ -21,9 +21,9 @@
 #                environment count of configs/hopper.ini on every rank): finer work to share
 #   7-mpisum.txt  weak-mb and strong-mb at 1 and the largest rank count with comm_node_sum = 0
 #                (exact sums through MPI_Allreduce alone): what node sums give, against step 1
-#   6-sums.txt   tests/bench_sums at every rank count from 2: one exact sum of Hopper's policy
-#                gradient (5,126 doubles) through node shared memory and through MPI_Allreduce
-#                alone (comm_node_sum), in microseconds per call
+#   6-sums.txt   tests/bench_sums at 2, 4, 8, ... ranks up to nproc: one exact sum of Hopper's
+#                policy gradient (5,126 doubles) through node shared memory and through
+#                MPI_Allreduce alone (comm_node_sum), in microseconds per call
 #   N-*.err      each step's progress; bench_scaling.sh writes every waiting row there as soon
 #                as it is measured, and every main row to N-*.txt, so a step stopped at the
 #                budget's end keeps the rows it reached
@@ -152,7 +152,7 @@ settle() {
   echo "bench_node.sh: processes of a stopped step still ran after 15 s; killed" >&2
   pkill -KILL -f "$1/|$build/tests/bench_scaling " || true
 }
-# step 6: tests/bench_sums at each rank count from 2 (a few seconds in all)
+# step 6: tests/bench_sums at 2, 4, 8, ... ranks up to the CPU count (a few seconds in all)
 sums_step() {
   local name=6-sums limit n
   limit=$(($(left) - $1))
@@ -162,12 +162,9 @@ sums_step() {
   fi
   echo "step $name: at most $limit s" >&2
   : >"$out/$name.txt"
-  for n in "${rank_list[@]}"; do
-    [ "$n" -ge 2 ] || continue
-    local bind="--bind-to core --map-by core"
-    [ "$n" -le "$ncpu" ] || bind="--oversubscribe --bind-to none"
-    # shellcheck disable=SC2086  # the binding flags are words
-    timeout -k 5 "$limit" "${MPIRUN:-mpirun}" -np "$n" $bind "$build/tests/bench_sums" 5126 4000 \
+  for n in 2 4 8 16 32 64; do
+    [ "$n" -le "$ncpu" ] || break
+    timeout -k 5 "$limit" "${MPIRUN:-mpirun}" -np "$n" --bind-to core --map-by core "$build/tests/bench_sums" 5126 4000 \
       >>"$out/$name.txt" 2>>"$out/$name.err" || echo "ranks $n: bench_sums failed ($?)" >>"$out/$name.txt"
   done
   cat "$out/$name.txt" >&2

@@ -140,17 +140,34 @@ static double slowest(const int* share, const double* c, int R) {
   return m;
 }
 
-// sharing: own environments in order, then the next unstarted one of the rank with the most left
-static double shared(const int* share, const double* c, int R) {
+// sharing: own environments in order, then the next unstarted one of the rank with the most left.
+// eft: a free rank starts an environment only if it is among the U ranks (U environments left)
+// that would finish one soonest (each rank's finish: when it is next free, plus its time per
+// environment); otherwise it waits for the next rank to finish and asks again
+static double shared(const int* share, const double* c, int R, int eft) {
   double now[MAXR], end = 0;
-  int next[MAXR], busy[MAXR];
-  for (int r = 0; r < R; r++) now[r] = 0, next[r] = 0, busy[r] = 1;
+  int next[MAXR], busy[MAXR], left = 0;
+  for (int r = 0; r < R; r++) now[r] = 0, next[r] = 0, busy[r] = 1, left += share[r];
   for (;;) {
     // the rank that is free first (ties: the lower rank)
     int q = -1;
     for (int r = 0; r < R; r++)
       if (busy[r] && (q < 0 || now[r] < now[q])) q = r;
     if (q < 0) break;
+    if (eft && left > 0) {
+      double fq = now[q] + c[q], wake = INFINITY;
+      int better = 0;
+      for (int f = 0; f < R; f++) {
+        if (f == q || !busy[f]) continue;
+        double ff = fmax(now[f], now[q]) + c[f];
+        better += ff < fq || (ff == fq && f < q);
+        if (now[f] > now[q]) wake = fmin(wake, now[f]);
+      }
+      if (better >= left && wake < INFINITY) {
+        now[q] = wake;
+        continue;
+      }
+    }
     int from = next[q] < share[q] ? q : -1;
     if (from < 0) {
       int most = 0;
@@ -163,6 +180,7 @@ static double shared(const int* share, const double* c, int R) {
       continue;
     }
     next[from]++;
+    left--;
     now[q] += c[q];
   }
   return end;
@@ -188,7 +206,7 @@ static double replay(const trace* t, const double* c, int H, int share_on, int w
       trpo_shard_balance(N, R, cap, ci, share, 0.0, out);
       span = slowest(out, ci, R);
     } else {
-      span = share_on ? shared(share, ci, R) : slowest(share, ci, R);
+      span = share_on ? shared(share, ci, R, share_on == 2) : slowest(share, ci, R);
     }
     if (it + 1 > warmup) fluid += N / inv, took += span;
     if (H > 0 && it + 1 >= H) {
@@ -217,7 +235,7 @@ int main(int argc, char** argv) {
       {"work: balancing, median of 3", 0, 3, 0}, {"work: balancing, last iteration", 0, 1, 0},
       {"work: oracle split", 0, -1, 0},        {"sampling: even split", 1, 0, 0},
       {"sampling: balancing, median of 5", 1, 5, 0}, {"sampling: balancing, last iteration", 1, 1, 0},
-      {"sampling: sharing", 1, 0, 1}};
+      {"sampling: sharing", 1, 0, 1}, {"sampling: sharing, earliest finish", 1, 0, 2}};
   const int np = (int)(sizeof P / sizeof P[0]);
   double* res = calloc((size_t)nf * np, sizeof(double));
   double* spd = calloc((size_t)nf * 3, sizeof(double));
