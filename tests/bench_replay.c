@@ -18,7 +18,11 @@
 //   sampling  c_r = t_sample / nenv: even split, balancing with H = 5 and 1, and sharing the
 //             sampling from the even split: each rank samples its own environments in order,
 //             then takes the next unstarted one of the rank with the most left, at its own speed
-//             (src/train.c share_sample), until none is left; the phase ends with the last.
+//             (src/train.c share_sample), until none is left; the phase ends with the last. And
+//             sharing by earliest finish (not in src/train.c: it gained 2 points): a free rank
+//             starts one only if it is among the U ranks (U left) that would finish one soonest.
+//             With sharing, the split does not matter here (equal environments: the same
+//             schedule from any split), so balancing plus sharing is not a row of its own.
 // The replay assumes a rank's speed per environment does not depend on which environments it
 // holds. Prints one line per file and policy medians over the files (all, and by environments
 // per rank), then how the ranks' speeds behave in each file: the median over iterations of the
