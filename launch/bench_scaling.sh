@@ -24,7 +24,10 @@
 #            rows give 32 rows per environment per Adam step (the config's 256 give only 4, and
 #            8x as many exact reductions per iteration)
 # Columns: train and physics env steps/s; speedups over the smallest N of the mode; efficiency =
-# train speedup / physics speedup; sync% = the physics rate when the ranks meet at a barrier once
+# train speedup / physics speedup (the row's training run over the median physics rate); pair% =
+# the same from pairs: each repetition's training rate over the physics rate measured just before
+# it, the median, over that of the smallest N (a machine whose speed drifts between repetitions
+# moves eff% more than pair%); sync% = the physics rate when the ranks meet at a barrier once
 # per round of NSTEPS steps of every environment (as training does once per iteration), as a share
 # of the free-running physics rate: what meeting alone costs (unequal rank speeds, OS noise);
 # bal% = the most a synchronous iteration could reach with whole environments at the rank speeds
@@ -214,13 +217,13 @@ train() {
 
 echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, $reps repetitions, comm_nap $nap${train_args:+, $train_args}, ranks:$ranks" \
      "(nproc $ncpu, cores $ncore, cgroup CPU quota $quota), $(date -u +%Y-%m-%dT%H:%M:%SZ)" >&2
-printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
-  mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% sync% bal% comm% wait% wmin% other% \
+printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
+  mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% pair% sync% bal% comm% wait% wmin% other% \
   t_iter sample grad cg ls vf
 summary=()
 waits=()
 for mode in $modes; do
-  base_rate="" base_phys="" last=""
+  base_rate="" base_phys="" base_pair="" last=""
   for n in $ranks; do
     case $mode in
       weak) nenv=$((weak_nenv * n)) mb=$vf_mb ;;
@@ -253,16 +256,20 @@ for mode in $modes; do
     res=$(awk 'NF' <<<"$train_out" | sort -g -k1,1 | sed -n "$(((reps + 1) / 2))p")
     read -r rate comm wait wmin other titer ts tg tcg tl tv bimb simb slow slowpct wg wcg wls wvf pre prank \
       bcpu steal stealmax thr <<<"$res"
-    [ -n "$base_rate" ] || { base_rate=$rate; base_phys=$p; }
+    # each repetition's training rate over the physics rate measured just before it, the median:
+    # drift of the machine's speed between repetitions cancels within a pair
+    pr=$(paste -d' ' <(awk 'NF { print $1 }' <<<"$train_out") <(awk 'NF { print $1 }' <<<"$phys_out") |
+      awk '{ print $1 / $2 }' | median)
+    [ -n "$base_rate" ] || { base_rate=$rate; base_phys=$p; base_pair=$pr; }
     over=""; [ "$n" -le "$ncpu" ] || over="*"
     line=$(awk -v m="$mode" -v n="$n$over" -v e="$nenv" -v rows=$((nenv * nsteps)) -v r="$rate" \
-      -v p="$p" -v ps="$ps" -v pb="$pb" -v br="$base_rate" -v bp="$base_phys" -v c="$comm" -v w="$wait" -v wm="$wmin" -v o="$other" -v ti="$titer" \
+      -v p="$p" -v ps="$ps" -v pb="$pb" -v br="$base_rate" -v bp="$base_phys" -v pr="$pr" -v bpr="$base_pair" -v c="$comm" -v w="$wait" -v wm="$wmin" -v o="$other" -v ti="$titer" \
       -v ts="$ts" -v tg="$tg" -v tcg="$tcg" -v tl="$tl" -v tv="$tv" 'BEGIN {
         sp = r / br; phs = p / bp
-        printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
-               m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * ps / p, pb, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
+        printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
+               m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * pr / bpr, 100 * ps / p, pb, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
     echo "$line"
-    last="$n $(awk '{ print $10, $13 }' <<<"$line")"
+    last="$n $(awk '{ print $10, $14 }' <<<"$line")"
     waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %9s %6s %6s %6s %6s %12s" "$mode" "$n$over" \
       "$bimb" "$simb" "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf" "$pre" "$prank" "$bcpu" "$steal" "$stealmax" \
       "$quota" "$thr" "$pmin") $pslow")

@@ -23,7 +23,7 @@ num='-?[0-9.]+'
 for mode in weak weak-mb strong strong-mb; do
   for n in 1 2; do
     # the main row: mode, ranks, then numbers only (a missing or non-numeric field is a bug)
-    grep -Eq "^$mode +$n +[0-9]+ +[0-9]+( +$num){18}\$" "$out" ||
+    grep -Eq "^$mode +$n +[0-9]+ +[0-9]+( +$num){19}\$" "$out" ||
       fail "no well-formed main-table row for $mode at $n rank(s)"
     # the where-the-waiting-is row
     grep -Eq "^$mode +$n +$num +$num +[0-9]+:[0-9]+% +$num +$num +$num +$num +$num +[0-9]+ +$num +$num +$num +(-|$num) +$num +$num +[0-9]+(,[0-9]+)*\$" "$out" ||
@@ -122,7 +122,7 @@ done
 for step in 1-main:weak-mb 1-main:strong-mb 2-spin:weak-mb 2-spin:strong-mb 3-plain:weak 3-plain:strong \
   4-nosteal:weak-mb 4-nosteal:strong-mb 5-wide:weak-mb 7-mpisum:weak-mb 7-mpisum:strong-mb; do
   f=$node/${step%%:*}.txt mode=${step#*:}
-  grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){18}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
+  grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){19}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
   grep -q "^== ${step%%:*}\$" "$node/summary.txt" || fail "bench_node.sh: summary.txt lacks ${step%%:*}"
 done
 grep -q "comm_nap 0" "$node/2-spin.err" || fail "bench_node.sh: step 2 did not run with comm_nap 0"
