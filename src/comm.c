@@ -158,8 +158,9 @@ static void node_split(trpo_comm* c, MPI_Comm* node) {
 
 //---------------------------------- node sums -------------------------------------------------------
 // An exact sum is a vector of int64 digits (trpo_fxsum). MPI_Allreduce moves it between the
-// ranks of a node through message buffers: at 16 ranks a Hopper-sized vector (5,000 doubles, 160
-// KB of digits) took about 150 us a call, and an iteration makes 40 to 60 of them. Here every rank
+// ranks of a node through message buffers: at 16 ranks a Hopper-sized vector (5,126 doubles, 160
+// KB of digits) took 112 us a call on the 16-core machine (tests/bench_sums; 94 us here), and an
+// iteration makes 40 to 60 of them. Here every rank
 // of a node stores its digits in its slot of one shared window; after a barrier, rank q adds slice
 // q of every slot into the node's result; after a second barrier every rank copies the result
 // out. Where there are several nodes, one rank per node (node rank 0) adds the node results with
