@@ -160,10 +160,9 @@ static void node_split(trpo_comm* c, MPI_Comm* node) {
 // An exact sum is a vector of int64 digits (trpo_fxsum). MPI_Allreduce moves it between the
 // ranks of a node through message buffers: at 16 ranks a Hopper-sized vector (5,126 doubles, 160
 // KB of digits) took 112 us a call on the 16-core machine (tests/bench_sums; 94 us here), and an
-// iteration makes 40 to 60 of them. Here every rank
-// of a node stores its digits in its slot of one shared window; after a barrier, rank q adds slice
-// q of every slot into the node's result; after a second barrier every rank copies the result
-// out. Where there are several nodes, one rank per node (node rank 0) adds the node results with
+// iteration makes 40 to 60 of them. Here every rank of a node stores its digits in its slot of
+// one shared window; after a barrier, rank q adds slice q of every slot into the node's result;
+// after a second barrier every rank copies the result out. Where there are several nodes, one rank per node (node rank 0) adds the node results with
 // MPI_Allreduce among those ranks, and a third barrier follows. A rank reads the result before it
 // reaches the next sum's first barrier, and nobody writes a slice before that barrier, so one
 // result and one slot per rank suffice. The window grows (collectively: every rank sums the same
@@ -203,7 +202,7 @@ static struct trpo_nodesum_* nodesum_get(trpo_comm* c) {
 }
 
 // room for n words in every slot and the result (collective over the node)
-static void nodesum_grow(trpo_comm* c, struct trpo_nodesum_* ns, size_t n) {
+static void nodesum_grow(struct trpo_nodesum_* ns, size_t n) {
   if (n <= ns->cap) return;
   if (ns->win != MPI_WIN_NULL) {
     MPICHECK(MPI_Win_unlock_all(ns->win));
@@ -236,7 +235,6 @@ static void nodesum_grow(trpo_comm* c, struct trpo_nodesum_* ns, size_t n) {
   }
   ns->res = ns->slot[0] + cap;
   ns->cap = cap;
-  (void)c;
 }
 
 static void nodesum_free(trpo_comm* c) {
@@ -259,10 +257,10 @@ static void node_barrier(struct trpo_nodesum_* ns) {
   MPICHECK(MPI_Win_sync(ns->win));
 }
 
-// s->w (n words) summed over all ranks, in place
+// w (n words) summed over all ranks, in place
 static void nodesum(trpo_comm* c, int64_t* w, size_t n) {
   struct trpo_nodesum_* ns = nodesum_get(c);
-  nodesum_grow(c, ns, n);
+  nodesum_grow(ns, n);
   double t0 = trpo_time_now();
   memcpy(ns->slot[ns->q], w, sizeof(int64_t) * n);
   MPICHECK(MPI_Win_sync(ns->win));
