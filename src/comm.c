@@ -156,6 +156,33 @@ static void node_split(trpo_comm* c, MPI_Comm* node) {
     MPICHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, node));
 }
 
+// A shared window of bytes on this rank (units of unit bytes) over node, held in one passive epoch
+// for its whole life. A failure (a small /dev/shm or session directory, as in containers) is fatal
+// with a line that says what the window was for and which setting avoids it.
+static void* win_shared(MPI_Comm node, size_t bytes, int unit, const char* purpose,
+                        const char* avoid, MPI_Win* win) {
+  MPI_Info info;
+  MPICHECK(MPI_Info_create(&info));
+  MPICHECK(MPI_Info_set(info, "alloc_shared_noncontig", "true"));
+  void* mine = NULL;
+  int rc = MPI_Win_allocate_shared((MPI_Aint)bytes, unit, info, node, &mine, win);
+  if (rc != MPI_SUCCESS) {
+    char e[MPI_MAX_ERROR_STRING];
+    int ne = 0;
+    MPI_Error_string(rc, e, &ne);
+    TRPO_FATAL("MPI_Win_allocate_shared of %zu bytes per rank, for %s, failed: %s; %s", bytes,
+               purpose, e, avoid);
+  }
+  MPICHECK(MPI_Info_free(&info));
+  MPICHECK(MPI_Win_lock_all(MPI_MODE_NOCHECK, *win));
+  return mine;
+}
+
+static void win_drop(MPI_Win* win) {
+  MPICHECK(MPI_Win_unlock_all(*win));
+  MPICHECK(MPI_Win_free(win));
+}
+
 //---------------------------------- node sums -------------------------------------------------------
 // An exact sum is a vector of int64 digits (trpo_fxsum). MPI_Allreduce moves it between the
 // ranks of a node through message buffers: at 16 ranks a Hopper-sized vector (5,126 doubles, 160
@@ -204,28 +231,12 @@ static struct trpo_nodesum_* nodesum_get(trpo_comm* c) {
 // room for n words in every slot and the result (collective over the node)
 static void nodesum_grow(struct trpo_nodesum_* ns, size_t n) {
   if (n <= ns->cap) return;
-  if (ns->win != MPI_WIN_NULL) {
-    MPICHECK(MPI_Win_unlock_all(ns->win));
-    MPICHECK(MPI_Win_free(&ns->win));
-  }
+  if (ns->win != MPI_WIN_NULL) win_drop(&ns->win);
   size_t cap = (n + 7) / 8 * 8;   // whole cache lines
   if (cap > (size_t)1 << 30) TRPO_FATAL("exact sum of %zu words is too large", n);
-  size_t bytes = sizeof(int64_t) * cap * (ns->q == 0 ? 2 : 1);
-  MPI_Info info;
-  MPICHECK(MPI_Info_create(&info));
-  MPICHECK(MPI_Info_set(info, "alloc_shared_noncontig", "true"));
-  void* mine = NULL;
-  int rc = MPI_Win_allocate_shared((MPI_Aint)bytes, (int)sizeof(int64_t), info, ns->node, &mine,
-                                   &ns->win);
-  if (rc != MPI_SUCCESS) {
-    char e[MPI_MAX_ERROR_STRING];
-    int ne = 0;
-    MPI_Error_string(rc, e, &ne);
-    TRPO_FATAL("MPI_Win_allocate_shared of %zu bytes per rank, for exact sums within a node, "
-               "failed: %s; comm_node_sum = 0 sums with MPI_Allreduce instead", bytes, e);
-  }
-  MPICHECK(MPI_Info_free(&info));
-  MPICHECK(MPI_Win_lock_all(MPI_MODE_NOCHECK, ns->win));
+  win_shared(ns->node, sizeof(int64_t) * cap * (ns->q == 0 ? 2 : 1), (int)sizeof(int64_t),
+             "exact sums within a node", "comm_node_sum = 0 sums with MPI_Allreduce instead",
+             &ns->win);
   for (int p = 0; p < ns->nn; p++) {
     MPI_Aint size = 0;
     int unit = 0;
@@ -240,10 +251,7 @@ static void nodesum_grow(struct trpo_nodesum_* ns, size_t n) {
 static void nodesum_free(trpo_comm* c) {
   struct trpo_nodesum_* ns = c->ns;
   if (!ns) return;
-  if (ns->win != MPI_WIN_NULL) {
-    MPICHECK(MPI_Win_unlock_all(ns->win));
-    MPICHECK(MPI_Win_free(&ns->win));
-  }
+  if (ns->win != MPI_WIN_NULL) win_drop(&ns->win);
   if (ns->leaders != MPI_COMM_NULL) MPICHECK(MPI_Comm_free(&ns->leaders));
   MPICHECK(MPI_Comm_free(&ns->node));
   trpo_alloc_free(ns->slot);
@@ -422,26 +430,13 @@ trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base) {
   if (c->nrank == 1) return NULL;
   trpo_shm* s = trpo_alloc(sizeof *s);
   node_split(c, &s->node);
-  MPI_Info info;
-  MPICHECK(MPI_Info_create(&info));
-  MPICHECK(MPI_Info_set(info, "alloc_shared_noncontig", "true"));
   // a whole number of cache lines per rank, at least one
   size_t n = (bytes + 63) / 64 * 64;
   if (n == 0) n = 64;
   if (n > (size_t)1 << 40) TRPO_FATAL("node-shared block of %zu bytes is too large", bytes);
-  void* mine = NULL;
-  int rc = MPI_Win_allocate_shared((MPI_Aint)n, 1, info, s->node, &mine, &s->win);
-  if (rc != MPI_SUCCESS) {
-    // a small /dev/shm or session directory (containers): say which setting avoids it
-    char e[MPI_MAX_ERROR_STRING];
-    int ne = 0;
-    MPI_Error_string(rc, e, &ne);
-    TRPO_FATAL("MPI_Win_allocate_shared of %zu bytes per rank, for sharing the sampling within "
-               "a node, failed: %s; steal = 0 turns the sharing off", n, e);
-  }
-  MPICHECK(MPI_Info_free(&info));
+  void* mine = win_shared(s->node, n, 1, "sharing the sampling within a node",
+                          "steal = 0 turns the sharing off", &s->win);
   memset(mine, 0, n);
-  MPICHECK(MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win));
   // the node's ranks, as world ranks, and their blocks
   int nn = 0;
   MPICHECK(MPI_Comm_size(s->node, &nn));
@@ -468,8 +463,7 @@ trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base) {
 
 void trpo_comm_shm_free(trpo_shm* s) {
   if (!s) return;
-  MPICHECK(MPI_Win_unlock_all(s->win));
-  MPICHECK(MPI_Win_free(&s->win));
+  win_drop(&s->win);
   MPICHECK(MPI_Comm_free(&s->node));
   trpo_alloc_free(s);
 }
