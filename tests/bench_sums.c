@@ -9,16 +9,14 @@
 // collective proper, after the barrier that waits for every rank; the median block, the largest
 // over ranks), their ratio, and "same" when every block's digits agreed on every rank.
 
+#define _POSIX_C_SOURCE 200809L
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "benchutil.h"
 #include "trpo/trpo.h"
-
-static int cmp(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
 
 int main(int argc, char** argv) {
   trpo_comm c;
@@ -55,10 +53,7 @@ int main(int argc, char** argv) {
     if (path == 1) differ += memcmp(s[0].w, s[1].w, sizeof(int64_t) * nw) != 0;
   }
   double med[2];
-  for (int p = 0; p < 2; p++) {
-    qsort(t_block[p], NBLOCK / 2, sizeof(double), cmp);
-    med[p] = 0.5 * (t_block[p][NBLOCK / 4 - 1] + t_block[p][NBLOCK / 4]);
-  }
+  for (int p = 0; p < 2; p++) med[p] = bench_median(t_block[p], NBLOCK / 2);
   int bad[1] = {differ};
   trpo_comm_max_double(&c, med, 2);
   trpo_comm_max_int(&c, bad, 1);
