@@ -425,7 +425,8 @@ struct trpo_shm_ {
   MPI_Comm node;
 };
 
-trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base) {
+trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base, const char* purpose,
+                             const char* avoid) {
   for (int r = 0; r < c->nrank; r++) base[r] = NULL;
   if (c->nrank == 1) return NULL;
   trpo_shm* s = trpo_alloc(sizeof *s);
@@ -434,8 +435,7 @@ trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base) {
   size_t n = (bytes + 63) / 64 * 64;
   if (n == 0) n = 64;
   if (n > (size_t)1 << 40) TRPO_FATAL("node-shared block of %zu bytes is too large", bytes);
-  void* mine = win_shared(s->node, n, 1, "sharing the sampling within a node",
-                          "steal = 0 turns the sharing off", &s->win);
+  void* mine = win_shared(s->node, n, 1, purpose, avoid, &s->win);
   memset(mine, 0, n);
   // the node's ranks, as world ranks, and their blocks
   int nn = 0;

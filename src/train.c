@@ -18,9 +18,10 @@
 //      KL(old||new) <= max_kl, else restore theta_old bitwise;
 //   7. fit the value network to the lambda-returns by minibatch Adam;
 //   8. merge the batch's observation statistics into the running normaliser.
-// Every rank runs the same CG and line search on the same exactly-reduced numbers, so all ranks
-// agree bitwise without a broadcast per CG step; rank 0's parameters are broadcast once per
-// iteration anyway, which is the design's "new parameters reach every rank".
+// Steps 2-7 run environment by environment, and the ranks of a node share those pieces ("sharing
+// the work" below). Every rank runs the same CG and line search on the same exactly-reduced
+// numbers, so all ranks agree bitwise without a broadcast per CG step; rank 0's parameters are
+// broadcast once per iteration anyway, which is the design's "new parameters reach every rank".
 //
 // Not here: the run directory, progress.csv, checkpoint files and signals (src/run.c).
 
@@ -64,6 +65,19 @@ struct trpo_train_ {
   unsigned char* mine;               // which local environments this rank sampled itself (cap)
   int share_all;                     // 1: every rank shares its node with another (all share)
   int taken, given;                  // environments this rank sampled for others / others for it
+  // sharing the work after sampling (cfg share_work; see "sharing the work" below)
+  char* rowmem;                      // this rank's row block when it is private (else NULL)
+  trpo_shm* rshm;                    // the node-shared row blocks, NULL: private
+  char** rbase;                      // every rank's row block on this node, NULL elsewhere (nrank)
+  int wshare;                        // 1: this rank has node peers to share the work with
+  int work_all;                      // 1: every rank has (load balancing then weighs nodes)
+  int* node;                         // every rank's node: its lowest rank (nrank; with work_all)
+  double* nodew;                     // load balancing's scratch: a node's work and envs (2 x nrank)
+  int* begin;                        // first global environment of every rank (nrank)
+  uint32_t wtag;                     // work phases so far (the claim words' tag; never 0)
+  int wnext, wown;                   // the next own env (private); 1: still claiming own envs
+  int wtaken;                        // environments of other ranks worked on, this iteration
+  double wt0;                        // benchmarks (comm slow): when the piece in hand began, or 0
   int T, Tsub;                       // segment length, Fisher subsample rows per env
   int nobs, nactdim, ndist;          // observation, stored action and dist-row sizes
   long N;                            // rows in the global batch (nenv_total * T)
@@ -79,9 +93,11 @@ struct trpo_train_ {
   double* ep_ret;      // raw return of the episode in flight              (nenv)
   double* ep_len;      // length of the episode in flight                  (nenv)
   trpo_rng* rng_act;   // action-sampling stream of each env               (nenv)
-  int* sub_start;      // first row of the Fisher window of each env       (nenv)
 
-  // batch rows of this rank (nlocal)
+  // first row of the Fisher window of every environment (nenv_total), drawn on every rank
+  int* sub_start;
+
+  // batch rows of this rank (nlocal), in its row block (with the activations of pw and vperm)
   double* obs;         // raw observations                     (nlocal x nobs)
   double* nobs_b;      // normalised observations              (nlocal x nobs)
   double* act;         // sampled (unclipped) actions          (nlocal x nactdim)
@@ -95,10 +111,11 @@ struct trpo_train_ {
   double* ret;         // lambda-returns, value targets        (nlocal)
   double* logp_old;    // log pi_old(a|s)                      (nlocal)
   double* dist_old;    // distribution rows of pi_old          (nlocal x ndist)
-  double* dist_new;    // scratch distribution rows            (nlocal x ndist)
+  double* acth[TRPO_MAXLAYER + 1];   // policy activations of every row (nlocal x size[l]), kept
+                                     // from the gradient for every Fisher product
 
-  // networks' work: policy activations for all local rows (kept for every Fisher product)
-  trpo_mlpwork pw;     // maxrows nlocal
+  // networks' work
+  trpo_mlpwork pw;     // maxrows T: an environment's policy scratch (its h from acth: env_view)
   trpo_mlpwork vw;     // maxrows max(T, minibatch rows)
   trpo_mlpwork one;    // maxrows 1: sampling-time policy forward
   trpo_mlpwork vone;   // maxrows 1: bootstrap value forwards
@@ -112,7 +129,9 @@ struct trpo_train_ {
   double* vgrad;       // value gradient + loss                (vf.nparam + 1)
   double* dmb;         // value output gradient of one slice   (T)
   double* vx;          // normalised observations of one slice (T x nobs)
-  int* vperm;          // value-fit row order of each env      (nlocal)
+  int* vperm;          // value-fit row order of each env      (nlocal, in the row block)
+  double adv_mean, adv_inv;   // advantage normalisation, global (adv_norm 1: apply it)
+  int adv_norm;
   int nmb;             // value-fit minibatches per epoch
   trpo_fxsum fxp;      // policy-sized exact sum (Fisher products)
   trpo_fxsum fxg;      // policy gradient + entropy + surrogate at theta_old
@@ -147,7 +166,7 @@ struct trpo_train_ {
 // one rank's times of an iteration, gathered to every rank: phases, wait, comm, whole, busy, and
 // the wait of each phase, preemptions, CPU and CPU time (the order of TRPO_RANK_COLUMNS)
 enum { T_SAMPLE, T_GRAD, T_CG, T_LS, T_VF, T_WAIT, T_COMM, T_ITER, T_BUSY, W_SAMPLE, W_GRAD, W_CG,
-       W_LS, W_VF, T_PREEMPT, T_CPU, T_CPUTIME, T_TAKEN, T_GIVEN, NTIME };
+       W_LS, W_VF, T_PREEMPT, T_CPU, T_CPUTIME, T_TAKEN, T_GIVEN, T_WORKED, NTIME };
 _Static_assert(NTIME == TRPO_RANK_NTIME, "TRPO_RANK_COLUMNS and the times gathered disagree");
 
 // slots of t->fxs, the one reduction after sampling: advantage statistics (normalize_advantages),
@@ -163,13 +182,6 @@ _Static_assert(NTIME == TRPO_RANK_NTIME, "TRPO_RANK_COLUMNS and the times gather
 #define S_OBS NSCALAR    // sum (o - mean), then sum (o - mean)^2: 2 x nobs
 
 //---------------------------------- small helpers --------------------------------------------------
-
-// a view of the policy work on rows [row, row+n) of the stored activations
-static trpo_mlpwork rows_view(const trpo_train* t, const trpo_mlpwork* w, int row) {
-  trpo_mlpwork v = *w;
-  for (int l = 0; l <= t->pol.net.nlayer; l++) v.h[l] = w->h[l] + (size_t)row * t->pol.net.size[l];
-  return v;
-}
 
 static int finite_vec(const double* x, int n) {
   for (int i = 0; i < n; i++)
@@ -188,6 +200,7 @@ static double value1(trpo_train* t, const double* raw_obs) {
 
 static void make_items(trpo_train* t);
 static void share_make(trpo_train* t);
+static void rows_make(trpo_train* t);
 static void pack_env(trpo_train* t, int i, double* p);
 static void unpack_env(trpo_train* t, int i, const double* p);
 
@@ -272,7 +285,7 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   trpo_rng_seed(&t->rng_subsample, (uint64_t)cfg->seed, TRPO_RNG_GLOBAL, TRPO_RNG_SUBSAMPLE);
 
   // per environment state, with room for cap environments (and the spare slot)
-  int nobs = t->nobs, nl = (t->cap + t->spare) * t->T, ne = t->cap + t->spare;
+  int nobs = t->nobs, ne = t->cap + t->spare;
   t->share = A(comm->nrank, sizeof(int));
   t->cost = A(comm->nrank, sizeof(double));
   t->hist = A((size_t)cfg->rebalance_window * comm->nrank, sizeof(double));
@@ -285,28 +298,14 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->ep_ret = A(ne, sizeof(double));
   t->ep_len = A(ne, sizeof(double));
   t->rng_act = A(ne, sizeof(trpo_rng));
-  t->sub_start = A(ne, sizeof(int));
-
-  // batch rows
-  t->obs = A((size_t)nl * nobs, sizeof(double));
-  t->nobs_b = A((size_t)nl * nobs, sizeof(double));
-  t->act = A((size_t)nl * t->nactdim, sizeof(double));
-  t->rew = A(nl, sizeof(double));
-  t->flags = A(nl, sizeof(int));
-  t->final_obs = A((size_t)nl * nobs, sizeof(double));
-  t->boot_obs = A((size_t)ne * nobs, sizeof(double));
-  t->value = A(nl, sizeof(double));
-  t->vend = A(nl, sizeof(double));
-  t->adv = A(nl, sizeof(double));
-  t->ret = A(nl, sizeof(double));
-  t->logp_old = A(nl, sizeof(double));
-  t->dist_old = A((size_t)nl * t->ndist, sizeof(double));
-  t->dist_new = A((size_t)nl * t->ndist, sizeof(double));
+  t->sub_start = A(t->nenv_total, sizeof(int));
+  t->begin = A(comm->nrank, sizeof(int));
+  for (int q = 0, b = 0; q < comm->nrank; b += t->share[q++]) t->begin[q] = b;
 
   // work: a value minibatch takes T/nmb rows of every environment (see fit_value)
   long nmb = (t->N + cfg->vf_minibatch / 2) / cfg->vf_minibatch;
   t->nmb = (int)(nmb < 1 ? 1 : nmb > t->T ? t->T : nmb);
-  trpo_mlp_workmake(&t->pol.net, &t->pw, nl);
+  trpo_mlp_workmake(&t->pol.net, &t->pw, t->T);
   trpo_mlp_workmake(&t->vf, &t->vw, t->T);
   trpo_mlp_workmake(&t->pol.net, &t->one, 1);
   int pmax = t->pol.nparam + 2 > t->vf.nparam + 1 ? t->pol.nparam + 2 : t->vf.nparam + 1;
@@ -318,7 +317,6 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->vgrad = A(t->vf.nparam + 1, sizeof(double));
   t->dmb = A(t->T, sizeof(double));
   t->vx = A((size_t)t->T * nobs, sizeof(double));
-  t->vperm = A(nl, sizeof(int));
   t->sc = A(NSCALAR + 2 * (size_t)nobs, sizeof(double));
   trpo_fxsum_make(&t->fxp, t->pol.nparam);
   trpo_fxsum_make(&t->fxg, t->pol.nparam + 2);
@@ -329,6 +327,7 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
 
   trpo_mlp_workmake(&t->vf, &t->vone, 1);
   make_items(t);
+  rows_make(t);
   if (t->spare) share_make(t);
 
   // first observations and streams of every local environment (global env index)
@@ -345,6 +344,11 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
 void trpo_train_free(trpo_train* t) {
   if (!t) return;
   trpo_comm_shm_free(t->shm);
+  trpo_comm_shm_free(t->rshm);
+  trpo_alloc_free(t->rowmem);
+  trpo_alloc_free(t->rbase);
+  trpo_alloc_free(t->node);
+  trpo_alloc_free(t->nodew);
   trpo_alloc_free(t->blk);
   trpo_alloc_free(t->mine);
   trpo_envs_free(t->envs);
@@ -360,10 +364,8 @@ void trpo_train_free(trpo_train* t) {
   trpo_fxsum_free(&t->fxs);
   trpo_fxsum_free(&t->fxl);
   void* bufs[] = {t->theta, t->theta_old, t->vtheta, t->cur_obs, t->ep_ret, t->ep_len, t->rng_act,
-                  t->sub_start, t->obs, t->nobs_b, t->act, t->rew, t->flags, t->final_obs,
-                  t->boot_obs, t->value, t->vend, t->adv, t->ret, t->logp_old, t->dist_old,
-                  t->dist_new, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad, t->dmb,
-                  t->vx, t->vperm, t->sc, t->share, t->cost, t->hist, t->times, t->g_sim, t->g_obs,
+                  t->sub_start, t->begin, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad,
+                  t->dmb, t->vx, t->sc, t->share, t->cost, t->hist, t->times, t->g_sim, t->g_obs,
                   t->g_ep, t->g_rng, t->g_t, t->l_pack, t->g_pack};
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) trpo_alloc_free(bufs[k]);
   trpo_alloc_free(t);
@@ -431,37 +433,253 @@ static void sample(trpo_train* t) {
   for (int i = 0; i < t->nenv; i++) sample_env(t, i);
 }
 
-//---------------------------------- 2. advantages --------------------------------------------------
+//---------------------------------- sharing the work -----------------------------------------------
+// Everything after sampling is a sum over environments of per-environment pieces (one dgemm
+// shape per environment, converted exactly into a trpo_fxsum), so any rank may compute any
+// environment's piece and add it to its own partial sum: the reduced total has the same bits. The
+// ranks of a node therefore share each phase's environments (the advantages, the gradient, every
+// Fisher product, every line-search candidate, every value minibatch): a rank works on its own
+// environments first, then claims the unstarted ones of the rank with the most left, until the
+// node has none; the phase's reduction follows. A core that turns slow then does less of the
+// phase instead of holding up the reduction. For that, a rank's batch rows and policy activations
+// live in its row block, which the node's ranks map (MPI shared memory, src/comm.c) at the same
+// layout, so an array of rank r is this rank's array moved by rbase[r] - rbase[me] (at below).
+// The block opens with one claim word per rank (a line of its own): wtag << 32 | next, wtag the
+// phases so far (the same on every rank, as every rank runs the same phases), next the next
+// environment of the owner not started. The owner opens its word when its rows are ready for the
+// phase (after sampling: once delivered); a rank that finds a peer not opened yet polls, since
+// the peer cannot be in the last phase's reduction without it. Without sharing (share_work = 0,
+// one rank, or alone on its node) the block is private and a rank works on its own in order.
 
-// values, bootstrap values, GAE and lambda-returns of every local segment
-static void advantages(trpo_train* t) {
-  const int T = t->T, nobs = t->nobs;
-  for (int i = 0; i < t->nenv; i++) {
-    int r0 = i * T;
-    const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->nobs_b + (size_t)r0 * nobs, T);
-    memcpy(t->value + r0, v, sizeof(double) * T);
-    // V(final obs) at truncations, V(next obs) after the segment's last step
-    for (int s = 0; s < T; s++) {
-      int row = r0 + s, f = t->flags[row];
-      t->vend[row] = 0;
-      if ((f & TRPO_ENV_TRUNCATED) && !(f & TRPO_ENV_TERMINATED))
-        t->vend[row] = value1(t, t->final_obs + (size_t)row * nobs);
-      else if (s == T - 1 && !(f & TRPO_ENV_TERMINATED))
-        t->vend[row] = value1(t, t->boot_obs + (size_t)i * nobs);
-    }
-    trpo_gae_segment(t->adv + r0, t->ret + r0, t->rew + r0, t->value + r0, t->vend + r0,
-                     t->flags + r0, T, t->cfg.gamma, t->cfg.lam);
+#define WORK_HEAD 128       // bytes before the arrays: the claim word, then the owner's test faults
+#define SHARE_SPIN 2e-4     // seconds a rank waiting for a peer (here and while sampling) polls
+#define SHARE_NAP_NS 20000  // busily, then between naps of this many ns (it may share its core)
+
+// the row block's arrays, in order: where each pointer goes and how many bytes it takes. The same
+// layout on every rank: room for the most environments any rank may hold (capg) and the spare slot
+static int rows_layout(trpo_train* t, void*** ptr, size_t* bytes) {
+  const size_t ne = (size_t)t->capg + t->spare, nl = ne * t->T, nobs = t->nobs;
+  int n = 0;
+#define ROWS(p, size) (ptr[n] = (void**)&(p), bytes[n++] = (size))
+  ROWS(t->obs, nl * nobs * sizeof(double));
+  ROWS(t->nobs_b, nl * nobs * sizeof(double));
+  ROWS(t->act, nl * t->nactdim * sizeof(double));
+  ROWS(t->rew, nl * sizeof(double));
+  ROWS(t->flags, nl * sizeof(int));
+  ROWS(t->final_obs, nl * nobs * sizeof(double));
+  ROWS(t->boot_obs, ne * nobs * sizeof(double));
+  ROWS(t->value, nl * sizeof(double));
+  ROWS(t->vend, nl * sizeof(double));
+  ROWS(t->adv, nl * sizeof(double));
+  ROWS(t->ret, nl * sizeof(double));
+  ROWS(t->logp_old, nl * sizeof(double));
+  ROWS(t->dist_old, nl * t->ndist * sizeof(double));
+  ROWS(t->vperm, nl * sizeof(int));
+  for (int l = 0; l <= t->pol.net.nlayer; l++)
+    ROWS(t->acth[l], nl * t->pol.net.size[l] * sizeof(double));
+#undef ROWS
+  return n;
+}
+
+static void rows_make(trpo_train* t) {
+  const int R = t->comm->nrank, me = t->comm->rank;
+  void** ptr[16 + TRPO_MAXLAYER];
+  size_t bytes[16 + TRPO_MAXLAYER], total = WORK_HEAD;
+  // without load balancing a rank's cap is its own share, and shares may differ by one
+  t->capg = t->cfg.rebalance && R > 1 ? t->cap : (t->nenv_total + R - 1) / R;
+  int n = rows_layout(t, ptr, bytes);
+  for (int k = 0; k < n; k++) total += (bytes[k] + 63) / 64 * 64;
+  t->rbase = A(R, sizeof(char*));
+  char* mine;
+  if (t->cfg.share_work && R > 1) {
+    t->rshm = trpo_comm_shm_make(t->comm, total, (void**)t->rbase,
+                                 "sharing the work after sampling within a node",
+                                 "share_work = 0 turns the sharing off");
+    mine = t->rbase[me];
+  } else {
+    mine = t->rowmem = A(total, 1);
+    t->rbase[me] = mine;
+  }
+  size_t off = WORK_HEAD;
+  for (int k = 0; k < n; k++) {
+    *ptr[k] = mine + off;
+    off += (bytes[k] + 63) / 64 * 64;
+  }
+  int peers = 0;
+  for (int r = 0; r < R; r++) peers += r != me && t->rbase[r];
+  t->wshare = peers > 0;
+  if (t->rshm) {
+    int alone[1] = {!peers};
+    trpo_comm_max_int(t->comm, alone, 1);
+    t->work_all = !alone[0];
+    // every rank's node, named by its lowest rank
+    double first = me, all[R];
+    for (int r = R - 1; r >= 0; r--)
+      if (t->rbase[r]) first = r;
+    trpo_comm_allgather_double(t->comm, &first, 1, all);
+    t->node = A(R, sizeof(int));
+    t->nodew = A(2 * (size_t)R, sizeof(double));
+    for (int r = 0; r < R; r++) t->node[r] = (int)all[r];
   }
 }
 
-// normalise advantages with global statistics; returns 0 if they are not finite. The one
-// reduction also carries what sampling left in t->fxs (slots S_EP.. to S_OBS..), read into s; a
-// bad row is counted apart (S_BAD) rather than added, which would make every slot NaN.
-static int normalize_advantages(trpo_train* t, double* ev_out, double* s) {
-  // [sum a, sum a^2, sum ret, sum ret^2, sum (ret - v), sum (ret - v)^2]
-  for (int r = 0; r < t->nlocal; r++) {
-    double a = t->adv[r], d = t->ret[r] - t->value[r];
-    double x[6] = {a, a * a, t->ret[r], t->ret[r] * t->ret[r], d, d * d};
+// rank r's copy of this rank's row-block array p
+static void* at(const trpo_train* t, int r, const void* p) {
+  const int me = t->comm->rank;
+  return r == me ? (void*)p : t->rbase[r] + ((const char*)p - t->rbase[me]);
+}
+
+// one environment's rows, wherever they live
+typedef struct {
+  int r, i, g;         // owner rank, slot there, global environment index
+  double *obs, *nobs_b, *act, *rew, *final_obs, *boot_obs, *value, *vend, *adv, *ret, *logp, *dist;
+  int *flags, *perm;
+  trpo_mlpwork w;      // the environment's policy activations, with this rank's scratch
+} envview;
+
+static void env_view(const trpo_train* t, int r, int i, envview* e) {
+  const size_t r0 = (size_t)i * t->T, nobs = t->nobs;
+  e->r = r;
+  e->i = i;
+  e->g = t->begin[r] + i;
+  e->obs = (double*)at(t, r, t->obs) + r0 * nobs;
+  e->nobs_b = (double*)at(t, r, t->nobs_b) + r0 * nobs;
+  e->act = (double*)at(t, r, t->act) + r0 * t->nactdim;
+  e->rew = (double*)at(t, r, t->rew) + r0;
+  e->final_obs = (double*)at(t, r, t->final_obs) + r0 * nobs;
+  e->boot_obs = (double*)at(t, r, t->boot_obs) + (size_t)i * nobs;
+  e->value = (double*)at(t, r, t->value) + r0;
+  e->vend = (double*)at(t, r, t->vend) + r0;
+  e->adv = (double*)at(t, r, t->adv) + r0;
+  e->ret = (double*)at(t, r, t->ret) + r0;
+  e->logp = (double*)at(t, r, t->logp_old) + r0;
+  e->dist = (double*)at(t, r, t->dist_old) + r0 * t->ndist;
+  e->flags = (int*)at(t, r, t->flags) + r0;
+  e->perm = (int*)at(t, r, t->vperm) + r0;
+  e->w = t->pw;
+  for (int l = 0; l <= t->pol.net.nlayer; l++)
+    e->w.h[l] = (double*)at(t, r, t->acth[l]) + r0 * t->pol.net.size[l];
+}
+
+static uint64_t* work_word(const trpo_train* t, int r) { return (uint64_t*)t->rbase[r]; }
+static int* work_faults(const trpo_train* t, int r) { return (int*)(t->rbase[r] + 64); }
+
+// a phase begins: this rank's environments (their rows ready) open to the node. The phases meet
+// at a reduction (an MPI collective) between them; the fences here and at a phase's end order
+// the rows written in one phase before their reads in the next on any memory model, whatever
+// the collective's implementation orders itself
+static void work_open(trpo_train* t) {
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (++t->wtag == 0) t->wtag = 1;
+  t->wnext = 0;
+  t->wown = 1;
+  if (t->wshare)
+    __atomic_store_n(work_word(t, t->comm->rank), (uint64_t)t->wtag << 32, __ATOMIC_RELEASE);
+}
+
+// the next unstarted environment of rank r in this phase, claimed: its slot; -1 when r has none
+// left, -2 when r has not opened the phase yet
+static int work_claim(trpo_train* t, int r) {
+  uint64_t* c = work_word(t, r);
+  uint64_t v = __atomic_load_n(c, __ATOMIC_ACQUIRE);
+  for (;;) {
+    if ((uint32_t)(v >> 32) != t->wtag) return -2;
+    if ((int)(uint32_t)v >= t->share[r]) return -1;
+    if (__atomic_compare_exchange_n(c, &v, v + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+      return (int)(uint32_t)v;
+  }
+}
+
+// the environment this rank works on next in this phase (1), or 0 when the node has none left
+static int work_next1(trpo_train* t, envview* e);
+
+static int work_next(trpo_train* t, envview* e) {
+  if (!(t->comm->slow > 1)) return work_next1(t, e);
+  // benchmarks: a slower core works slower on each piece (as sample_env), so that the others can
+  // take its environments; the collective after the phase then stretches only the work since
+  if (t->wt0 > 0) {
+    trpo_time_spin((trpo_time_now() - t->wt0) * (t->comm->slow - 1));
+    t->comm->t_free = trpo_time_now();
+  }
+  int got = work_next1(t, e);
+  t->wt0 = got ? trpo_time_now() : 0;
+  return got;
+}
+
+static int work_next1(trpo_train* t, envview* e) {
+  const int R = t->comm->nrank, me = t->comm->rank;
+  if (!t->wshare) {
+    if (t->wnext >= t->nenv) return 0;
+    env_view(t, me, t->wnext++, e);
+    return 1;
+  }
+  int i;
+  if (t->wown) {
+    if ((i = work_claim(t, me)) >= 0) {
+      env_view(t, me, i, e);
+      return 1;
+    }
+    t->wown = 0;
+  }
+  double t0 = trpo_time_now();
+  for (;;) {
+    int best = -1, most = 0, pending = 0;
+    for (int r = 0; r < R; r++) {
+      if (r == me || !t->rbase[r]) continue;
+      uint64_t v = __atomic_load_n(work_word(t, r), __ATOMIC_ACQUIRE);
+      if ((uint32_t)(v >> 32) != t->wtag) {
+        pending = 1;
+        continue;
+      }
+      int left = t->share[r] - (int)(uint32_t)v;
+      if (left > most) most = left, best = r;
+    }
+    if (best < 0) {
+      if (!pending) {
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        return 0;
+      }
+      if (trpo_time_now() - t0 >= SHARE_SPIN) trpo_time_nap(SHARE_NAP_NS);
+      continue;
+    }
+    if ((i = work_claim(t, best)) >= 0) {
+      env_view(t, best, i, e);
+      t->wtaken++;
+      return 1;
+    }
+  }
+}
+
+//---------------------------------- 2. advantages --------------------------------------------------
+
+// one environment's values, bootstrap values, GAE and lambda-returns, and its rows' sums into
+// t->fxs: the advantage statistics [sum a, a^2, ret, ret^2, ret - v, (ret - v)^2] (slots S_ADV..;
+// a row that is not finite counted in S_BAD rather than added, which would make every slot NaN)
+// and, with obs_norm, the observation sums (observation_sums)
+static void observation_sums(trpo_train* t, const double* obs, int n);
+
+static void prepare_env(trpo_train* t, envview* e) {
+  const int T = t->T, nobs = t->nobs;
+  if (t->cfg.obs_norm) observation_sums(t, e->obs, T);
+  const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, e->nobs_b, T);
+  memcpy(e->value, v, sizeof(double) * T);
+  // V(final obs) at truncations, V(next obs) after the segment's last step
+  for (int s = 0; s < T; s++) {
+    int f = e->flags[s];
+    e->vend[s] = 0;
+    if ((f & TRPO_ENV_TRUNCATED) && !(f & TRPO_ENV_TERMINATED))
+      e->vend[s] = value1(t, e->final_obs + (size_t)s * nobs);
+    else if (s == T - 1 && !(f & TRPO_ENV_TERMINATED))
+      e->vend[s] = value1(t, e->boot_obs);
+  }
+  trpo_gae_segment(e->adv, e->ret, e->rew, e->value, e->vend, e->flags, T, t->cfg.gamma,
+                   t->cfg.lam);
+  // tests: one advantage of the owner's last environment made NaN
+  if ((*work_faults(t, e->r) & TRPO_TEST_NANADV) && e->i == t->share[e->r] - 1)
+    e->adv[T - 1] = NAN;
+  for (int s = 0; s < T; s++) {
+    double a = e->adv[s], d = e->ret[s] - e->value[s];
+    double x[6] = {a, a * a, e->ret[s], e->ret[s] * e->ret[s], d, d * d};
     int fits = 1;
     for (int k = 0; k < 6; k++) fits &= trpo_fxsum_fits(x[k]);
     if (!fits) {
@@ -470,8 +688,18 @@ static int normalize_advantages(trpo_train* t, double* ev_out, double* s) {
     }
     trpo_fxsum_add_range(&t->fxs, S_ADV, 6, x);
   }
+}
+
+// advantages of every environment and their global statistics; 0 if they are not finite. The
+// one reduction also carries what sampling left in t->fxs (slots S_EP.. to S_OBS..), read into s.
+// The normalisation itself (t->adv_norm) is applied environment by environment in the gradient.
+static int advantages(trpo_train* t, double* ev_out, double* s) {
+  envview e;
+  work_open(t);
+  while (work_next(t, &e)) prepare_env(t, &e);
   trpo_comm_sum_fx(t->comm, &t->fxs);
   trpo_fxsum_get(&t->fxs, s);
+  t->adv_norm = 0;
   if (!(s[S_BAD] == 0)) {   // NaN too: a bad episode statistic poisons every slot
     *ev_out = NAN;
     return 0;
@@ -483,8 +711,9 @@ static int normalize_advantages(trpo_train* t, double* ev_out, double* s) {
   *ev_out = vret > 0 ? 1.0 - vres / vret : 0.0;
   if (!isfinite(mean) || !isfinite(var)) return 0;
   if (t->cfg.norm_adv) {
-    double inv = 1.0 / (sqrt(var) + 1e-8);
-    for (int r = 0; r < t->nlocal; r++) t->adv[r] = (t->adv[r] - mean) * inv;
+    t->adv_norm = 1;
+    t->adv_mean = mean;
+    t->adv_inv = 1.0 / (sqrt(var) + 1e-8);
   }
   return 1;
 }
@@ -495,27 +724,26 @@ static int normalize_advantages(trpo_train* t, double* ev_out, double* s) {
 // the same reduction gives the mean entropy and the surrogate L(theta_old) the line search
 // starts from
 static void policy_gradient(trpo_train* t, double* entropy, double* surr0) {
-  const int T = t->T, nobs = t->nobs, nd = t->ndist, nad = t->nactdim, P = t->pol.nparam;
+  const int T = t->T, P = t->pol.nparam;
   trpo_fxsum_zero(&t->fxg);
-  for (int i = 0; i < t->nenv; i++) {
-    int r0 = i * T;
-    trpo_mlpwork w = rows_view(t, &t->pw, r0);
+  envview e;
+  work_open(t);
+  while (work_next(t, &e)) {
+    if (t->adv_norm)
+      for (int s = 0; s < T; s++) e.adv[s] = (e.adv[s] - t->adv_mean) * t->adv_inv;
     // old distribution and log-likelihoods
-    trpo_policy_dist(&t->pol, t->theta, &w, t->dist_old + (size_t)r0 * nd,
-                     t->nobs_b + (size_t)r0 * nobs, T);
+    trpo_policy_dist(&t->pol, t->theta, &e.w, e.dist, e.nobs_b, T);
     double ent = 0;
     for (int s = 0; s < T; s++) {
-      const double* d = t->dist_old + (size_t)(r0 + s) * nd;
-      t->logp_old[r0 + s] = trpo_policy_logp(&t->pol, d, t->act + (size_t)(r0 + s) * nad);
+      const double* d = e.dist + (size_t)s * t->ndist;
+      e.logp[s] = trpo_policy_logp(&t->pol, d, e.act + (size_t)s * t->nactdim);
       ent += trpo_policy_entropy(&t->pol, d);
     }
     // this environment's share of grad mean(ratio * A), its entropy and its surrogate sum;
     // the forward leaves theta_old activations
     memset(t->pbuf, 0, sizeof(double) * P);
-    t->pbuf[P + 1] =
-        trpo_policy_surrogate(&t->pol, t->theta, &w, t->pbuf, 1.0 / (double)t->N, NULL,
-                              t->nobs_b + (size_t)r0 * nobs, t->act + (size_t)r0 * nad,
-                              t->adv + r0, t->logp_old + r0, t->dist_old + (size_t)r0 * nd, T);
+    t->pbuf[P + 1] = trpo_policy_surrogate(&t->pol, t->theta, &e.w, t->pbuf, 1.0 / (double)t->N,
+                                           NULL, e.nobs_b, e.act, e.adv, e.logp, e.dist, T);
     t->pbuf[P] = ent;
     trpo_fxsum_add(&t->fxg, t->pbuf);
   }
@@ -529,14 +757,17 @@ static void policy_gradient(trpo_train* t, double* entropy, double* surr0) {
 // out = (F + damping I) v, F averaged over the Fisher rows of all environments
 static void fisher_product(void* ctx, double* out, const double* v) {
   trpo_train* t = ctx;
-  const int T = t->T, nd = t->ndist;
   const double scale = 1.0 / ((double)t->nenv_total * t->Tsub);
   trpo_fxsum_zero(&t->fxp);
-  for (int i = 0; i < t->nenv; i++) {
-    int r0 = i * T + t->sub_start[i];
-    trpo_mlpwork w = rows_view(t, &t->pw, r0);
+  envview e;
+  work_open(t);
+  while (work_next(t, &e)) {
+    // the environment's Fisher window: its rows from sub_start on
+    int s0 = t->sub_start[e.g];
+    trpo_mlpwork w = e.w;
+    for (int l = 0; l <= t->pol.net.nlayer; l++) w.h[l] += (size_t)s0 * t->pol.net.size[l];
     memset(t->pbuf, 0, sizeof(double) * t->pol.nparam);
-    trpo_policy_fvp(&t->pol, t->theta_old, &w, t->pbuf, scale, t->dist_old + (size_t)r0 * nd, v,
+    trpo_policy_fvp(&t->pol, t->theta_old, &w, t->pbuf, scale, e.dist + (size_t)s0 * t->ndist, v,
                     t->Tsub);
     trpo_fxsum_add(&t->fxp, t->pbuf);
   }
@@ -547,16 +778,13 @@ static void fisher_product(void* ctx, double* out, const double* v) {
 
 // surrogate improvement and mean KL at the current theta: sums over all environments
 static void evaluate(trpo_train* t, double* surr, double* kl) {
-  const int T = t->T, nobs = t->nobs, nd = t->ndist, nad = t->nactdim;
   trpo_fxsum_zero(&t->fxl);
-  for (int i = 0; i < t->nenv; i++) {
-    int r0 = i * T;
-    trpo_mlpwork w = rows_view(t, &t->pw, r0);
+  envview e;
+  work_open(t);
+  while (work_next(t, &e)) {
     double k = 0;
-    double L = trpo_policy_surrogate(&t->pol, t->theta, &w, NULL, 1.0, &k,
-                                     t->nobs_b + (size_t)r0 * nobs, t->act + (size_t)r0 * nad,
-                                     t->adv + r0, t->logp_old + r0, t->dist_old + (size_t)r0 * nd,
-                                     T);
+    double L = trpo_policy_surrogate(&t->pol, t->theta, &e.w, NULL, 1.0, &k, e.nobs_b, e.act,
+                                     e.adv, e.logp, e.dist, t->T);
     trpo_fxsum_add1(&t->fxl, 0, L);
     trpo_fxsum_add1(&t->fxl, 1, k);
   }
@@ -574,44 +802,46 @@ static void evaluate(trpo_train* t, double* surr, double* kl) {
 // So every Adam step sees the same number of rows of each environment, and a rank's work per step
 // is proportional to the environments it holds: no rank waits for another's random share. The
 // row orders come from a stream keyed by (one draw of the global shuffle stream per epoch, global
-// environment index), so a rank draws only for its own environments and the minibatches do not
-// depend on the rank count. Each environment's slice gradient is one exact partial (one forward,
-// one backward, one exact conversion), the minibatch gradient their exact sum: a fixed number of
-// reductions per iteration (vf_epochs * nmb) whatever the rank count.
+// environment index), so whichever rank draws an environment's order (the one that works on it
+// in the epoch's first minibatch) draws the same, and the minibatches do not depend on the rank
+// count. Each environment's slice gradient is one exact partial (one forward, one backward, one
+// exact conversion), the minibatch gradient their exact sum: a fixed number of reductions per
+// iteration (vf_epochs * nmb) whatever the rank count.
 
 static double fit_value(trpo_train* t) {
   const int T = t->T, nobs = t->nobs, P = t->vf.nparam, M = t->nmb;
   double loss = 0;
   for (int ep = 0; ep < t->cfg.vf_epochs; ep++) {
     uint64_t key = trpo_rng_next(&t->rng_shuffle);
-    for (int e = 0; e < t->nenv; e++) {
-      trpo_rng r;
-      trpo_rng_seed(&r, key, (uint64_t)(t->env_begin + e), TRPO_RNG_VFROWS);
-      int* p = t->vperm + (size_t)e * T;
-      for (int k = 0; k < T; k++) p[k] = k;
-      for (int k = T - 1; k > 0; k--) {
-        int j = (int)trpo_rng_below(&r, (uint64_t)(k + 1));
-        int tmp = p[k];
-        p[k] = p[j];
-        p[j] = tmp;
-      }
-    }
     double eploss = 0;
     for (int m = 0; m < M; m++) {
       int s0 = (int)((long)m * T / M), n = (int)((long)(m + 1) * T / M) - s0;
       long rows = (long)t->nenv_total * n;   // rows in this minibatch, over all environments
       double bscale = 1.0 / (double)rows;
       trpo_fxsum_zero(&t->fxv);
-      for (int e = 0; e < t->nenv; e++) {
+      envview e;
+      work_open(t);
+      while (work_next(t, &e)) {
+        if (m == 0) {
+          // the environment's row order for this epoch
+          trpo_rng r;
+          trpo_rng_seed(&r, key, (uint64_t)e.g, TRPO_RNG_VFROWS);
+          for (int k = 0; k < T; k++) e.perm[k] = k;
+          for (int k = T - 1; k > 0; k--) {
+            int j = (int)trpo_rng_below(&r, (uint64_t)(k + 1));
+            int tmp = e.perm[k];
+            e.perm[k] = e.perm[j];
+            e.perm[j] = tmp;
+          }
+        }
         // this environment's slice: gather, forward, squared error, backward
-        const int* p = t->vperm + (size_t)e * T + s0;
+        const int* p = e.perm + s0;
         for (int q = 0; q < n; q++)
-          memcpy(t->vx + (size_t)q * nobs, t->nobs_b + ((size_t)e * T + p[q]) * nobs,
-                 sizeof(double) * nobs);
+          memcpy(t->vx + (size_t)q * nobs, e.nobs_b + (size_t)p[q] * nobs, sizeof(double) * nobs);
         const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->vx, n);
         double l = 0;
         for (int q = 0; q < n; q++) {
-          double d = v[q] - t->ret[e * T + p[q]];
+          double d = v[q] - e.ret[p[q]];
           l += d * d;
           t->dmb[q] = 2.0 * d * bscale;
         }
@@ -633,14 +863,14 @@ static double fit_value(trpo_train* t) {
 
 //---------------------------------- 8. observation statistics --------------------------------------
 
-// the batch's raw observations as sums about the current mean into t->fxs (slots S_OBS..):
-// shifted sums keep the variance well conditioned. They travel with the advantage statistics;
-// the mean does not change before update_normalizer uses them.
-static void observation_sums(trpo_train* t) {
+// n raw observations as sums about the current mean into t->fxs (slots S_OBS..): shifted sums
+// keep the variance well conditioned. They travel with the advantage statistics; the mean does
+// not change before update_normalizer uses them.
+static void observation_sums(trpo_train* t, const double* obs, int n) {
   const int nobs = t->nobs;
   double x[2 * nobs];
-  for (int r = 0; r < t->nlocal; r++) {
-    const double* o = t->obs + (size_t)r * nobs;
+  for (int r = 0; r < n; r++) {
+    const double* o = obs + (size_t)r * nobs;
     int fits = 1;
     for (int k = 0; k < nobs; k++) {
       double d = o[k] - t->norm.mean[k];
@@ -691,17 +921,15 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   // 2-3. advantages and gradient
   double ev = 0, entropy = 0, surr0 = 0;
   if ((t->test_fault & TRPO_TEST_NANOBS) && t->nlocal > 0) t->obs[0] = NAN;
-  if (t->cfg.obs_norm) observation_sums(t);
-  advantages(t);
-  if ((t->test_fault & TRPO_TEST_NANADV) && t->nlocal > 0) t->adv[t->nlocal - 1] = NAN;
-  int ok = normalize_advantages(t, &ev, t->sc);
+  *work_faults(t, t->comm->rank) = t->test_fault;   // published by the phase's opening
+  t->wtaken = 0;
+  int ok = advantages(t, &ev, t->sc);
   const double* ep = t->sc + S_EP;
   memcpy(t->theta_old, t->theta, sizeof(double) * P);
   // the Fisher window of every environment, drawn for all envs so every rank stays in step
-  for (int e = 0; e < t->nenv_total; e++) {
-    int s0 = t->Tsub < t->T ? (int)trpo_rng_below(&t->rng_subsample, (uint64_t)(t->T - t->Tsub + 1)) : 0;
-    if (e >= t->env_begin && e < t->env_begin + t->nenv) t->sub_start[e - t->env_begin] = s0;
-  }
+  for (int e = 0; e < t->nenv_total; e++)
+    t->sub_start[e] =
+        t->Tsub < t->T ? (int)trpo_rng_below(&t->rng_subsample, (uint64_t)(t->T - t->Tsub + 1)) : 0;
   policy_gradient(t, &entropy, &surr0);
   if (t->test_fault & TRPO_TEST_NANGRAD) t->g[P / 2] = NAN;
   ok = ok && finite_vec(t->g, P) && isfinite(surr0);
@@ -776,7 +1004,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
                         t->comm->t_comm - tc0, t6 - t0, 0, tw1 - tw0, tw2 - tw1, tw3 - tw2,
                         tw4 - tw3, tw5 - tw4, (double)(trpo_time_preemptions() - pre0),
                         (double)trpo_time_cpu(), trpo_time_thread_cpu() - cpu0, t->taken,
-                        t->given};
+                        t->given, t->wtaken};
   // this rank's own work (the iteration minus collectives), for load balancing
   mine[T_BUSY] = mine[T_ITER] - mine[T_WAIT] - mine[T_COMM];
   trpo_comm_allgather_double(t->comm, mine, NTIME, t->times);
@@ -1087,6 +1315,7 @@ int trpo_train_set_shares(trpo_train* t, const int* share) {
   for (int r = 0; r < t->comm->rank; r++) t->env_begin += share[r];
   t->nenv = share[t->comm->rank];
   t->nlocal = t->nenv * t->T;
+  for (int q = 0, b = 0; q < R; b += share[q++]) t->begin[q] = b;
   trpo_envs_hold(t->envs, t->env_begin, t->nenv);
   pack_counts(t, counts);
   trpo_comm_scatterv(t->comm, t->g_pack, counts, t->l_pack, (size_t)t->nenv * rec * sizeof(double), 0);
@@ -1108,14 +1337,32 @@ int trpo_train_rebalance(trpo_train* t) {
   // every rank holds every rank's busy time of the last iteration (gathered with the timings) and
   // takes the same decision from the same numbers: no collective unless environments move
   double* h = t->hist + (size_t)(t->nhist++ % H) * R;
-  // seconds per environment held. Where every rank shares the sampling with its node, the
-  // sampling phase ends at about the same time on every rank whatever the shares (its waits for
-  // deliveries are part of it), so only the work after it, which follows the rows a rank holds,
-  // decides; otherwise all of the rank's work does
+  // seconds per environment held: its sampling and the work after it. Where every rank shares
+  // the work after sampling with its node (share_work), the ranks of a node finish each phase
+  // together whatever their shares, so that work counts per node: the seconds the node's ranks
+  // spent on it over the node's environments, the same for each of its ranks. (Per rank, it
+  // would make a rank's seconds per environment fall as its share grew, and the split drift.) So
+  // does the sampling where every rank also shares that (steal). On one node the balancer then
+  // keeps the split it has; between nodes it moves environments to the faster one. Where every
+  // rank shares the sampling but not the work after it, the sampling phase ends at about the same
+  // time on every rank whatever the shares (its waits for deliveries are part of it), so only the
+  // work after it, which follows the rows a rank holds, decides; with no sharing, all of the
+  // rank's work does
+  if (t->work_all) {
+    double *w = t->nodew, *e = t->nodew + R;
+    for (int r = 0; r < R; r++) w[r] = e[r] = 0;
+    for (int r = 0; r < R; r++) {
+      const double* x = t->times + (size_t)r * NTIME;
+      w[t->node[r]] += t->share_all ? x[T_BUSY] : x[T_BUSY] - x[T_SAMPLE];
+      e[t->node[r]] += t->share[r];
+    }
+  }
   for (int r = 0; r < R; r++) {
     const double* x = t->times + (size_t)r * NTIME;
-    double work = t->share_all ? x[T_BUSY] - x[T_SAMPLE] : x[T_BUSY];
-    h[r] = fmax(work, 1e-9) / t->share[r];
+    double sample = t->share_all ? 0 : x[T_SAMPLE] / t->share[r];
+    double after = t->work_all ? t->nodew[t->node[r]] / t->nodew[R + t->node[r]]
+                               : (x[T_BUSY] - x[T_SAMPLE]) / t->share[r];
+    h[r] = fmax(sample + after, 1e-9);
   }
   int share[R];
   memcpy(share, t->share, sizeof share);
@@ -1161,8 +1408,6 @@ int trpo_train_rebalance(trpo_train* t) {
 #define SHARE_HEAD 128                 // bytes before the start records (claim, done; two lines)
 #define SHARE_INBOX_BYTES (16L << 20)  // at most this much inbox per rank (a node's ranks' blocks
                                        // live in its shared memory, /dev/shm or /tmp)
-#define SHARE_SPIN 2e-4                 // seconds a waiting rank polls busily, then between naps of
-#define SHARE_NAP_NS 20000              // this many nanoseconds (it may share its core)
 
 static uint64_t* share_claim(const trpo_train* t, int r) { return (uint64_t*)t->blk[r]; }
 static uint64_t* share_done(const trpo_train* t, int r) { return (uint64_t*)(t->blk[r] + 64); }
@@ -1173,9 +1418,7 @@ static double* share_slot(const trpo_train* t, int r, int k) {
 
 static void share_make(trpo_train* t) {
   const int R = t->comm->nrank, T = t->T, nobs = t->nobs;
-  // the same layout on every rank: room for the most environments any rank may hold (without
-  // load balancing a rank's cap is its own share)
-  t->capg = t->cfg.rebalance ? t->cap : (t->nenv_total + R - 1) / R;
+  // the same layout on every rank (capg, rows_make)
   // index, end record, bootstrap observation; rows: obs, normalised obs, action, reward, flags,
   // final observation
   t->slot_doubles = 1 + (size_t)t->envrec + nobs + (size_t)T * (3 * nobs + t->nactdim + 2);
@@ -1185,7 +1428,8 @@ static void share_make(trpo_train* t) {
   size_t bytes = SHARE_HEAD + sizeof(double) * ((size_t)t->capg * t->envrec + t->nslot * t->slot_doubles);
   t->blk = A(R, sizeof(char*));
   t->mine = A(t->cap, 1);
-  t->shm = trpo_comm_shm_make(t->comm, bytes, (void**)t->blk);
+  t->shm = trpo_comm_shm_make(t->comm, bytes, (void**)t->blk, "sharing the sampling within a node",
+                              "steal = 0 turns the sharing off");
   // alone on its node: nothing to share with
   int peers = 0;
   for (int r = 0; r < R; r++) peers += r != t->comm->rank && t->blk[r];

@@ -9,7 +9,7 @@
 // the share of the "added-up rate" that a policy reaches: the sum over those iterations of
 // N / sum_r (1 / c_r) (every rank's speed added up, as free-running physics does) over the sum of
 // the policy's iteration times, where N is the environment count and c_r a rank's seconds per
-// environment in that iteration. Two tables:
+// environment in that iteration. Four groups of policies:
 //   work      c_r = t_busy / nenv (all of a rank's work): an even split never moved; load
 //             balancing as src/train.c does it (trpo_shard_balance, 10% minimum gain, each rank's
 //             cost the median of the last H iterations, deciding after each iteration once H are
@@ -23,6 +23,15 @@
 //             starts one only if it is among the U ranks (U left) that would finish one soonest.
 //             With sharing, the split does not matter here (equal environments: the same
 //             schedule from any split), so balancing plus sharing is not a row of its own.
+//   after     c_r = (t_busy - t_sample) / nenv, the work after sampling: even split, balancing
+//             from the last iteration, and sharing it as src/train.c does with share_work (in
+//             each phase, own environments first, then the unstarted ones of the rank with the
+//             most left; every phase has one piece per environment and the same proportions, so
+//             the phases' schedules add up to that of one). The model takes a rank's speed as
+//             constant through the iteration's work after sampling.
+//   iteration the two phases in turn: sharing the sampling with the work after it balanced from
+//             the last iteration (build 1c9fb48), and sharing both (share_work); the added-up
+//             rate is that of each phase's added-up rate in turn.
 // The replay assumes a rank's speed per environment does not depend on which environments it
 // holds. Prints one line per file and policy medians over the files (all, and by environments
 // per rank), then how the ranks' speeds behave in each file: the median over iterations of the
@@ -47,6 +56,7 @@ typedef struct {
   int R, nit, N;
   double* busy;     // nit x R seconds per environment
   double* sample;   // nit x R
+  double* after;    // nit x R: busy - sample
 } trace;
 
 // one ranks.csv: -1 (and a message) if it cannot be read
@@ -79,6 +89,7 @@ static int load(const char* path, trace* t) {
   }
   t->busy = calloc((size_t)MAXIT * MAXR, sizeof(double));
   t->sample = calloc((size_t)MAXIT * MAXR, sizeof(double));
+  t->after = calloc((size_t)MAXIT * MAXR, sizeof(double));
   t->R = 0;
   t->nit = 0;
   t->N = 0;
@@ -90,6 +101,7 @@ static int load(const char* path, trace* t) {
     if (n <= cb || it < 1 || it > MAXIT || r < 0 || r >= MAXR || ne < 1) continue;
     t->busy[(size_t)(it - 1) * MAXR + r] = v[cb] / ne;
     t->sample[(size_t)(it - 1) * MAXR + r] = v[cs] / ne;
+    t->after[(size_t)(it - 1) * MAXR + r] = fmax(v[cb] - v[cs], 0.0) / ne;
     if (r + 1 > t->R) t->R = r + 1;
     if (it > t->nit) t->nit = it;
     if (it == 1) t->N += ne;
@@ -225,6 +237,31 @@ static double replay(const trace* t, const double* c, int H, int share_on, int w
   return took > 0 ? fluid / took : NAN;
 }
 
+// the whole iteration: the sampling shared, then the work after it balanced from the last
+// iteration (share_after 0) or shared as well (1)
+static double replay_iter(const trace* t, int share_after, int warmup) {
+  const int R = t->R, N = t->N;
+  int share[MAXR], out[MAXR];
+  for (int r = 0; r < R; r++) {
+    int b;
+    trpo_shard_range(N, r, R, &b, &share[r]);
+  }
+  int even = (N + R - 1) / R, cap = 2 * even < N ? 2 * even : N;
+  double fluid = 0, took = 0;
+  for (int it = 0; it < t->nit; it++) {
+    const double *cs = row(t->sample, it), *ca = row(t->after, it);
+    double inv_s = 0, inv_a = 0;
+    for (int r = 0; r < R; r++) inv_s += 1.0 / fmax(cs[r], 1e-12), inv_a += 1.0 / fmax(ca[r], 1e-12);
+    double span = shared(share, cs, R, 0) + (share_after ? shared(share, ca, R, 0) : slowest(share, ca, R));
+    if (it + 1 > warmup) fluid += N / inv_s + N / inv_a, took += span;
+    if (!share_after) {
+      trpo_shard_balance(N, R, cap, ca, share, 0.10, out);
+      memcpy(share, out, sizeof(int) * R);
+    }
+  }
+  return took > 0 ? fluid / took : NAN;
+}
+
 int main(int argc, char** argv) {
   int warmup = 6, a = 1;
   if (a + 1 < argc && !strcmp(argv[a], "--warmup")) warmup = atoi(argv[a + 1]), a += 2;
@@ -233,13 +270,17 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: bench_replay [--warmup W] RANKS_CSV...\n");
     return 2;
   }
-  // policies: name, trace column (0 work, 1 sampling), H, sharing
+  // policies: name, trace column (0 work, 1 sampling, 2 after sampling, 3 the iteration), H,
+  // sharing
   static const struct { const char* name; int col, H, share; } P[] = {
       {"work: even split", 0, 0, 0},          {"work: balancing, median of 5", 0, 5, 0},
       {"work: balancing, median of 3", 0, 3, 0}, {"work: balancing, last iteration", 0, 1, 0},
       {"work: oracle split", 0, -1, 0},        {"sampling: even split", 1, 0, 0},
       {"sampling: balancing, median of 5", 1, 5, 0}, {"sampling: balancing, last iteration", 1, 1, 0},
-      {"sampling: sharing", 1, 0, 1}, {"sampling: sharing, earliest finish", 1, 0, 2}};
+      {"sampling: sharing", 1, 0, 1}, {"sampling: sharing, earliest finish", 1, 0, 2},
+      {"after: even split", 2, 0, 0}, {"after: balancing, last iteration", 2, 1, 0},
+      {"after: sharing", 2, 0, 1}, {"iteration: sampling shared only", 3, 1, 0},
+      {"iteration: both shared", 3, 0, 1}};
   const int np = (int)(sizeof P / sizeof P[0]);
   double* res = calloc((size_t)nf * np, sizeof(double));
   double* spd = calloc((size_t)nf * 3, sizeof(double));
@@ -255,13 +296,16 @@ int main(int argc, char** argv) {
     per[f] = t.N / t.R;
     printf("%s: %d ranks, %d environments, %d iterations:", argv[a + f], t.R, t.N, t.nit);
     for (int p = 0; p < np; p++) {
-      res[(size_t)p * nf + f] = replay(&t, P[p].col ? t.sample : t.busy, P[p].H, P[p].share, warmup);
+      const double* c = P[p].col == 0 ? t.busy : P[p].col == 1 ? t.sample : t.after;
+      res[(size_t)p * nf + f] = P[p].col == 3 ? replay_iter(&t, P[p].share, warmup)
+                                              : replay(&t, c, P[p].H, P[p].share, warmup);
       printf(" %.3f", res[(size_t)p * nf + f]);
     }
     printf("\n");
     speeds(&t, &spd[3 * f], &spd[3 * f + 1], &spd[3 * f + 2]);
     free(t.busy);
     free(t.sample);
+    free(t.after);
   }
   // medians over all files and by environments per rank
   int groups[64], ng = 0;

@@ -50,16 +50,16 @@ echo "bench_scaling.sh: 8 main rows, 8 waiting rows, 4 target lines, the raw fil
 out=$work/replay.out
 bash "$src/launch/bench_replay.sh" "$build" >"$out" 2>&1 || { cat "$out"; fail "bench_replay.sh failed"; }
 cat "$out"
-[ "$(grep -Ec '^call[12]/.*ranks.csv: 16 ranks, (64|256) environments, 14 iterations:( 0\.[0-9]{3}){10}$' "$out")" = 23 ] ||
+[ "$(grep -Ec '^call[12]/.*ranks.csv: 16 ranks, (64|256) environments, 14 iterations:( [01]\.[0-9]{3}){15}$' "$out")" = 23 ] ||
   fail "bench_replay.sh did not replay the 23 recorded runs"
-[ "$(grep -Ec '^(work|sampling): .* +0\.[0-9]{3} +0\.[0-9]{3} +0\.[0-9]{3} +0\.[0-9]{3}$' "$out")" = 10 ] ||
-  fail "bench_replay.sh did not print the 10 policies' medians"
+[ "$(grep -Ec '^(work|sampling|after|iteration): .* +[01]\.[0-9]{3} +[01]\.[0-9]{3} +[01]\.[0-9]{3} +[01]\.[0-9]{3}$' "$out")" = 15 ] ||
+  fail "bench_replay.sh did not print the 15 policies' medians"
 [ "$(grep -Ec '^speeds call[12]/.*: spread [0-9.]+ lag1 -?[0-9.]+ lag5 -?[0-9.]+$' "$out")" = 23 ] ||
   fail "bench_replay.sh did not print the 23 runs' speeds"
 grep -Eq '^speeds over all runs: spread [0-9.]+ to [0-9.]+, lag1 ' "$out" || fail "bench_replay.sh: no speed ranges"
 WARMUP=1 bash "$src/launch/bench_replay.sh" "$build" "$work"/keep/*-2-1/ranks.csv >"$out" 2>&1 ||
   { cat "$out"; fail "bench_replay.sh on kept runs failed"; }
-[ "$(grep -Ec '^(work|sampling): ' "$out")" = 10 ] || { cat "$out"; fail "bench_replay.sh on kept runs: no medians"; }
+[ "$(grep -Ec '^(work|sampling|after|iteration): ' "$out")" = 15 ] || { cat "$out"; fail "bench_replay.sh on kept runs: no medians"; }
 echo "bench_replay.sh: the recorded runs and the kept ones replayed"
 
 # bench_balance.sh: 2 ranks, one repeat of each case, long enough for the balancer's history
@@ -69,7 +69,7 @@ NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=6 REPEATS=1 bash "$src/launch/bench_balance
 cat "$out"
 [ "$(grep -Ec '^median steps/s: rebalance=0 [0-9]+, rebalance=1 [0-9]+, ratio [0-9.]+$' "$out")" = 4 ] ||
   fail "bench_balance.sh did not print the four medians"
-[ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9]+  ' "$out")" = 8 ] ||
+[ "$(grep -Ec '^[01] +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+  ' "$out")" = 8 ] ||
   fail "bench_balance.sh did not print eight runs"
 # two windows compared: three settings per case, each median with its ratio
 out=$work/balance2.out
@@ -78,7 +78,7 @@ NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=6 REPEATS=1 WINDOWS="5 1" CASES=moving PERI
 cat "$out"
 grep -Eq '^median steps/s: rebalance=0 [0-9]+, window 5 [0-9]+ \(ratio [0-9.]+\), window 1 [0-9]+ \(ratio [0-9.]+\)$' "$out" ||
   fail "bench_balance.sh WINDOWS=\"5 1\" did not print the medians of both windows"
-[ "$(grep -Ec '^(0|1/w5|1/w1) +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9]+  ' "$out")" = 3 ] ||
+[ "$(grep -Ec '^(0|1/w5|1/w1) +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+  ' "$out")" = 3 ] ||
   fail "bench_balance.sh WINDOWS=\"5 1\" did not print three runs"
 # two steal values: four settings, every median with its ratio to the first
 out=$work/balance3.out
@@ -87,6 +87,16 @@ NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=4 REPEATS=1 STEALS="0 1" CASES=slower \
 cat "$out"
 grep -Eq '^median steps/s: 0/s0 [0-9]+, 1/s0 [0-9]+ \(ratio [0-9.]+\), 0/s1 [0-9]+ \(ratio [0-9.]+\), 1/s1 [0-9]+ \(ratio [0-9.]+\)$' "$out" ||
   fail "bench_balance.sh STEALS=\"0 1\" did not print four medians"
+# two share_work values: the same, labelled /k0 and /k1; the slow rank's pieces are worked on by
+# the other rank only with share_work = 1
+out=$work/balance4.out
+NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=4 REPEATS=1 WORKS="0 1" CASES=slower \
+  bash "$src/launch/bench_balance.sh" "$build" >"$out" 2>&1 || { cat "$out"; fail "bench_balance.sh WORKS failed"; }
+cat "$out"
+grep -Eq '^median steps/s: 0/k0 [0-9]+, 1/k0 [0-9]+ \(ratio [0-9.]+\), 0/k1 [0-9]+ \(ratio [0-9.]+\), 1/k1 [0-9]+ \(ratio [0-9.]+\)$' "$out" ||
+  fail "bench_balance.sh WORKS=\"0 1\" did not print four medians"
+[ "$(grep -Ec '^[01]/k0 +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9.]+ +0\.0  ' "$out")" = 2 ] ||
+  fail "bench_balance.sh WORKS=\"0 1\": pieces worked on for others with share_work = 0"
 
 # bench_nap.sh: 2 ranks, one repeat of each case; the quota case runs where this machine lets a
 # cgroup be made (root, writable cgroup cpu controller) and says why it is left out otherwise
@@ -120,7 +130,8 @@ for k in cpu_model cpus cores threads_per_core cpuset cgroup_quota dev_shm idle_
   grep -Eq "^$k: +[^ ]" "$node/node.txt" || fail "bench_node.sh: node.txt has no $k"
 done
 for step in 1-main:weak-mb 1-main:strong-mb 2-spin:weak-mb 2-spin:strong-mb 3-plain:weak 3-plain:strong \
-  4-nosteal:weak-mb 4-nosteal:strong-mb 5-wide:weak-mb 7-mpisum:weak-mb 7-mpisum:strong-mb; do
+  4-nosteal:weak-mb 4-nosteal:strong-mb 5-wide:weak-mb 7-mpisum:weak-mb 7-mpisum:strong-mb \
+  8-nowork:weak-mb 8-nowork:strong-mb; do
   f=$node/${step%%:*}.txt mode=${step#*:}
   grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){19}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
   grep -q "^== ${step%%:*}\$" "$node/summary.txt" || fail "bench_node.sh: summary.txt lacks ${step%%:*}"
@@ -128,6 +139,7 @@ done
 grep -q "comm_nap 0" "$node/2-spin.err" || fail "bench_node.sh: step 2 did not run with comm_nap 0"
 grep -q "steal=0" "$node/4-nosteal.err" || fail "bench_node.sh: step 4 did not run with steal=0"
 grep -q "comm_node_sum=0" "$node/7-mpisum.err" || fail "bench_node.sh: step 7 did not run with comm_node_sum=0"
+grep -q "share_work=0" "$node/8-nowork.err" || fail "bench_node.sh: step 8 did not run with share_work=0"
 grep -Eq "^ranks 2 doubles 5126 words 20505: MPI_Allreduce $num us, node sum $num us, ratio $num, same\$" \
   "$node/6-sums.txt" || fail "bench_node.sh: step 6 printed no exact-sum line at 2 ranks"
 [ -s "$node/keep/1-main/weak-mb-2-1/ranks.csv" ] || fail "bench_node.sh: no kept raw files"
@@ -142,8 +154,9 @@ grep -q "^step 3-plain: skipped" "$work/node3/3-plain.txt" || fail "bench_node.s
 OUT=$work/node4 BUDGET=120 MIN_STEP=5 STEPS=4 PACK=1 RANKS="1 2" REPS=1 WARMUP=1 ITERS=2 NSTEPS=32 \
   STRONG_NENV=4 STRONG_MB=64 PHYS_SECONDS=0.2 bash "$src/launch/bench_node.sh" "$build" >"$work/node4.out" 2>&1 ||
   { cat "$work/node4.out"; fail "bench_node.sh (PACK) failed"; }
-[ -s "$work/node4/keep.tgz" ] && [ ! -e "$work/node4/keep" ] && ! ls "$work/node4"/*.err >/dev/null 2>&1 ||
-  fail "bench_node.sh: PACK=1 did not pack keep/ and the .err files"
+[ -s "$work/node4/keep.tgz" ] && [ ! -e "$work/node4/keep" ] && ! ls "$work/node4"/*.err >/dev/null 2>&1 &&
+  ! ls "$work/node4"/[0-9]-*.txt >/dev/null 2>&1 && grep -q "^== 4-nosteal$" "$work/node4/summary.txt" ||
+  fail "bench_node.sh: PACK=1 did not pack keep/, the .err and the step files (or summary.txt lacks the step)"
 [ "$(find "$work/node4" -type f | wc -l)" -le 8 ] || fail "bench_node.sh: PACK=1 left more than 8 files"
 ! pgrep -f "run_dir=$work/" >/dev/null || fail "bench_node.sh: a rank of the stopped step still runs after it returned"
 echo "PASS"

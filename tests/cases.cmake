@@ -20,9 +20,10 @@ add_test(NAME mpi_invariance_tcp
 set_tests_properties(mpi_invariance_pendulum mpi_invariance_cartpole mpi_invariance_tcp
                      PROPERTIES LABELS mpi TIMEOUT 600 RUN_SERIAL TRUE)
 # exact sums through MPI_Allreduce alone give the same bits as through node shared memory, and so
-# do node sums without the timing barrier (their own node barrier then); every rank its own node
+# do node sums without the timing barrier (their own node barrier then), and each rank working
+# alone on its environments after sampling (share_work = 0); every rank its own node
 # (cartpole); nodes of 2 ranks, whose node sums meet over TCP (tcp)
-set_tests_properties(mpi_invariance_pendulum PROPERTIES ENVIRONMENT "INV_VARIANTS=comm_node_sum=0|steal=0,comm_node_sum=0|comm_timing=0")
+set_tests_properties(mpi_invariance_pendulum PROPERTIES ENVIRONMENT "INV_VARIANTS=comm_node_sum=0|steal=0,comm_node_sum=0|comm_timing=0|share_work=0|share_work=0,steal=0")
 set_tests_properties(mpi_invariance_cartpole PROPERTIES ENVIRONMENT "TRPO_TEST_NODE_SIZE=1")
 set_tests_properties(mpi_invariance_tcp PROPERTIES ENVIRONMENT "TRPO_TEST_NODE_SIZE=2")
 
@@ -77,8 +78,9 @@ foreach(variant hopper hopper_tcp)
   set_tests_properties(mpi_invariance_${variant} PROPERTIES LABELS mpi TIMEOUT 600 RUN_SERIAL TRUE)
 endforeach()
 set_tests_properties(mpi_invariance_hopper_tcp PROPERTIES ENVIRONMENT "OMPI_MCA_pml=ob1;OMPI_MCA_btl=self,tcp;TRPO_TEST_NODE_SIZE=2")
-# node shared memory that cannot be had: one fatal line naming the setting to turn off (steal,
-# then comm_node_sum), no checkpoint; with both off the run trains to the end
+# node shared memory that cannot be had: one fatal line naming the setting to turn off
+# (share_work, then steal, then comm_node_sum), no checkpoint; with all three off the run trains
+# to the end
 add_test(NAME mpi_shm_fail
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/shm_fail.sh ${TRPO_BIN} ${MPIEXEC_EXECUTABLE} ${TRPO_WORK}
                  ${CMAKE_SOURCE_DIR}/configs/pendulum.ini ${MPIEXEC_PREFLAGS})

@@ -29,7 +29,7 @@ per=$((5 * 64))
 cfg=("$src/configs/pendulum.ini" nenv=5 nsteps=64 vf_epochs=2 vf_minibatch=20 quiet=1 rebalance=0
      run_dir="$work/run")
 f=$work/run/ranks.csv
-head="iteration,rank,nenv,t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf,preempt,cpu,cpu_time,taken,given"
+head="iteration,rank,nenv,t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf,preempt,cpu,cpu_time,taken,given,worked"
 
 # rows of iteration/rank pairs, sorted: "iteration rank nenv"
 pairs() { awk -F, 'NR > 1 { print $1, $2, $3 }' "$f" | sort -n -k1,1 -k2,2; }
@@ -40,7 +40,7 @@ expect_pairs() {
 # append the rows a killed run would have left after the checkpoint of its last iteration
 fake_rows() {
   local it=$1 k
-  for k in 0 1 2; do echo "$it,$k,9,12345,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0" >>"$f"; done
+  for k in 0 1 2; do echo "$it,$k,9,12345,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0" >>"$f"; done
   printf '%s' "$it,3,9,123" >>"$f"   # and a torn one
 }
 
@@ -67,6 +67,8 @@ awk -F, '
     if ($col[FILENAME, "cpu_time"] > $t + 1e-3) { print "cpu_time over t_iter at " it; bad = 1 }
     tk = $col[FILENAME, "taken"]; gv = $col[FILENAME, "given"]
     if (tk != int(tk) || gv != int(gv) || gv > $3) { print "taken or given not a count at " it; bad = 1 }
+    wk = $col[FILENAME, "worked"]
+    if (wk != int(wk)) { print "worked not a count at " it; bad = 1 }
     taken[it] += tk; given[it] += gv
     for (k in names) { n = names[k]; v = $col[FILENAME, n] + 0; if (!((it, n) in mx) || v > mx[it, n]) mx[it, n] = v }
     v = $w + 0; if (!((it, "min") in mx) || v < mx[it, "min"]) mx[it, "min"] = v

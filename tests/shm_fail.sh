@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Node shared memory that cannot be had (Open MPI told to put its shared windows in a directory
 # that does not exist, as a full or missing /dev/shm would): the job ends at once with one fatal
-# line that names the setting to turn off, and writes no checkpoint; with both settings off it
-# trains to the end.
+# line that names the setting to turn off, and writes no checkpoint; with all such settings off
+# it trains to the end.
 #   usage: shm_fail.sh TRPO MPIEXEC WORKDIR CONFIG [mpirun args...]
-# Cases, each on 2 ranks: the defaults (sharing the sampling allocates first: the line names
-# `steal = 0`); steal = 0 (the exact sums' window: `comm_node_sum = 0`); both off (exit 0).
+# Cases, each on 2 ranks: the defaults (the rows shared after sampling allocate first: the line
+# names `share_work = 0`); share_work = 0 (sharing the sampling: `steal = 0`); both off (the exact
+# sums' window: `comm_node_sum = 0`); all three off (exit 0).
 set -uo pipefail
 trpo=$1 mpiexec=$2 work=$3 config=$4
 shift 4
@@ -35,10 +36,12 @@ expect_fatal() {   # expect_fatal NAME SETTING-NAMED
   ! ls "$dir"/ckpt-* >/dev/null 2>&1 || fail "$1: a checkpoint was written"
 }
 run defaults
-expect_fatal defaults "steal = 0 turns the sharing off"
-run steal0 steal=0
+expect_fatal defaults "share_work = 0 turns the sharing off"
+run work0 share_work=0
+expect_fatal work0 "steal = 0 turns the sharing off"
+run steal0 share_work=0 steal=0
 expect_fatal steal0 "comm_node_sum = 0 sums with MPI_Allreduce"
-run both0 steal=0 comm_node_sum=0
-[ "$rc" -eq 0 ] || { cat "$log"; fail "both0: the job failed"; }
-grep -q 'policy fnv1a64' "$dir/train.log" || fail "both0: no final checksum in train.log"
+run all0 share_work=0 steal=0 comm_node_sum=0
+[ "$rc" -eq 0 ] || { cat "$log"; fail "all0: the job failed"; }
+grep -q 'policy fnv1a64' "$dir/train.log" || fail "all0: no final checksum in train.log"
 echo "ok"

@@ -11,7 +11,11 @@
 // The "moving" cases move environments between ranks before every iteration
 // (trpo_train_set_shares, as load balancing does), to lopsided shares, and must still agree; after
 // each iteration the checkpoint gather under the moved shares must give rank 0 every
-// environment's state ("envs/..." items) exactly as the single-process trainer holds it.
+// environment's state ("envs/..." items) exactly as the single-process trainer holds it. The
+// slow-rank cases give the last rank 8x the work (trpo_comm.slow): load balancing moves its
+// environments away, sharing the sampling (steal) takes some of its unstarted ones, and sharing
+// the work after sampling (share_work) has the others work on its environments' pieces, all with
+// the single-process bits.
 // Not here: the value function and normaliser copies of each rank (test_mpi_state.c).
 
 #include "testutil.h"   // first: it defines _GNU_SOURCE for feenableexcept
@@ -30,8 +34,9 @@ static const char* const piece_name[NPIECE] = {"policy gradient g", "CG directio
 #define NSTAT 12
 
 static int window = 0;        // rebalance_window for make (0: the default)
-static int rebalance = -1;    // rebalance and steal for make (-1: the default)
+static int rebalance = -1;    // rebalance, steal and share_work for make (-1: the default)
 static int steal = -1;
+static int share_work = -1;
 
 static trpo_train* make(trpo_comm* c, const char* env, int nenv, int nsteps) {
   trpo_config cfg;
@@ -39,6 +44,7 @@ static trpo_train* make(trpo_comm* c, const char* env, int nenv, int nsteps) {
   if (window) cfg.rebalance_window = window;
   if (rebalance >= 0) cfg.rebalance = rebalance;
   if (steal >= 0) cfg.steal = steal;
+  if (share_work >= 0) cfg.share_work = share_work;
   cfg.fvp_fraction = 0.5;
   cfg.vf_epochs = 2;
   cfg.vf_minibatch = 48;
@@ -218,9 +224,12 @@ static int slow_run(trpo_train* t, trpo_train* ref, int iters, int* first) {
 
 // load balancing end to end: the last rank works 8x as long; once rebalance_window iterations
 // are in (w; 0: the default, 1), every rank takes the same decision and environments leave it,
-// and the parameters stay those of the single-process run
+// and the parameters stay those of the single-process run. Each rank works on its own
+// environments after sampling (share_work = 0): where the ranks share that work, they all finish
+// it together and there is nothing for the balancer to see on one node
 static void slow_rank_with_window(int w) {
   window = w;
+  share_work = 0;
   const int nenv = 8, iters = 7;
   trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
   trpo_train* t = make(&comm, "Pendulum-v1", nenv, 64);
@@ -259,6 +268,7 @@ static void slow_rank_with_window(int w) {
   trpo_train_free(t);
   comm.timing = 1;
   window = 0;
+  share_work = -1;
 }
 
 static void slow_rank_loses_environments(void** state) {
@@ -269,6 +279,52 @@ static void slow_rank_loses_environments(void** state) {
 static void slow_rank_loses_environments_window5(void** state) {
   (void)state;
   slow_rank_with_window(5);
+}
+
+// load balancing where the ranks of a node share their work (the defaults): on one node every
+// rank's seconds per environment are the node's, and nothing moves however slow the last rank is
+// (the others take its work instead); on two nodes of 2 ranks (at 4 ranks, TRPO_TEST_NODE_SIZE=2)
+// whose second node's ranks are both slow, environments leave that node. The parameters stay those of one process, which
+// runs after the many-rank run here: between iterations it would make rank 0 late for every
+// iteration, and rank 1, waiting for it to open its work, look busy
+static void slow_node_loses_environments(void** state) {
+  (void)state;
+  const int nenv = 8, iters = 7;
+  trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
+  for (int nodes = 1; nodes <= 2; nodes++) {
+    if (nodes == 2 && comm.nrank != 4) continue;
+    if (nodes == 2) setenv("TRPO_TEST_NODE_SIZE", "2", 1);
+    trpo_train* t = make(&comm, "Pendulum-v1", nenv, 64);
+    int first = 0, share[comm.nrank], moved = 0;
+    if (nodes == 1) {
+      moved = slow_run(t, NULL, iters, &first);
+    } else {
+      trpo_stats st;
+      if (comm.rank >= 2) comm.slow = 8.0;
+      for (int it = 0; it < iters; it++) {
+        trpo_train_iterate(t, &st);
+        moved += trpo_train_rebalance(t);
+      }
+      comm.slow = 0;
+    }
+    trpo_train* ref = comm.rank == 0 ? make(&solo, "Pendulum-v1", nenv, 64) : NULL;
+    trpo_stats st;
+    for (int it = 0; ref && it < iters; it++) trpo_train_iterate(ref, &st);
+    trpo_train_shares(t, share);
+    if (comm.rank == 0) {
+      printf("%d rank(s), %d node(s): %d environment(s) moved; shares", comm.nrank, nodes, moved);
+      for (int r = 0; r < comm.nrank; r++) printf(" %d", share[r]);
+      printf("\n");
+    }
+    if (nodes == 1) {
+      assert_int_equal(moved, 0);
+    } else {
+      assert_true(moved > 0);
+      assert_true(share[0] + share[1] > share[2] + share[3]);
+    }
+    same_as_one_process(t, ref);
+    unsetenv("TRPO_TEST_NODE_SIZE");
+  }
 }
 
 // TRPO_BENCH_SLOW_RANK="RANK FACTOR PERIOD": the slow rank is RANK for PERIOD iterations, then
@@ -290,12 +346,15 @@ static void slow_rank_moves_on(void** state) {
 
 // sharing the sampling: with the last rank's sampling 8x as long and no load balancing, the other
 // ranks take some of its environments in every iteration, and the parameters stay those of the
-// single-process run; with steal = 0 nobody takes any
+// single-process run; with steal = 0 nobody takes any. (Rank 0 also runs the single-process
+// trainer between iterations, late for the next sampling: the work after sampling stays with
+// each rank, share_work = 0, so that the slow rank's work before it reaches the next sampling)
 static void slow_rank_work_is_taken(void** state) {
   (void)state;
   const int nenv = 4 * comm.nrank + (comm.nrank > 1), iters = 3;   // uneven shares: uneven caps
   trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
   rebalance = 0;
+  share_work = 0;
   for (steal = 0; steal <= 1; steal++) {
     trpo_train* t = make(&comm, "Hopper-v4", nenv, 32);
     trpo_train* ref = comm.rank == 0 ? make(&solo, "Hopper-v4", nenv, 32) : NULL;
@@ -314,7 +373,43 @@ static void slow_rank_work_is_taken(void** state) {
     else assert_true(taken == 0);
     same_as_one_process(t, ref);
   }
-  rebalance = steal = -1;
+  rebalance = steal = share_work = -1;
+}
+
+// sharing the work after sampling: with the last rank's work 8x as long (each environment's piece
+// of every phase) and no load balancing, the other ranks work on its environments, and the
+// parameters stay those of the single-process run; with share_work = 0 nobody does
+static void slow_rank_pieces_are_shared(void** state) {
+  (void)state;
+  const int nenv = 4 * comm.nrank + (comm.nrank > 1), iters = 3;   // uneven shares: uneven caps
+  const int worked = 19;   // the column of TRPO_RANK_COLUMNS
+  trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
+  rebalance = 0;
+  steal = 0;
+  for (share_work = 0; share_work <= 1; share_work++) {
+    trpo_train* t = make(&comm, "Hopper-v4", nenv, 32);
+    trpo_train* ref = comm.rank == 0 ? make(&solo, "Hopper-v4", nenv, 32) : NULL;
+    if (comm.rank == comm.nrank - 1) comm.slow = 8.0;
+    trpo_stats st, sr;
+    double pieces = 0, slow_did = 0;
+    for (int it = 0; it < iters; it++) {
+      trpo_train_iterate(t, &st);
+      if (ref) trpo_train_iterate(ref, &sr);
+      const double* x = trpo_train_rank_times(t);
+      for (int r = 0; r < comm.nrank; r++) pieces += x[(size_t)r * TRPO_RANK_NTIME + worked];
+      slow_did += x[(size_t)(comm.nrank - 1) * TRPO_RANK_NTIME + worked];
+    }
+    comm.slow = 0;
+    if (comm.rank == 0)
+      printf("%d rank(s), share_work %d: %.0f pieces of other ranks' environments in %d iterations\n",
+             comm.nrank, share_work, pieces, iters);
+    // every phase of an iteration (at least the advantages, the gradient, cg_iters + 1 Fisher
+    // products and a line-search candidate) has pieces of the slow rank's environments to take
+    if (share_work && comm.nrank > 1) assert_true(pieces >= iters * 4 && slow_did < pieces);
+    else assert_true(pieces == 0);
+    same_as_one_process(t, ref);
+  }
+  rebalance = steal = share_work = -1;
 }
 
 int main(int argc, char** argv) {
@@ -331,7 +426,9 @@ int main(int argc, char** argv) {
       cmocka_unit_test(slow_rank_loses_environments),
       cmocka_unit_test(slow_rank_loses_environments_window5),
       cmocka_unit_test(slow_rank_moves_on),
+      cmocka_unit_test(slow_node_loses_environments),
       cmocka_unit_test(slow_rank_work_is_taken),
+      cmocka_unit_test(slow_rank_pieces_are_shared),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   trpo_comm_finalize(&comm);

@@ -131,9 +131,11 @@ void trpo_comm_scatterv(trpo_comm* c, const void* send, const size_t* counts, vo
                         size_t nrecv, int root);
 // node-shared memory (collective): every rank allocates bytes (zeroed) that the ranks of its node
 // can load, store and update atomically at any time; base[r] (nrank entries) is rank r's block
-// where r shares this rank's node, NULL otherwise. NULL (and no blocks) on one rank.
+// where r shares this rank's node, NULL otherwise. NULL (and no blocks) on one rank. A failure is
+// fatal with a line that names purpose (what the memory is for) and avoid (the setting without it).
 typedef struct trpo_shm_ trpo_shm;
-trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base);
+trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base, const char* purpose,
+                             const char* avoid);
 void      trpo_comm_shm_free(trpo_shm* s);   // collective
 
 //---------------------------------- shard: environments to ranks -----------------------------------
@@ -408,6 +410,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(INT, rebalance, 1, 0, 1, "move envs from slow to fast ranks (same results; needs comm_timing)")\
   X(INT, rebalance_window, 1, 1, 16, "iterations behind a balancing decision (median of their times)")\
   X(INT, steal, 1, 0, 1, "a rank done sampling takes unstarted envs of slower ranks on its node")\
+  X(INT, share_work, 1, 0, 1, "ranks of a node share the work after sampling, env by env (same bits)")\
   X(INT, comm_node_sum, 1, 0, 1, "exact sums add in node shared memory first (0: one MPI_Allreduce)")\
   X(INT, rank_times, 0, 0, 1, "also write ranks.csv: every rank's phase times, each iteration")  \
   X(INT, quiet, 0, 0, 1, "no per-iteration line on stdout")
@@ -603,11 +606,13 @@ int trpo_train_shares(const trpo_train* t, int* share);
 // rank's involuntary context switches during the iteration (another runnable thread took its core);
 // cpu = the CPU it ran on at the iteration's end; cpu_time = the CPU seconds its thread ran in
 // the iteration (below t_busy + t_comm: the rank was kept from its core; about t_iter: it spun
-// while waiting). ranks.csv (rank_times = 1) holds these rows.
+// while waiting); taken, given = environments this rank sampled for others of its node and its own
+// that others sampled; worked = environment pieces of other ranks it worked on after sampling
+// (every phase's). ranks.csv (rank_times = 1) holds these rows.
 #define TRPO_RANK_COLUMNS \
   "t_sample,t_grad,t_cg,t_ls,t_vf,t_wait,t_comm,t_iter,t_busy,w_sample,w_grad,w_cg,w_ls,w_vf," \
-  "preempt,cpu,cpu_time,taken,given"
-#define TRPO_RANK_NTIME 19
+  "preempt,cpu,cpu_time,taken,given,worked"
+#define TRPO_RANK_NTIME 20
 const double* trpo_train_rank_times(const trpo_train* t);
 
 //---------------------------------- run: a whole training run in a run directory --------------------
