@@ -44,8 +44,8 @@
 static const char* const resumable_keys[] = {"total_steps", "quiet", "checkpoint_every",
                                              "checkpoint_minutes", "keep_checkpoints",
                                              "comm_timing", "comm_nap", "rebalance",
-                                             "rebalance_window", "steal", "comm_node_sum",
-                                             "rank_times", "run_dir", NULL};
+                                             "rebalance_window", "steal", "share_work",
+                                             "comm_node_sum", "rank_times", "run_dir", NULL};
 
 typedef struct runctx_ {
   const trpo_config* cfg;

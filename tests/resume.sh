@@ -4,7 +4,9 @@
 # with the same final parameters (the checksum line of train.log) and the same progress.csv rows,
 # wall-clock columns aside, as one uninterrupted run of N iterations, bit for bit. Cases:
 #   1. Pendulum on 2 ranks, stopped after 2 of 6 iterations;
-#   2. the same run continued on another rank count at each stop: 1 -> 2 -> 4 ranks;
+#   2. the same run continued on another rank count at each stop: 1 -> 2 -> 4 ranks, the last
+#      part with the node's sharing turned off (share_work, steal and comm_node_sum may change
+#      on resume and change no bit);
 #   3. Ant-v4 and Humanoid-v4 stopped in the middle of episodes (nsteps = 37 does not divide the
 #      1000-step limit; the checkpoint's envs/t must show episodes in flight), resumed on another
 #      rank count;
@@ -50,9 +52,10 @@ same_as "$work/stop" "$work/ref" "pendulum, 2 ranks, stopped after 2 of 6"
 mpi 1 train "${pend[@]}" run_dir="$work/ranks" total_steps=$((2 * per))
 mpi 2 train "${pend[@]}" run_dir="$work/ranks" total_steps=$((4 * per))
 resumed "$work/ranks" 2
-mpi 4 train "${pend[@]}" run_dir="$work/ranks" total_steps=$((6 * per))
+mpi 4 train "${pend[@]}" run_dir="$work/ranks" total_steps=$((6 * per)) share_work=0 steal=0 \
+  comm_node_sum=0
 resumed "$work/ranks" 4
-same_as "$work/ranks" "$work/ref" "pendulum, 1 -> 2 -> 4 ranks"
+same_as "$work/ranks" "$work/ref" "pendulum, 1 -> 2 -> 4 ranks (the last without sharing)"
 
 # 3. MuJoCo tasks stopped in the middle of episodes: 3 environments, 37 steps each
 for task in ant humanoid; do
