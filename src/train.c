@@ -70,7 +70,7 @@ struct trpo_train_ {
   trpo_shm* rshm;                    // the node-shared row blocks, NULL: private
   char** rbase;                      // every rank's row block on this node, NULL elsewhere (nrank)
   int wshare;                        // 1: this rank has node peers to share the work with
-  int work_all;                      // 1: every rank has (load balancing then weighs nodes)
+  int work_all;                      // 1: every rank has such peers (balancing then weighs nodes)
   int* node;                         // every rank's node: its lowest rank (nrank; with work_all)
   double* nodew;                     // load balancing's scratch: a node's work and envs (2 x nrank)
   int* begin;                        // first global environment of every rank (nrank)
