@@ -202,16 +202,22 @@ static double shared(const int* share, const double* c, int R, int eft) {
   return end;
 }
 
-// the share of the added-up rate over iterations after warmup: policy H (0: even split, -1:
-// oracle), sharing on or off
-static double replay(const trace* t, const double* c, int H, int share_on, int warmup) {
-  const int R = t->R, N = t->N;
-  int share[MAXR], out[MAXR];
+// the even split of the trace's environments into share; returns the most a rank may hold under
+// load balancing (twice the even share, as src/train.c)
+static int even_split(const trace* t, int* share) {
+  const int R = t->R, N = t->N, even = (N + R - 1) / R;
   for (int r = 0; r < R; r++) {
     int b;
     trpo_shard_range(N, r, R, &b, &share[r]);
   }
-  int even = (N + R - 1) / R, cap = 2 * even < N ? 2 * even : N;
+  return 2 * even < N ? 2 * even : N;
+}
+
+// the share of the added-up rate over iterations after warmup: policy H (0: even split, -1:
+// oracle), sharing on or off
+static double replay(const trace* t, const double* c, int H, int share_on, int warmup) {
+  const int R = t->R, N = t->N;
+  int share[MAXR], out[MAXR], cap = even_split(t, share);
   double fluid = 0, took = 0, cost[MAXR], v[16];
   for (int it = 0; it < t->nit; it++) {
     const double* ci = row(c, it);
@@ -241,12 +247,7 @@ static double replay(const trace* t, const double* c, int H, int share_on, int w
 // iteration (share_after 0) or shared as well (1)
 static double replay_iter(const trace* t, int share_after, int warmup) {
   const int R = t->R, N = t->N;
-  int share[MAXR], out[MAXR];
-  for (int r = 0; r < R; r++) {
-    int b;
-    trpo_shard_range(N, r, R, &b, &share[r]);
-  }
-  int even = (N + R - 1) / R, cap = 2 * even < N ? 2 * even : N;
+  int share[MAXR], out[MAXR], cap = even_split(t, share);
   double fluid = 0, took = 0;
   for (int it = 0; it < t->nit; it++) {
     const double *cs = row(t->sample, it), *ca = row(t->after, it);
