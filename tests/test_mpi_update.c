@@ -344,6 +344,30 @@ static void slow_rank_moves_on(void** state) {
   comm.slow = 0;
 }
 
+// nenv Hopper environments of 32 steps over the ranks (and alone on rank 0), iters iterations
+// with the last rank's work 8x as long; sums over the iterations of the environments others
+// sampled (env_taken), the pieces of other ranks' environments worked on by all ranks and by the
+// slow one (ranks.csv worked); then the parameters are compared with the one-process run's
+static void slow_hopper(int nenv, int iters, double* taken, double* pieces, double* slow_did) {
+  const int worked = 19;   // the column of TRPO_RANK_COLUMNS
+  trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
+  trpo_train* t = make(&comm, "Hopper-v4", nenv, 32);
+  trpo_train* ref = comm.rank == 0 ? make(&solo, "Hopper-v4", nenv, 32) : NULL;
+  if (comm.rank == comm.nrank - 1) comm.slow = 8.0;
+  trpo_stats st, sr;
+  *taken = *pieces = *slow_did = 0;
+  for (int it = 0; it < iters; it++) {
+    trpo_train_iterate(t, &st);
+    if (ref) trpo_train_iterate(ref, &sr);
+    *taken += st.env_taken;
+    const double* x = trpo_train_rank_times(t);
+    for (int r = 0; r < comm.nrank; r++) *pieces += x[(size_t)r * TRPO_RANK_NTIME + worked];
+    *slow_did += x[(size_t)(comm.nrank - 1) * TRPO_RANK_NTIME + worked];
+  }
+  comm.slow = 0;
+  same_as_one_process(t, ref);
+}
+
 // sharing the sampling: with the last rank's sampling 8x as long and no load balancing, the other
 // ranks take some of its environments in every iteration, and the parameters stay those of the
 // single-process run; with steal = 0 nobody takes any. (Rank 0 also runs the single-process
@@ -352,26 +376,15 @@ static void slow_rank_moves_on(void** state) {
 static void slow_rank_work_is_taken(void** state) {
   (void)state;
   const int nenv = 4 * comm.nrank + (comm.nrank > 1), iters = 3;   // uneven shares: uneven caps
-  trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
   rebalance = 0;
   share_work = 0;
   for (steal = 0; steal <= 1; steal++) {
-    trpo_train* t = make(&comm, "Hopper-v4", nenv, 32);
-    trpo_train* ref = comm.rank == 0 ? make(&solo, "Hopper-v4", nenv, 32) : NULL;
-    if (comm.rank == comm.nrank - 1) comm.slow = 8.0;
-    trpo_stats st, sr;
-    double taken = 0;
-    for (int it = 0; it < iters; it++) {
-      trpo_train_iterate(t, &st);
-      if (ref) trpo_train_iterate(ref, &sr);
-      taken += st.env_taken;
-    }
-    comm.slow = 0;
+    double taken, pieces, slow_did;
+    slow_hopper(nenv, iters, &taken, &pieces, &slow_did);
     if (comm.rank == 0) printf("%d rank(s), steal %d: %.0f environment(s) taken in %d iterations\n",
                                comm.nrank, steal, taken, iters);
     if (steal && comm.nrank > 1) assert_true(taken >= iters);
     else assert_true(taken == 0);
-    same_as_one_process(t, ref);
   }
   rebalance = steal = share_work = -1;
 }
@@ -382,24 +395,11 @@ static void slow_rank_work_is_taken(void** state) {
 static void slow_rank_pieces_are_shared(void** state) {
   (void)state;
   const int nenv = 4 * comm.nrank + (comm.nrank > 1), iters = 3;   // uneven shares: uneven caps
-  const int worked = 19;   // the column of TRPO_RANK_COLUMNS
-  trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
   rebalance = 0;
   steal = 0;
   for (share_work = 0; share_work <= 1; share_work++) {
-    trpo_train* t = make(&comm, "Hopper-v4", nenv, 32);
-    trpo_train* ref = comm.rank == 0 ? make(&solo, "Hopper-v4", nenv, 32) : NULL;
-    if (comm.rank == comm.nrank - 1) comm.slow = 8.0;
-    trpo_stats st, sr;
-    double pieces = 0, slow_did = 0;
-    for (int it = 0; it < iters; it++) {
-      trpo_train_iterate(t, &st);
-      if (ref) trpo_train_iterate(ref, &sr);
-      const double* x = trpo_train_rank_times(t);
-      for (int r = 0; r < comm.nrank; r++) pieces += x[(size_t)r * TRPO_RANK_NTIME + worked];
-      slow_did += x[(size_t)(comm.nrank - 1) * TRPO_RANK_NTIME + worked];
-    }
-    comm.slow = 0;
+    double taken, pieces, slow_did;
+    slow_hopper(nenv, iters, &taken, &pieces, &slow_did);
     if (comm.rank == 0)
       printf("%d rank(s), share_work %d: %.0f pieces of other ranks' environments in %d iterations\n",
              comm.nrank, share_work, pieces, iters);
@@ -407,7 +407,6 @@ static void slow_rank_pieces_are_shared(void** state) {
     // products and a line-search candidate) has pieces of the slow rank's environments to take
     if (share_work && comm.nrank > 1) assert_true(pieces >= iters * 4 && slow_did < pieces);
     else assert_true(pieces == 0);
-    same_as_one_process(t, ref);
   }
   rebalance = steal = share_work = -1;
 }
