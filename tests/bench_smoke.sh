@@ -80,21 +80,19 @@ grep -Eq '^median steps/s: rebalance=0 [0-9]+, window 5 [0-9]+ \(ratio [0-9.]+\)
   fail "bench_balance.sh WINDOWS=\"5 1\" did not print the medians of both windows"
 [ "$(grep -Ec '^(0|1/w5|1/w1) +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+  ' "$out")" = 3 ] ||
   fail "bench_balance.sh WINDOWS=\"5 1\" did not print three runs"
-# two steal values: four settings, every median with its ratio to the first
-out=$work/balance3.out
-NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=4 REPEATS=1 STEALS="0 1" CASES=slower \
-  bash "$src/launch/bench_balance.sh" "$build" >"$out" 2>&1 || { cat "$out"; fail "bench_balance.sh STEALS failed"; }
-cat "$out"
-grep -Eq '^median steps/s: 0/s0 [0-9]+, 1/s0 [0-9]+ \(ratio [0-9.]+\), 0/s1 [0-9]+ \(ratio [0-9.]+\), 1/s1 [0-9]+ \(ratio [0-9.]+\)$' "$out" ||
-  fail "bench_balance.sh STEALS=\"0 1\" did not print four medians"
-# two share_work values: the same, labelled /k0 and /k1; the slow rank's pieces are worked on by
-# the other rank only with share_work = 1
-out=$work/balance4.out
-NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=4 REPEATS=1 WORKS="0 1" CASES=slower \
-  bash "$src/launch/bench_balance.sh" "$build" >"$out" 2>&1 || { cat "$out"; fail "bench_balance.sh WORKS failed"; }
-cat "$out"
-grep -Eq '^median steps/s: 0/k0 [0-9]+, 1/k0 [0-9]+ \(ratio [0-9.]+\), 0/k1 [0-9]+ \(ratio [0-9.]+\), 1/k1 [0-9]+ \(ratio [0-9.]+\)$' "$out" ||
-  fail "bench_balance.sh WORKS=\"0 1\" did not print four medians"
+# two steal values, then two share_work values (labelled /sN, /kN): four settings each, every
+# median with its ratio to the first
+for kv in STEALS:s WORKS:k; do
+  var=${kv%%:*} l=${kv#*:}
+  out=$work/balance-$var.out
+  env "$var=0 1" NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=4 REPEATS=1 CASES=slower \
+    bash "$src/launch/bench_balance.sh" "$build" >"$out" 2>&1 || { cat "$out"; fail "bench_balance.sh $var failed"; }
+  cat "$out"
+  grep -Eq "^median steps/s: 0/${l}0 [0-9]+, 1/${l}0 [0-9]+ \(ratio [0-9.]+\), 0/${l}1 [0-9]+ \(ratio [0-9.]+\), 1/${l}1 [0-9]+ \(ratio [0-9.]+\)\$" "$out" ||
+    fail "bench_balance.sh $var=\"0 1\" did not print four medians"
+done
+# the slow rank's pieces are worked on by the other rank only with share_work = 1
+out=$work/balance-WORKS.out
 [ "$(grep -Ec '^[01]/k0 +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9.]+ +0\.0  ' "$out")" = 2 ] ||
   fail "bench_balance.sh WORKS=\"0 1\": pieces worked on for others with share_work = 0"
 
