@@ -14,18 +14,20 @@
 # rebalance=1 (environments move from slow to fast ranks between iterations) alternate REPEATS
 # times; the table gives each run's env steps/s over the measured iterations, wait% (waiting for
 # slower ranks, share of the iteration), the environments moved and the final environments per
-# rank, the environments other ranks sampled for their owners (work sharing, `steal`), then the
-# medians and their ratio. WINDOWS="5 1" runs rebalance=1 once per rebalance_window value (the
+# rank, the steps other ranks sampled for their environments' owners (work sharing, `steal`), then
+# the medians and their ratio. WINDOWS="5 1" runs rebalance=1 once per rebalance_window value (the
 # iterations whose median busy time a decision uses), labelled 1/wN, and gives each one's median
 # and ratio to rebalance=0. STEALS="0 1" runs every setting once per steal value (labels get /sN)
 # and WORKS="0 1" once per share_work value (the ranks share the work after sampling; labels get
-# /kN), and each gives every median with its ratio to the first setting's. The environments
-# others sampled (taken) and the pieces of others' environments worked on after sampling
-# (worked, from ranks.csv) are per iteration.
+# /kN), CHUNKS="128 16" once per steal_steps value (the steps of a chunk of an environment that
+# ranks hand on while sampling; labels get /cN; with steal = 0 only the first), and each gives
+# every median with its ratio to the first setting's. The steps others sampled (taken) and the
+# pieces of others' environments worked on after sampling (worked, from ranks.csv) are per
+# iteration.
 #
 # Usage: launch/bench_balance.sh [BUILD_DIR]        (BUILD_DIR defaults to build/)
 # Environment: NP=2 NENV=16 NSTEPS=128 WARMUP=3 ITERS=12 REPEATS=3 SLOW=2 PERIOD=4 WINDOWS=1
-# STEALS=1 WORKS=1
+# STEALS=1 WORKS=1 CHUNKS= (the config's steal_steps)
 # CASES="time-shared slower moving none" CONFIG=configs/hopper.ini
 # Needs NP cores. About 4 minutes at the defaults on 2 cores, 1.5 more per extra window.
 set -euo pipefail
@@ -46,32 +48,42 @@ windows=${WINDOWS:-1}
 cases=${CASES:-time-shared slower moving none}
 steals=${STEALS:-1}
 works=${WORKS:-1}
+chunks=${CHUNKS:-$(config_value "$config" steal_steps)}
+chunks=${chunks:-16}
 read -ra wins <<<"$windows"
 read -ra stl <<<"$steals"
 read -ra wks <<<"$works"
-# the settings that alternate, REBALANCE:WINDOW:STEAL:WORK: for each share_work and steal value,
-# rebalance=0, then rebalance=1 with each window
+read -ra chk <<<"$chunks"
+# the settings that alternate, REBALANCE:WINDOW:STEAL:WORK:CHUNK: for each share_work, steal and
+# steal_steps value, rebalance=0, then rebalance=1 with each window
 settings=""
 for w in "${wins[@]}"; do
   [[ $w =~ ^[0-9]+$ && $w -ge 1 && $w -le 16 ]] || { echo "bench_balance.sh: WINDOWS: '$w' is not 1..16" >&2; exit 2; }
+done
+for c in "${chk[@]}"; do
+  [[ $c =~ ^[1-9][0-9]*$ ]] || { echo "bench_balance.sh: CHUNKS: '$c' is not a step count" >&2; exit 2; }
 done
 for k in "${wks[@]}"; do
   [[ $k = 0 || $k = 1 ]] || { echo "bench_balance.sh: WORKS: '$k' is not 0 or 1" >&2; exit 2; }
   for x in "${stl[@]}"; do
     [[ $x = 0 || $x = 1 ]] || { echo "bench_balance.sh: STEALS: '$x' is not 0 or 1" >&2; exit 2; }
-    settings="$settings 0:1:$x:$k"
-    for w in "${wins[@]}"; do settings="$settings 1:$w:$x:$k"; done
+    for c in "${chk[@]}"; do
+      settings="$settings 0:1:$x:$k:$c"
+      for w in "${wins[@]}"; do settings="$settings 1:$w:$x:$k:$c"; done
+      [ "$x" = 1 ] || break
+    done
   done
 done
 # a setting's label: 0 or 1 (rebalance), /wN where several windows are compared, /sN where several
-# steal values are, /kN where several share_work values are
+# steal values are, /kN where several share_work values are, /cN where several steal_steps are
 label() {
-  local rb win x k l
-  IFS=: read -r rb win x k <<<"$1"
+  local rb win x k c l
+  IFS=: read -r rb win x k c <<<"$1"
   l=$rb
   [ "$rb" = 0 ] || [ ${#wins[@]} -eq 1 ] || l="$l/w$win"
   [ ${#stl[@]} -eq 1 ] || l="$l/s$x"
   [ ${#wks[@]} -eq 1 ] || l="$l/k$k"
+  [ ${#chk[@]} -eq 1 ] || [ "$x" = 0 ] || l="$l/c$c"
   echo "$l"
 }
 bench_need_cores bench_balance.sh "$np"
@@ -85,12 +97,12 @@ trap cleanup EXIT
 
 # one run: rate wait% moves taken worked shares
 run() {
-  local rb win x k dir=$work/run
-  IFS=: read -r rb win x k <<<"$1"
+  local rb win x k c dir=$work/run
+  IFS=: read -r rb win x k c <<<"$1"
   rm -rf "$dir"
   mpirun -np "$np" --bind-to core --map-by core "$trpo" train "$config" nenv="$nenv" \
     nsteps="$nsteps" total_steps=$((nenv * nsteps * (warmup + iters))) rebalance="$rb" \
-    rebalance_window="$win" steal="$x" share_work="$k" rank_times=1 run_dir="$dir" \
+    rebalance_window="$win" steal="$x" steal_steps="$c" share_work="$k" rank_times=1 run_dir="$dir" \
     checkpoint_every=0 --restart >"$work/out" 2>&1 ||
     { cat "$work/out" >&2; echo "bench_balance.sh: training failed" >&2; exit 1; }
   local shares
@@ -102,7 +114,7 @@ run() {
     $c[FILENAME, "iteration"] == w { s0 = $c[FILENAME, "env_steps"]; w0 = $c[FILENAME, "wall_s"] }
     $c[FILENAME, "iteration"] > w {
       s1 = $c[FILENAME, "env_steps"]; w1 = $c[FILENAME, "wall_s"]; ti += $c[FILENAME, "t_iter"]
-      tw += $c[FILENAME, "t_wait"]; tk += $c[FILENAME, "env_taken"]; n++
+      tw += $c[FILENAME, "t_wait"]; tk += $c[FILENAME, "steps_taken"]; n++
     }
     END { printf "%.0f %.1f %d %.1f %.1f %s\n", (s1 - s0) / (w1 - w0), 100 * tw / ti, mv, tk / n, wk / n, sh }' \
     "$dir/ranks.csv" "$dir/progress.csv"
@@ -138,7 +150,7 @@ for case in $cases; do
       echo "$rate" >>"$work/r$st"
     done
   done
-  if [ ${#stl[@]} -gt 1 ] || [ ${#wks[@]} -gt 1 ]; then
+  if [ ${#stl[@]} -gt 1 ] || [ ${#wks[@]} -gt 1 ] || [ ${#chk[@]} -gt 1 ]; then
     # every setting's median and its ratio to the first setting's
     line="median steps/s:" first=""
     for st in $settings; do
@@ -148,14 +160,14 @@ for case in $cases; do
     done
     echo "$line"
   elif [ ${#wins[@]} -eq 1 ]; then
-    m0=$(median <"$work/r0:1:${stl[0]}:${wks[0]}")
-    m1=$(median <"$work/r1:${wins[0]}:${stl[0]}:${wks[0]}")
+    m0=$(median <"$work/r0:1:${stl[0]}:${wks[0]}:${chk[0]}")
+    m1=$(median <"$work/r1:${wins[0]}:${stl[0]}:${wks[0]}:${chk[0]}")
     awk -v a="$m0" -v b="$m1" 'BEGIN { printf "median steps/s: rebalance=0 %.0f, rebalance=1 %.0f, ratio %.2f\n", a, b, b / a }'
   else
-    m0=$(median <"$work/r0:1:${stl[0]}:${wks[0]}")
+    m0=$(median <"$work/r0:1:${stl[0]}:${wks[0]}:${chk[0]}")
     line="median steps/s: rebalance=0 $(awk -v a="$m0" 'BEGIN { printf "%.0f", a }')"
     for w in "${wins[@]}"; do
-      m=$(median <"$work/r1:$w:${stl[0]}:${wks[0]}")
+      m=$(median <"$work/r1:$w:${stl[0]}:${wks[0]}:${chk[0]}")
       line="$line, window $w $(awk -v a="$m0" -v b="$m" 'BEGIN { printf "%.0f (ratio %.2f)", b, b / a }')"
     done
     echo "$line"

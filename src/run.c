@@ -44,7 +44,7 @@
 static const char* const resumable_keys[] = {"total_steps", "quiet", "checkpoint_every",
                                              "checkpoint_minutes", "keep_checkpoints",
                                              "comm_timing", "comm_nap", "rebalance",
-                                             "rebalance_window", "steal", "share_work",
+                                             "rebalance_window", "steal", "steal_steps", "share_work",
                                              "comm_node_sum", "rank_times", "run_dir", NULL};
 
 typedef struct runctx_ {

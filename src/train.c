@@ -7,8 +7,8 @@
 // shapes that do not depend on the rank count: parameters are bitwise identical on 1 or N ranks.
 //
 // An iteration, as in the paper (section 6, "practical algorithm"):
-//   1. sample T steps of every environment with the current stochastic policy (ranks of a node
-//      that finish early sample others' unstarted environments, "sharing the sampling" below);
+//   1. sample T steps of every environment with the current stochastic policy (the ranks of a node
+//      share it chunk by chunk, "sharing the sampling" below);
 //   2. GAE(gamma, lambda) advantages against the value baseline (Schulman et al. 2016), normalised;
 //   3. g = grad of the surrogate L(theta) = mean(pi_theta(a|s) / pi_old(a|s) * A) at theta_old;
 //   4. s = F^-1 g by conjugate gradient, F the Fisher matrix (+ damping), from products only;
@@ -55,16 +55,15 @@ struct trpo_train_ {
   double* times;                     // every rank's phase times, last iteration (nrank x NTIME)
   int moved;                         // environments that changed rank before this iteration
   // work sharing while sampling (cfg steal; see "sharing the sampling" below)
-  int spare;                         // 1: one more env slot and its rows, for a taken environment
+  int spare;                         // 1: one more env slot, for another rank's environment
   trpo_shm* shm;                     // node-shared blocks, NULL: no sharing
   char** blk;                        // every rank's block on this node, NULL elsewhere (nrank)
   int capg;                          // most environments any rank holds (the blocks' layout)
-  size_t slot_doubles;               // one delivered environment in a block's inbox
-  int nslot;                         // inbox slots: environments others may take from this rank
+  size_t rec_off;                    // bytes before a block's environment records
+  int chunk;                         // steps of a chunk (steal_steps, at most T)
   uint32_t epoch;                    // sampling phases so far (the blocks' tag; never 0)
-  unsigned char* mine;               // which local environments this rank sampled itself (cap)
   int share_all;                     // 1: every rank shares its node with another (all share)
-  int taken, given;                  // environments this rank sampled for others / others for it
+  long taken, given;                 // steps this rank sampled for others / others sampled for it
   // sharing the work after sampling (cfg share_work; see "sharing the work" below)
   char* rowmem;                      // this rank's row block when it is private (else NULL)
   trpo_shm* rshm;                    // the node-shared row blocks, NULL: private
@@ -177,7 +176,7 @@ _Static_assert(NTIME == TRPO_RANK_NTIME, "TRPO_RANK_COLUMNS and the times gather
 #define S_FAULTS 10      // simulator faults during sampling
 #define S_BAD 11         // rows whose advantage statistics are not finite (or out of range)
 #define S_OBSBAD 12      // rows whose observation sums are not finite (or out of range)
-#define S_TAKEN 13       // environments sampled by another rank than their owner (sharing)
+#define S_TAKEN 13       // steps sampled by another rank than their environment's owner (steal)
 #define NSCALAR 14
 #define S_OBS NSCALAR    // sum (o - mean), then sum (o - mean)^2: 2 x nobs
 
@@ -201,6 +200,7 @@ static double value1(trpo_train* t, const double* raw_obs) {
 static void make_items(trpo_train* t);
 static void share_make(trpo_train* t);
 static void rows_make(trpo_train* t);
+static void* at(const trpo_train* t, int r, const void* p);
 static void pack_env(trpo_train* t, int i, double* p);
 static void unpack_env(trpo_train* t, int i, const double* p);
 
@@ -350,7 +350,6 @@ void trpo_train_free(trpo_train* t) {
   trpo_alloc_free(t->node);
   trpo_alloc_free(t->nodew);
   trpo_alloc_free(t->blk);
-  trpo_alloc_free(t->mine);
   trpo_envs_free(t->envs);
   trpo_normalizer_free(&t->norm);
   trpo_adam_free(&t->adam);
@@ -377,43 +376,51 @@ void trpo_train_free(trpo_train* t) {
 // some of them sampled by other ranks of the node: share_sample below). Episode statistics go into
 // t->fxs slots S_EP..: [episodes, sum return, sum return^2, sum length].
 
-// one environment's segment: env slot i's T steps into rows [i*T, (i+1)*T)
-static void sample_env(trpo_train* t, int i) {
+// steps [s0, s1) of one environment's segment: its state in env slot k, its rows those of rank
+// r's environment i from row i*T + s0 (r's row block, which the node maps; r = this rank: its own)
+static void sample_steps(trpo_train* t, int k, int r, int i, int s0, int s1) {
   const int nobs = t->nobs, T = t->T, nad = t->nactdim;
   const double lo = t->info.act_lo, hi = t->info.act_hi;
   double dist[t->ndist], a_env[nad > 0 ? nad : 1], next[nobs];
   double t0 = trpo_time_now();
-  double* cur = t->cur_obs + (size_t)i * nobs;
-  for (int s = 0; s < T; s++) {
+  double* obs = at(t, r, t->obs);
+  double* nobs_b = at(t, r, t->nobs_b);
+  double* act = at(t, r, t->act);
+  double* rew = at(t, r, t->rew);
+  int* flags = at(t, r, t->flags);
+  double* final_obs = at(t, r, t->final_obs);
+  double* cur = t->cur_obs + (size_t)k * nobs;
+  for (int s = s0; s < s1; s++) {
     int row = i * T + s;
-    double* o = t->obs + (size_t)row * nobs;
-    double* a = t->act + (size_t)row * nad;
+    double* o = obs + (size_t)row * nobs;
+    double* x = nobs_b + (size_t)row * nobs;
+    double* a = act + (size_t)row * nad;
     // act: pi(.|normalise(s)) from the one-row reference forward, sampled from the env's stream
     memcpy(o, cur, sizeof(double) * nobs);
-    trpo_normalizer_apply(&t->norm, t->nobs_b + (size_t)row * nobs, o, 1);
-    trpo_policy_dist(&t->pol, t->theta, &t->one, dist, t->nobs_b + (size_t)row * nobs, 1);
-    trpo_policy_sample(&t->pol, dist, &t->rng_act[i], a);
+    trpo_normalizer_apply(&t->norm, x, o, 1);
+    trpo_policy_dist(&t->pol, t->theta, &t->one, dist, x, 1);
+    trpo_policy_sample(&t->pol, dist, &t->rng_act[k], a);
     // the env gets the action clipped to its Box; the batch keeps the sample itself
-    for (int k = 0; k < nad; k++)
-      a_env[k] = (!t->info.discrete && t->cfg.clip_actions) ? fmin(hi, fmax(lo, a[k])) : a[k];
-    double r = 0;
-    int f = trpo_envs_step(t->envs, i, next, &r, a_env);
-    t->rew[row] = r;
-    t->flags[row] = f;
-    t->ep_ret[i] += r;
-    t->ep_len[i] += 1;
+    for (int q = 0; q < nad; q++)
+      a_env[q] = (!t->info.discrete && t->cfg.clip_actions) ? fmin(hi, fmax(lo, a[q])) : a[q];
+    double rw = 0;
+    int f = trpo_envs_step(t->envs, k, next, &rw, a_env);
+    rew[row] = rw;
+    flags[row] = f;
+    t->ep_ret[k] += rw;
+    t->ep_len[k] += 1;
     // an episode ended: record it, keep the true final observation, reset
     if (f & (TRPO_ENV_TERMINATED | TRPO_ENV_TRUNCATED)) {
-      double ep[4] = {1, t->ep_ret[i], t->ep_ret[i] * t->ep_ret[i], t->ep_len[i]};
+      double ep[4] = {1, t->ep_ret[k], t->ep_ret[k] * t->ep_ret[k], t->ep_len[k]};
       trpo_fxsum_add_range(&t->fxs, S_EP, 4, ep);
-      t->ep_ret[i] = t->ep_len[i] = 0;
-      memcpy(t->final_obs + (size_t)row * nobs, next, sizeof(double) * nobs);
-      trpo_envs_reset(t->envs, i, cur);
+      t->ep_ret[k] = t->ep_len[k] = 0;
+      memcpy(final_obs + (size_t)row * nobs, next, sizeof(double) * nobs);
+      trpo_envs_reset(t->envs, k, cur);
     } else {
       memcpy(cur, next, sizeof(double) * nobs);
     }
   }
-  memcpy(t->boot_obs + (size_t)i * nobs, cur, sizeof(double) * nobs);
+  if (s1 == T) memcpy((double*)at(t, r, t->boot_obs) + (size_t)i * nobs, cur, sizeof(double) * nobs);
   if (t->comm->slow > 1) {
     // benchmarks: a slower core samples slower, so that the others can take its environments;
     // the collective after sampling then stretches only the work since (src/comm.c enter)
@@ -430,7 +437,7 @@ static void sample(trpo_train* t) {
     share_sample(t);
     return;
   }
-  for (int i = 0; i < t->nenv; i++) sample_env(t, i);
+  for (int i = 0; i < t->nenv; i++) sample_steps(t, i, t->comm->rank, i, 0, t->T);
 }
 
 //---------------------------------- sharing the work -----------------------------------------------
@@ -447,18 +454,19 @@ static void sample(trpo_train* t) {
 // The block opens with one claim word per rank (a line of its own): wtag << 32 | next, wtag the
 // phases so far (the same on every rank, as every rank runs the same phases), next the next
 // environment of the owner not started. The owner opens its word when its rows are ready for the
-// phase (after sampling: once delivered); a rank that finds a peer not opened yet polls, since
-// the peer cannot be in the last phase's reduction without it. Without sharing (share_work = 0,
-// one rank, or alone on its node) the block is private and a rank works on its own in order.
+// phase (after sampling: once its environments' last chunks are in); a rank that finds a peer not
+// opened yet polls, since the peer cannot be in the last phase's reduction without it. Without
+// sharing (share_work = 0, one rank, or alone on its node) a rank works on its own in order; the
+// block is then private unless the sampling is shared (steal), which writes into owners' blocks.
 
 #define WORK_HEAD 128       // bytes before the arrays: the claim word, then the owner's test faults
 #define SHARE_SPIN 2e-4     // seconds a rank waiting for a peer (here and while sampling) polls
 #define SHARE_NAP_NS 20000  // busily, then between naps of this many ns (it may share its core)
 
 // the row block's arrays, in order: where each pointer goes and how many bytes it takes. The same
-// layout on every rank: room for the most environments any rank may hold (capg) and the spare slot
+// layout on every rank: room for the most environments any rank may hold (capg)
 static int rows_layout(trpo_train* t, void*** ptr, size_t* bytes) {
-  const size_t ne = (size_t)t->capg + t->spare, nl = ne * t->T, nobs = t->nobs;
+  const size_t ne = (size_t)t->capg, nl = ne * t->T, nobs = t->nobs;
   int n = 0;
 #define ROWS(p, size) (ptr[n] = (void**)&(p), bytes[n++] = (size))
   ROWS(t->obs, nl * nobs * sizeof(double));
@@ -491,10 +499,10 @@ static void rows_make(trpo_train* t) {
   for (int k = 0; k < n; k++) total += (bytes[k] + 63) / 64 * 64;
   t->rbase = A(R, sizeof(char*));
   char* mine;
-  if (t->cfg.share_work && R > 1) {
+  if ((t->cfg.share_work || t->cfg.steal) && R > 1) {
     t->rshm = trpo_comm_shm_make(t->comm, total, (void**)t->rbase,
-                                 "sharing the work after sampling within a node",
-                                 "share_work = 0 turns the sharing off");
+                                 "sharing the sampling and the work after it within a node",
+                                 "share_work = 0 and steal = 0 turn the sharing off");
     mine = t->rbase[me];
   } else {
     mine = t->rowmem = A(total, 1);
@@ -507,8 +515,8 @@ static void rows_make(trpo_train* t) {
   }
   int peers = 0;
   for (int r = 0; r < R; r++) peers += r != me && t->rbase[r];
-  t->wshare = peers > 0;
-  if (t->rshm) {
+  t->wshare = t->cfg.share_work && peers > 0;
+  if (t->rshm && t->cfg.share_work) {
     int alone[1] = {!peers};
     trpo_comm_max_int(t->comm, alone, 1);
     t->work_all = !alone[0];
@@ -595,7 +603,7 @@ static int work_next1(trpo_train* t, envview* e);
 
 static int work_next(trpo_train* t, envview* e) {
   if (!(t->comm->slow > 1)) return work_next1(t, e);
-  // benchmarks: a slower core works slower on each piece (as sample_env), so that the others can
+  // benchmarks: a slower core works slower on each piece (as sample_steps), so that the others can
   // take its environments; the collective after the phase then stretches only the work since
   if (t->wt0 > 0) {
     trpo_time_spin((trpo_time_now() - t->wt0) * (t->comm->slow - 1));
@@ -1038,7 +1046,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   st->ls_rejected = ok && !accepted;
   st->sim_faults = t->sc[S_FAULTS];
   st->env_moves = (double)t->moved;
-  st->env_taken = t->sc[S_TAKEN];
+  st->steps_taken = t->sc[S_TAKEN];
   t->moved = 0;
   st->t_sample = tm[T_SAMPLE];
   st->t_grad = tm[T_GRAD];
@@ -1345,7 +1353,7 @@ int trpo_train_rebalance(trpo_train* t) {
   // does the sampling where every rank also shares that (steal). On one node the balancer then
   // keeps the split it has; between nodes it moves environments to the faster one. Where every
   // rank shares the sampling but not the work after it, the sampling phase ends at about the same
-  // time on every rank whatever the shares (its waits for deliveries are part of it), so only the
+  // time on every rank whatever the shares (its waits for the last chunks are part of it), so only the
   // work after it, which follows the rows a rank holds, decides; with no sharing, all of the
   // rank's work does
   if (t->work_all) {
@@ -1388,46 +1396,51 @@ int trpo_train_rebalance(trpo_train* t) {
 //---------------------------------- sharing the sampling -----------------------------------------
 // Load balancing moves environments between iterations, from speeds measured in the past; a core
 // that turns slow in the middle of an iteration still holds everyone up (on the 16-core machine
-// the slow cores changed every few iterations). So within the sampling phase, a rank that has
-// sampled its own environments takes environments that a slower rank on its node has not started:
-// it loads the environment's state at the start of the iteration into its spare slot, samples its
-// segment exactly as the owner would (the same code, parameters, normaliser and streams, so the
-// same bits), and delivers the rows and the end state to the owner, who then holds them as if it
-// had sampled them; only the episode and fault counts stay with the taker, and they are exact sums
-// across ranks. Nothing after sampling changes. The ranks of a node share one block each (MPI
-// shared memory, src/comm.c), read and written without the owner entering MPI:
-//   claim  (64-bit) epoch << 32 | given << 16 | next: the next environment not started, and how
-//          many others took; a claim is one compare-and-swap, by the owner or a taker
-//   done   (64-bit) epoch << 32 | environments delivered to this rank
-//   start  this rank's environment records at the start of the sampling (cap x envrec)
-//   inbox  nslot delivered environments: index, end record, bootstrap observation, rows (at most
-//          SHARE_INBOX_BYTES, at least one slot: Hopper's 128 steps take about 40 KB a slot)
-// The epoch (sampling phases so far, the same on every rank) tells this iteration's values from
-// the last one's, so blocks need no reset and no collective. Ranks on other nodes share nothing.
+// the slow cores changed every few iterations, and cores differed 1.6-1.8x in speed). So the
+// ranks of a node share the sampling chunk by chunk: an environment's segment is K chunks of
+// steal_steps steps, and between two chunks any rank of the node may go on with it. A free rank
+// takes the next chunk of its own environment with the most chunks left that nobody is running,
+// else of the node's environment with the most left (ties: the lower rank and index); so the
+// environments advance level, and until the last chunks every rank has one to run (a whole
+// environment at a time left up to one segment's idling at the end, 4 environments per rank made
+// that a quarter of the phase; bench_replay "sampling: level"). A chunk is sampled exactly as the
+// owner would (the same code, parameters, normaliser and streams: the same bits): the rank loads
+// the environment's record into its own slot (an owner's environment) or its spare slot, writes
+// the rows straight into the owner's row block (mapped by the node, see "sharing the work"), and
+// stores the record back for whoever runs the next chunk. A rank that ran the last chunk itself
+// keeps the state and skips the load. Once no chunk is left to take, the owner waits for its
+// environments' last chunks and loads the records that others left. Only the episode and fault
+// counts stay with the taker, and they are exact sums across ranks. Nothing after sampling
+// changes. The ranks of a node share one block each (MPI shared memory, src/comm.c):
+//   words    (64-bit) one per environment: epoch << 32 | chunks done << 16 | running << 15 | the
+//            rank that ran the last chunk (a claim is one compare-and-swap of this word)
+//   records  each environment's record (cap x envrec) after its last chunk
+// The epoch (sampling phases so far, the same on every rank) tells this iteration's words from
+// the last one's, so blocks need no reset and no collective; a rank finding a peer's words not yet
+// at this epoch polls, since the peer will open them. Ranks on other nodes share nothing.
 
-#define SHARE_HEAD 128                 // bytes before the start records (claim, done; two lines)
-#define SHARE_INBOX_BYTES (16L << 20)  // at most this much inbox per rank (a node's ranks' blocks
-                                       // live in its shared memory, /dev/shm or /tmp)
+#define W_MAKE(ep, done, run, last) \
+  ((uint64_t)(ep) << 32 | (uint64_t)(done) << 16 | (uint64_t)(run) << 15 | (uint64_t)(last))
+#define W_EPOCH(v) ((uint32_t)((v) >> 32))
+#define W_DONE(v) ((int)(((v) >> 16) & 0xffff))
+#define W_RUN(v) ((int)(((v) >> 15) & 1))
+#define W_LAST(v) ((int)((v) & 0x7fff))
 
-static uint64_t* share_claim(const trpo_train* t, int r) { return (uint64_t*)t->blk[r]; }
-static uint64_t* share_done(const trpo_train* t, int r) { return (uint64_t*)(t->blk[r] + 64); }
-static double* share_start(const trpo_train* t, int r) { return (double*)(t->blk[r] + SHARE_HEAD); }
-static double* share_slot(const trpo_train* t, int r, int k) {
-  return share_start(t, r) + (size_t)t->capg * t->envrec + (size_t)k * t->slot_doubles;
+static uint64_t* share_word(const trpo_train* t, int r, int i) { return (uint64_t*)t->blk[r] + i; }
+static double* share_rec(const trpo_train* t, int r, int i) {
+  return (double*)(t->blk[r] + t->rec_off) + (size_t)i * t->envrec;
 }
 
 static void share_make(trpo_train* t) {
-  const int R = t->comm->nrank, T = t->T, nobs = t->nobs;
-  // the same layout on every rank (capg, rows_make)
-  // index, end record, bootstrap observation; rows: obs, normalised obs, action, reward, flags,
-  // final observation
-  t->slot_doubles = 1 + (size_t)t->envrec + nobs + (size_t)T * (3 * nobs + t->nactdim + 2);
-  long fit = SHARE_INBOX_BYTES / (long)(t->slot_doubles * sizeof(double));
-  t->nslot = (int)(fit < 1 ? 1 : fit < t->capg ? fit : t->capg);
-  if (t->capg >= 0xffff || t->nslot >= 0xffff) return;   // beyond the claim word's fields: no sharing
-  size_t bytes = SHARE_HEAD + sizeof(double) * ((size_t)t->capg * t->envrec + t->nslot * t->slot_doubles);
+  const int R = t->comm->nrank, T = t->T;
+  // chunks: steal_steps steps, at most 0xffff of them (the word's field)
+  t->chunk = t->cfg.steal_steps < T ? t->cfg.steal_steps : T;
+  if ((T + t->chunk - 1) / t->chunk > 0xffff) t->chunk = (T + 0xfffe) / 0xffff;
+  if (R > 0x7fff) return;   // beyond the word's rank field: no sharing
+  // the same layout on every rank (capg, rows_make); sharing needs the node-mapped row blocks
+  t->rec_off = ((size_t)t->capg * sizeof(uint64_t) + 63) / 64 * 64;
+  size_t bytes = t->rec_off + sizeof(double) * (size_t)t->capg * t->envrec;
   t->blk = A(R, sizeof(char*));
-  t->mine = A(t->cap, 1);
   t->shm = trpo_comm_shm_make(t->comm, bytes, (void**)t->blk, "sharing the sampling within a node",
                               "steal = 0 turns the sharing off");
   // alone on its node: nothing to share with
@@ -1440,132 +1453,81 @@ static void share_make(trpo_train* t) {
   t->share_all = !alone[0];
 }
 
-// claim the next unstarted environment of rank r in this epoch: its local index, and in *slot the
-// inbox slot a taker delivers it to; -1 when none is left (or r may give no more), and then
-// *pending = 1 if r has not started this epoch's sampling yet
-static int share_claim_one(trpo_train* t, int r, uint32_t epoch, int* slot, int* pending) {
-  uint64_t* c = share_claim(t, r);
-  const int own = r == t->comm->rank;
-  uint64_t v = __atomic_load_n(c, __ATOMIC_ACQUIRE);
-  for (;;) {
-    if ((uint32_t)(v >> 32) != epoch) {
+// rank r's environment with the most chunks left that nobody runs, if it has more left than *left
+// (then *bi, *bv: its index and word); *pending = 1 if r has not opened this epoch's words yet
+static void share_scan(const trpo_train* t, int r, uint32_t ep, int K, int* bi, uint64_t* bv,
+                       int* left, int* pending) {
+  for (int i = 0; i < t->share[r]; i++) {
+    uint64_t v = __atomic_load_n(share_word(t, r, i), __ATOMIC_ACQUIRE);
+    if (W_EPOCH(v) != ep) {
       *pending = 1;
-      return -1;
+      return;
     }
-    int next = (int)(v & 0xffff), given = (int)((v >> 16) & 0xffff);
-    if (next >= t->share[r] || (!own && given >= t->nslot)) return -1;
-    uint64_t w = v + 1 + (own ? 0 : (uint64_t)1 << 16);
-    if (__atomic_compare_exchange_n(c, &v, w, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      *slot = given;
-      return next;
-    }
+    if (!W_RUN(v) && K - W_DONE(v) > *left) *left = K - W_DONE(v), *bi = i, *bv = v;
   }
-}
-
-// sample rank r's environment i in the spare slot and deliver it to r's inbox slot k
-static void share_take(trpo_train* t, int r, int i, int k) {
-  const int S = t->cap, T = t->T, nobs = t->nobs, nad = t->nactdim, rec = t->envrec;
-  unpack_env(t, S, share_start(t, r) + (size_t)i * rec);
-  sample_env(t, S);
-  double* d = share_slot(t, r, k);
-  d[0] = i;
-  pack_env(t, S, d + 1);
-  d += 1 + rec;
-  memcpy(d, t->boot_obs + (size_t)S * nobs, sizeof(double) * nobs);
-  d += nobs;
-  const size_t row0 = (size_t)S * T;
-  memcpy(d, t->obs + row0 * nobs, sizeof(double) * T * nobs);
-  d += (size_t)T * nobs;
-  memcpy(d, t->nobs_b + row0 * nobs, sizeof(double) * T * nobs);
-  d += (size_t)T * nobs;
-  memcpy(d, t->act + row0 * nad, sizeof(double) * T * nad);
-  d += (size_t)T * nad;
-  memcpy(d, t->rew + row0, sizeof(double) * T);
-  d += T;
-  for (int s = 0; s < T; s++) d[s] = t->flags[row0 + s];
-  d += T;
-  memcpy(d, t->final_obs + row0 * nobs, sizeof(double) * T * nobs);
-  __atomic_add_fetch(share_done(t, r), 1, __ATOMIC_RELEASE);
-}
-
-// this rank's inbox slot k -> the environment it holds, as if sampled here
-static void share_receive(trpo_train* t, int k) {
-  const int T = t->T, nobs = t->nobs, nad = t->nactdim, rec = t->envrec;
-  const double* d = share_slot(t, t->comm->rank, k);
-  int i = (int)d[0];
-  TRPO_CHECK(i >= 0 && i < t->nenv && !t->mine[i]);
-  unpack_env(t, i, d + 1);
-  d += 1 + rec;
-  memcpy(t->boot_obs + (size_t)i * nobs, d, sizeof(double) * nobs);
-  d += nobs;
-  const size_t row0 = (size_t)i * T;
-  memcpy(t->obs + row0 * nobs, d, sizeof(double) * T * nobs);
-  d += (size_t)T * nobs;
-  memcpy(t->nobs_b + row0 * nobs, d, sizeof(double) * T * nobs);
-  d += (size_t)T * nobs;
-  memcpy(t->act + row0 * nad, d, sizeof(double) * T * nad);
-  d += (size_t)T * nad;
-  memcpy(t->rew + row0, d, sizeof(double) * T);
-  d += T;
-  for (int s = 0; s < T; s++) t->flags[row0 + s] = (int)d[s];
-  d += T;
-  memcpy(t->final_obs + row0 * nobs, d, sizeof(double) * T * nobs);
 }
 
 static void share_sample(trpo_train* t) {
-  const int R = t->comm->nrank, me = t->comm->rank, rec = t->envrec;
+  const int R = t->comm->nrank, me = t->comm->rank, T = t->T, L = t->chunk, S = t->cap;
+  const int K = (T + L - 1) / L;
   if (++t->epoch == 0) t->epoch = 1;
   const uint32_t ep = t->epoch;
-  // this epoch's start records, then the counters that open them to the node
-  for (int i = 0; i < t->nenv; i++) pack_env(t, i, share_start(t, me) + (size_t)i * rec);
-  __atomic_store_n(share_done(t, me), (uint64_t)ep << 32, __ATOMIC_RELAXED);
-  __atomic_store_n(share_claim(t, me), (uint64_t)ep << 32, __ATOMIC_RELEASE);
-  // own environments, in order, while any are left
-  memset(t->mine, 0, (size_t)t->nenv);
-  int own = 0, k, pending = 0, i;
-  while ((i = share_claim_one(t, me, ep, &k, &pending)) >= 0) {
-    sample_env(t, i);
-    t->mine[i] = 1;
-    own++;
+  // this epoch's start records, each opened to the node by its word
+  for (int i = 0; i < t->nenv; i++) {
+    pack_env(t, i, share_rec(t, me, i));
+    __atomic_store_n(share_word(t, me, i), W_MAKE(ep, 0, 0, me), __ATOMIC_RELEASE);
   }
-  // then those of the rank with the most left, until no rank on the node has any
-  t->taken = 0;
-  double t0 = trpo_time_now();
+  int held_r = -1, held_i = -1;   // the environment in the spare slot, as this rank left it
+  long own = 0, taken = 0;        // steps sampled of own environments, of others'
+  double t0 = 0;
   for (;;) {
-    int best = -1, most = 0;
-    pending = 0;
-    for (int r = 0; r < R; r++) {
-      if (r == me || !t->blk[r]) continue;
-      uint64_t v = __atomic_load_n(share_claim(t, r), __ATOMIC_ACQUIRE);
-      if ((uint32_t)(v >> 32) != ep) {
-        pending = 1;
-        continue;
+    // a chunk: of an own environment, else of the node's with the most left
+    int br = me, bi = -1, left = 0, pending = 0;
+    uint64_t v = 0;
+    share_scan(t, me, ep, K, &bi, &v, &left, &pending);
+    if (bi < 0) {
+      for (int r = 0; r < R; r++) {
+        if (r == me || !t->blk[r]) continue;
+        int i0 = bi;
+        share_scan(t, r, ep, K, &bi, &v, &left, &pending);
+        if (bi != i0) br = r;
       }
-      int left = t->share[r] - (int)(v & 0xffff);
-      if ((int)((v >> 16) & 0xffff) >= t->nslot) left = 0;
-      if (left > most) most = left, best = r;
     }
-    if (best < 0) {
+    if (bi < 0) {
       if (!pending) break;
       // a rank that has not started this sampling yet (it is still leaving the last iteration)
+      if (t0 == 0) t0 = trpo_time_now();
       if (trpo_time_now() - t0 >= SHARE_SPIN) trpo_time_nap(SHARE_NAP_NS);
       continue;
     }
-    int p = 0;
-    if ((i = share_claim_one(t, best, ep, &k, &p)) >= 0) {
-      share_take(t, best, i, k);
-      t->taken++;
-    }
+    t0 = 0;
+    const int done = W_DONE(v);
+    if (!__atomic_compare_exchange_n(share_word(t, br, bi), &v, W_MAKE(ep, done, 1, me), 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+      continue;   // another rank claimed it first
+    // the state in: an own environment in its slot, another's in the spare slot
+    const int k = br == me ? bi : S;
+    if (!(W_LAST(v) == me && (br == me || (held_r == br && held_i == bi))))
+      unpack_env(t, k, share_rec(t, br, bi));
+    if (br != me) held_r = br, held_i = bi;
+    const int s0 = done * L, s1 = s0 + L < T ? s0 + L : T;
+    sample_steps(t, k, br, bi, s0, s1);
+    if (br == me) own += s1 - s0;
+    else taken += s1 - s0;
+    // the state out for whoever runs the next chunk (an owner's last chunk stays in its slot)
+    if (br != me || done + 1 < K) pack_env(t, k, share_rec(t, br, bi));
+    __atomic_store_n(share_word(t, br, bi), W_MAKE(ep, done + 1, 0, me), __ATOMIC_RELEASE);
   }
-  // the environments others took, once delivered
-  t->given = t->nenv - own;
-  if (t->given > 0) {
-    const uint64_t want = (uint64_t)ep << 32 | (uint64_t)t->given;
+  // own environments others ran last, once their last chunks are in
+  for (int i = 0; i < t->nenv; i++) {
+    uint64_t v;
     t0 = trpo_time_now();
-    while (__atomic_load_n(share_done(t, me), __ATOMIC_ACQUIRE) != want)
+    while (W_DONE(v = __atomic_load_n(share_word(t, me, i), __ATOMIC_ACQUIRE)) < K)
       if (trpo_time_now() - t0 >= SHARE_SPIN) trpo_time_nap(SHARE_NAP_NS);
-    for (k = 0; k < t->given; k++) share_receive(t, k);
+    if (W_LAST(v) != me) unpack_env(t, i, share_rec(t, me, i));
   }
+  t->taken = taken;
+  t->given = (long)t->nenv * T - own;
 }
 
 //---------------------------------- evaluation -----------------------------------------------------

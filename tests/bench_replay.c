@@ -16,11 +16,18 @@
 //             in) for H = 5, 3 and 1; and an oracle that splits every iteration by its own c_r;
 //             an iteration takes max_r share_r * c_r.
 //   sampling  c_r = t_sample / nenv: even split, balancing with H = 5 and 1, and sharing the
-//             sampling from the even split: each rank samples its own environments in order,
-//             then takes the next unstarted one of the rank with the most left, at its own speed
-//             (src/train.c share_sample), until none is left; the phase ends with the last. And
-//             sharing by earliest finish (not in src/train.c: it gained 2 points): a free rank
-//             starts one only if it is among the U ranks (U left) that would finish one soonest.
+//             sampling from the even split in whole environments (the policy before steal_steps):
+//             each rank samples its own environments in order, then takes the next unstarted one
+//             of the rank with the most left, at its own speed, until none is left; the phase ends
+//             with the last. Sharing by earliest finish (never built: it gained 2 points): a free
+//             rank starts one only if it is among the U ranks (U left) that would finish one
+//             soonest. Handoffs (never built): whole environments as above, each of K chunks, and
+//             once none is unstarted a free rank takes over the running environment that would
+//             finish last, if it would finish it sooner, at the holder's next chunk boundary.
+//             Level (src/train.c share_sample, K = nsteps / steal_steps): each environment is K
+//             chunks, and a free rank runs the next chunk of its own environment with the most
+//             chunks left that nobody runs, else of the node's environment with the most left; a
+//             chunk of an environment another rank ran last costs HANDOFF_S more.
 //             With sharing, the split does not matter here (equal environments: the same
 //             schedule from any split), so balancing plus sharing is not a row of its own.
 //   after     c_r = (t_busy - t_sample) / nenv, the work after sampling: even split, balancing
@@ -29,9 +36,11 @@
 //             most left; every phase has one piece per environment and the same proportions, so
 //             the phases' schedules add up to that of one). The model takes a rank's speed as
 //             constant through the iteration's work after sampling.
-//   iteration the two phases in turn: sharing the sampling with the work after it balanced from
-//             the last iteration (build 1c9fb48), and sharing both (share_work); the added-up
-//             rate is that of each phase's added-up rate in turn.
+//   iteration the two phases in turn: sharing the sampling in whole environments with the work
+//             after it balanced from the last iteration (build 1c9fb48); sharing both, the
+//             sampling in whole environments (build b38fd25); and sharing both, the sampling level
+//             in 8 chunks (steal_steps 16 at Hopper's 128 steps); the added-up rate is that of
+//             each phase's added-up rate in turn.
 // The replay assumes a rank's speed per environment does not depend on which environments it
 // holds. Prints one line per file and policy medians over the files (all, and by environments
 // per rank), then how the ranks' speeds behave in each file: the median over iterations of the
@@ -51,6 +60,9 @@
 
 #define MAXR 256
 #define MAXIT 4096
+#define HANDOFF_S 3e-5   // seconds a chunk of an environment another rank ran last costs more: its
+                         // record out and in took 0.12 us for Hopper on the 2-core machine, in
+                         // cache; the rest is a margin for the caches
 
 typedef struct {
   int R, nit, N;
@@ -202,6 +214,103 @@ static double shared(const int* share, const double* c, int R, int eft) {
   return end;
 }
 
+// sharing with handoffs: as shared(), and each environment's segment is K chunks; once no
+// environment is left unstarted, a free rank asks for the running environment that would finish
+// last, if it would finish it sooner itself, and takes it over at the holder's next chunk
+// boundary (the holder is then free and does the same). ov: seconds per chunk a handoff costs
+static double handoff(const int* share, const double* c, int R, int K, double ov) {
+  enum { MAXE = 4096 };
+  static int rem[MAXE], req[MAXE], own[MAXE];
+  double t[MAXR], end = 0;
+  int cur[MAXR], state[MAXR], next[MAXR], first[MAXR], n = 0;   // state 0 ready, 1 waiting, 2 done
+  for (int r = 0; r < R; r++) {
+    first[r] = n, next[r] = 0, t[r] = 0, cur[r] = -1, state[r] = 0;
+    for (int i = 0; i < share[r] && n < MAXE; i++) own[n] = r, rem[n] = K, req[n] = -1, n++;
+  }
+  for (;;) {
+    int r = -1;
+    for (int q = 0; q < R; q++)
+      if (state[q] == 0 && (r < 0 || t[q] < t[r])) r = q;
+    if (r < 0) break;
+    int e = cur[r];
+    if (e >= 0) {   // a chunk ended
+      if (--rem[e] == 0) {
+        cur[r] = -1;
+      } else if (req[e] >= 0) {
+        int q = req[e];
+        req[e] = -1, cur[q] = e, state[q] = 0, t[q] = t[r] + ov + c[q] / K;
+        cur[r] = -1;
+      } else {
+        t[r] += c[r] / K;
+        continue;
+      }
+    }
+    // free: own unstarted, then the rank with the most unstarted
+    int from = next[r] < share[r] ? r : -1;
+    if (from < 0) {
+      int most = 0;
+      for (int q = 0; q < R; q++)
+        if (share[q] - next[q] > most) most = share[q] - next[q], from = q;
+    }
+    if (from >= 0) {
+      cur[r] = first[from] + next[from]++;
+      t[r] += c[r] / K;
+      continue;
+    }
+    // the running environment that would finish last, if this rank would finish it sooner
+    int best = -1;
+    double late = 0;
+    for (int h = 0; h < R; h++) {
+      int x = cur[h];
+      if (h == r || x < 0 || req[x] >= 0 || rem[x] < 2) continue;
+      double fh = t[h] + (rem[x] - 1) * c[h] / K, fr = fmax(t[h], t[r]) + ov + (rem[x] - 1) * c[r] / K;
+      if (fr < fh && fh > late) late = fh, best = x;
+    }
+    if (best >= 0) {
+      req[best] = r, state[r] = 1;
+      continue;
+    }
+    state[r] = 2;
+    end = fmax(end, t[r]);
+  }
+  (void)own;
+  return end;
+}
+
+// sharing chunk by chunk: each environment's segment is K chunks, and its state is handed on
+// between chunks. A free rank runs the next chunk of its own environment with the most chunks left
+// that nobody runs, else that of any environment of the node (the most left; ties: the lower
+// index); a chunk of an environment another rank ran last costs ov more (its state in)
+static double level(const int* share, const double* c, int R, int K, double ov) {
+  enum { MAXE = 4096 };
+  static int rem[MAXE], run[MAXE], last[MAXE], own[MAXE];
+  double t[MAXR], end = 0;
+  int cur[MAXR], n = 0;
+  for (int r = 0; r < R; r++) {
+    t[r] = 0, cur[r] = -1;
+    for (int i = 0; i < share[r] && n < MAXE; i++) own[n] = r, last[n] = r, rem[n] = K, run[n] = 0, n++;
+  }
+  for (;;) {
+    int r = -1;
+    for (int q = 0; q < R; q++)
+      if (t[q] >= 0 && (r < 0 || t[q] < t[r])) r = q;
+    if (r < 0) break;
+    if (cur[r] >= 0) rem[cur[r]]--, run[cur[r]] = 0, cur[r] = -1;
+    int best = -1;
+    for (int pass = 0; pass < 2 && best < 0; pass++)
+      for (int e = 0; e < n; e++)
+        if (!run[e] && rem[e] > 0 && (pass || own[e] == r) && (best < 0 || rem[e] > rem[best])) best = e;
+    if (best < 0) {
+      end = fmax(end, t[r]);
+      t[r] = -1;
+      continue;
+    }
+    t[r] += c[r] / K + (last[best] != r ? ov : 0);
+    run[best] = 1, last[best] = r, cur[r] = best;
+  }
+  return end;
+}
+
 // the even split of the trace's environments into share; returns the most a rank may hold under
 // load balancing (twice the even share, as src/train.c)
 static int even_split(const trace* t, int* share) {
@@ -211,6 +320,14 @@ static int even_split(const trace* t, int* share) {
     trpo_shard_range(N, r, R, &b, &share[r]);
   }
   return 2 * even < N ? 2 * even : N;
+}
+
+// one phase's time under a sharing mode: 0 none (the slowest rank's share), 1 whole environments
+// (shared), 2 whole by earliest finish, 3-5 handoffs in 4, 8, 16 chunks, 6-9 level in 2, 4, 8, 16
+static double phase(const int* share, const double* c, int R, int mode) {
+  if (mode >= 6) return level(share, c, R, 1 << (mode - 5), HANDOFF_S);
+  if (mode >= 3) return handoff(share, c, R, 1 << (mode - 1), HANDOFF_S);
+  return mode ? shared(share, c, R, mode == 2) : slowest(share, c, R);
 }
 
 // the share of the added-up rate over iterations after warmup: policy H (0: even split, -1:
@@ -228,7 +345,7 @@ static double replay(const trace* t, const double* c, int H, int share_on, int w
       trpo_shard_balance(N, R, cap, ci, share, 0.0, out);
       span = slowest(out, ci, R);
     } else {
-      span = share_on ? shared(share, ci, R, share_on == 2) : slowest(share, ci, R);
+      span = phase(share, ci, R, share_on);
     }
     if (it + 1 > warmup) fluid += N / inv, took += span;
     if (H > 0 && it + 1 >= H) {
@@ -243,9 +360,10 @@ static double replay(const trace* t, const double* c, int H, int share_on, int w
   return took > 0 ? fluid / took : NAN;
 }
 
-// the whole iteration: the sampling shared, then the work after it balanced from the last
-// iteration (share_after 0) or shared as well (1)
-static double replay_iter(const trace* t, int share_after, int warmup) {
+// the whole iteration: the sampling shared in whole environments, then the work after it balanced
+// from the last iteration (mode 0); or the sampling shared under mode (a phase() mode) and the
+// work after it shared
+static double replay_iter(const trace* t, int mode, int warmup) {
   const int R = t->R, N = t->N;
   int share[MAXR], out[MAXR], cap = even_split(t, share);
   double fluid = 0, took = 0;
@@ -253,9 +371,9 @@ static double replay_iter(const trace* t, int share_after, int warmup) {
     const double *cs = row(t->sample, it), *ca = row(t->after, it);
     double inv_s = 0, inv_a = 0;
     for (int r = 0; r < R; r++) inv_s += 1.0 / fmax(cs[r], 1e-12), inv_a += 1.0 / fmax(ca[r], 1e-12);
-    double span = shared(share, cs, R, 0) + (share_after ? shared(share, ca, R, 0) : slowest(share, ca, R));
+    double span = phase(share, cs, R, mode ? mode : 1) + phase(share, ca, R, mode > 0);
     if (it + 1 > warmup) fluid += N / inv_s + N / inv_a, took += span;
-    if (!share_after) {
+    if (!mode) {
       trpo_shard_balance(N, R, cap, ca, share, 0.10, out);
       memcpy(share, out, sizeof(int) * R);
     }
@@ -280,8 +398,11 @@ int main(int argc, char** argv) {
       {"sampling: balancing, median of 5", 1, 5, 0}, {"sampling: balancing, last iteration", 1, 1, 0},
       {"sampling: sharing", 1, 0, 1}, {"sampling: sharing, earliest finish", 1, 0, 2},
       {"after: even split", 2, 0, 0}, {"after: balancing, last iteration", 2, 1, 0},
-      {"after: sharing", 2, 0, 1}, {"iteration: sampling shared only", 3, 1, 0},
-      {"iteration: both shared", 3, 0, 1}};
+      {"after: sharing", 2, 0, 1}, {"iteration: sampling shared, whole envs", 3, 1, 0},
+      {"iteration: both shared, whole envs", 3, 0, 1},
+      {"sampling: handoffs, 8 chunks", 1, 0, 4}, {"sampling: level, 2 chunks", 1, 0, 6},
+      {"sampling: level, 4 chunks", 1, 0, 7},   {"sampling: level, 8 chunks", 1, 0, 8},
+      {"sampling: level, 16 chunks", 1, 0, 9},  {"iteration: both shared, level 8", 3, 0, 8}};
   const int np = (int)(sizeof P / sizeof P[0]);
   double* res = calloc((size_t)nf * np, sizeof(double));
   double* spd = calloc((size_t)nf * 3, sizeof(double));

@@ -45,21 +45,21 @@ for mode in weak weak-mb strong strong-mb; do
 done
 echo "bench_scaling.sh: 8 main rows, 8 waiting rows, 4 target lines, the raw files kept"
 
-# bench_replay.sh: the recorded 16-core runs (23 of them, 10 policies), then this script's own
+# bench_replay.sh: the recorded 16-core runs (23 of them, 21 policies), then this script's own
 # 2-rank runs kept above
 out=$work/replay.out
 bash "$src/launch/bench_replay.sh" "$build" >"$out" 2>&1 || { cat "$out"; fail "bench_replay.sh failed"; }
 cat "$out"
-[ "$(grep -Ec '^call[12]/.*ranks.csv: 16 ranks, (64|256) environments, 14 iterations:( [01]\.[0-9]{3}){15}$' "$out")" = 23 ] ||
+[ "$(grep -Ec '^call[12]/.*ranks.csv: 16 ranks, (64|256) environments, 14 iterations:( [01]\.[0-9]{3}){21}$' "$out")" = 23 ] ||
   fail "bench_replay.sh did not replay the 23 recorded runs"
-[ "$(grep -Ec '^(work|sampling|after|iteration): .* +[01]\.[0-9]{3} +[01]\.[0-9]{3} +[01]\.[0-9]{3} +[01]\.[0-9]{3}$' "$out")" = 15 ] ||
-  fail "bench_replay.sh did not print the 15 policies' medians"
+[ "$(grep -Ec '^(work|sampling|after|iteration): .* +[01]\.[0-9]{3} +[01]\.[0-9]{3} +[01]\.[0-9]{3} +[01]\.[0-9]{3}$' "$out")" = 21 ] ||
+  fail "bench_replay.sh did not print the 21 policies' medians"
 [ "$(grep -Ec '^speeds call[12]/.*: spread [0-9.]+ lag1 -?[0-9.]+ lag5 -?[0-9.]+$' "$out")" = 23 ] ||
   fail "bench_replay.sh did not print the 23 runs' speeds"
 grep -Eq '^speeds over all runs: spread [0-9.]+ to [0-9.]+, lag1 ' "$out" || fail "bench_replay.sh: no speed ranges"
 WARMUP=1 bash "$src/launch/bench_replay.sh" "$build" "$work"/keep/*-2-1/ranks.csv >"$out" 2>&1 ||
   { cat "$out"; fail "bench_replay.sh on kept runs failed"; }
-[ "$(grep -Ec '^(work|sampling|after|iteration): ' "$out")" = 15 ] || { cat "$out"; fail "bench_replay.sh on kept runs: no medians"; }
+[ "$(grep -Ec '^(work|sampling|after|iteration): ' "$out")" = 21 ] || { cat "$out"; fail "bench_replay.sh on kept runs: no medians"; }
 echo "bench_replay.sh: the recorded runs and the kept ones replayed"
 
 # bench_balance.sh: 2 ranks, one repeat of each case, long enough for the balancer's history

@@ -42,7 +42,7 @@ checksum() {
 
 # DIR/progress.csv without the wall-clock columns (wall_s, steps_per_s, t_*)
 csv_core() {
-  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) drop[i] = ($i == "wall_s" || $i == "steps_per_s" || $i == "env_moves" || $i == "env_taken" || $i ~ /^t_/) }
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) drop[i] = ($i == "wall_s" || $i == "steps_per_s" || $i == "env_moves" || $i == "steps_taken" || $i ~ /^t_/) }
            { s = ""; for (i = 1; i <= NF; i++) if (!drop[i]) s = s (s == "" ? "" : ",") $i; print s }' \
       "$1/progress.csv"
 }

@@ -4,9 +4,10 @@
 # line that names the setting to turn off, and writes no checkpoint; with all such settings off
 # it trains to the end.
 #   usage: shm_fail.sh TRPO MPIEXEC WORKDIR CONFIG [mpirun args...]
-# Cases, each on 2 ranks: the defaults (the rows shared after sampling allocate first: the line
-# names `share_work = 0`); share_work = 0 (sharing the sampling: `steal = 0`); both off (the exact
-# sums' window: `comm_node_sum = 0`); all three off (exit 0).
+# Cases, each on 2 ranks: the defaults, share_work = 0 and steal = 0 each alone (the row blocks,
+# which sharing the sampling and sharing the work after it both need, allocate first: the line
+# names both settings); both off (the exact sums' window: `comm_node_sum = 0`); all three off
+# (exit 0).
 set -uo pipefail
 trpo=$1 mpiexec=$2 work=$3 config=$4
 shift 4
@@ -36,9 +37,11 @@ expect_fatal() {   # expect_fatal NAME SETTING-NAMED
   ! ls "$dir"/ckpt-* >/dev/null 2>&1 || fail "$1: a checkpoint was written"
 }
 run defaults
-expect_fatal defaults "share_work = 0 turns the sharing off"
+expect_fatal defaults "share_work = 0 and steal = 0 turn the sharing off"
 run work0 share_work=0
-expect_fatal work0 "steal = 0 turns the sharing off"
+expect_fatal work0 "share_work = 0 and steal = 0 turn the sharing off"
+run nosteal steal=0
+expect_fatal nosteal "share_work = 0 and steal = 0 turn the sharing off"
 run steal0 share_work=0 steal=0
 expect_fatal steal0 "comm_node_sum = 0 sums with MPI_Allreduce"
 run all0 share_work=0 steal=0 comm_node_sum=0

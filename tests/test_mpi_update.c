@@ -37,6 +37,7 @@ static int window = 0;        // rebalance_window for make (0: the default)
 static int rebalance = -1;    // rebalance, steal and share_work for make (-1: the default)
 static int steal = -1;
 static int share_work = -1;
+static int steal_steps = 0;   // steal_steps for make (0: the default)
 
 static trpo_train* make(trpo_comm* c, const char* env, int nenv, int nsteps) {
   trpo_config cfg;
@@ -45,6 +46,7 @@ static trpo_train* make(trpo_comm* c, const char* env, int nenv, int nsteps) {
   if (rebalance >= 0) cfg.rebalance = rebalance;
   if (steal >= 0) cfg.steal = steal;
   if (share_work >= 0) cfg.share_work = share_work;
+  if (steal_steps) cfg.steal_steps = steal_steps;
   cfg.fvp_fraction = 0.5;
   cfg.vf_epochs = 2;
   cfg.vf_minibatch = 48;
@@ -346,7 +348,7 @@ static void slow_rank_moves_on(void** state) {
 
 // nenv Hopper environments of 32 steps over the ranks (and alone on rank 0), iters iterations
 // with the last rank's work 8x as long; sums over the iterations of the environments others
-// sampled (env_taken), the pieces of other ranks' environments worked on by all ranks and by the
+// sampled (steps_taken), the pieces of other ranks' environments worked on by all ranks and by the
 // slow one (ranks.csv worked); then the parameters are compared with the one-process run's
 static void slow_hopper(int nenv, int iters, double* taken, double* pieces, double* slow_did) {
   const int worked = 19;   // the column of TRPO_RANK_COLUMNS
@@ -359,7 +361,7 @@ static void slow_hopper(int nenv, int iters, double* taken, double* pieces, doub
   for (int it = 0; it < iters; it++) {
     trpo_train_iterate(t, &st);
     if (ref) trpo_train_iterate(ref, &sr);
-    *taken += st.env_taken;
+    *taken += st.steps_taken;
     const double* x = trpo_train_rank_times(t);
     for (int r = 0; r < comm.nrank; r++) *pieces += x[(size_t)r * TRPO_RANK_NTIME + worked];
     *slow_did += x[(size_t)(comm.nrank - 1) * TRPO_RANK_NTIME + worked];
@@ -369,24 +371,31 @@ static void slow_hopper(int nenv, int iters, double* taken, double* pieces, doub
 }
 
 // sharing the sampling: with the last rank's sampling 8x as long and no load balancing, the other
-// ranks take some of its environments in every iteration, and the parameters stay those of the
-// single-process run; with steal = 0 nobody takes any. (Rank 0 also runs the single-process
-// trainer between iterations, late for the next sampling: the work after sampling stays with
-// each rank, share_work = 0, so that the slow rank's work before it reaches the next sampling)
+// ranks take chunks of its environments in every iteration, and the parameters stay those of the
+// single-process run: with whole segments (steal_steps 32) and with 4 chunks of 8 steps, whose
+// states pass between ranks within the segment; with steal = 0 nobody takes any. (Rank 0 also
+// runs the single-process trainer between iterations, late for the next sampling: the work after
+// sampling stays with each rank, share_work = 0, so that the slow rank's work before it reaches
+// the next sampling)
 static void slow_rank_work_is_taken(void** state) {
   (void)state;
   const int nenv = 4 * comm.nrank + (comm.nrank > 1), iters = 3;   // uneven shares: uneven caps
   rebalance = 0;
   share_work = 0;
-  for (steal = 0; steal <= 1; steal++) {
+  for (int c = 0; c < 3; c++) {
+    steal = c > 0;
+    steal_steps = c == 2 ? 8 : 32;
     double taken, pieces, slow_did;
     slow_hopper(nenv, iters, &taken, &pieces, &slow_did);
-    if (comm.rank == 0) printf("%d rank(s), steal %d: %.0f environment(s) taken in %d iterations\n",
-                               comm.nrank, steal, taken, iters);
-    if (steal && comm.nrank > 1) assert_true(taken >= iters);
+    if (comm.rank == 0)
+      printf("%d rank(s), steal %d, steal_steps %d: %.0f step(s) taken in %d iterations\n",
+             comm.nrank, steal, steal_steps, taken, iters);
+    // at least a chunk in every iteration, and whole chunks
+    if (steal && comm.nrank > 1) assert_true(taken >= iters * steal_steps && fmod(taken, steal_steps) == 0);
     else assert_true(taken == 0);
   }
   rebalance = steal = share_work = -1;
+  steal_steps = 0;
 }
 
 // sharing the work after sampling: with the last rank's work 8x as long (each environment's piece

@@ -409,7 +409,8 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(INT, comm_nap, 1, 0, 1, "a wait over 1 ms at a collective sleeps between polls (0: spin)")  \
   X(INT, rebalance, 1, 0, 1, "move envs from slow to fast ranks (same results; needs comm_timing)")\
   X(INT, rebalance_window, 1, 1, 16, "iterations behind a balancing decision (median of their times)")\
-  X(INT, steal, 1, 0, 1, "a rank done sampling takes unstarted envs of slower ranks on its node")\
+  X(INT, steal, 1, 0, 1, "ranks of a node share the sampling, env by env in chunks (same bits)")   \
+  X(INT, steal_steps, 16, 1, 1000000000, "steps of a chunk of an env's segment (steal)")           \
   X(INT, share_work, 1, 0, 1, "ranks of a node share the work after sampling, env by env (same bits)")\
   X(INT, comm_node_sum, 1, 0, 1, "exact sums add in node shared memory first (0: one MPI_Allreduce)")\
   X(INT, rank_times, 0, 0, 1, "also write ranks.csv: every rank's phase times, each iteration")  \
@@ -444,7 +445,7 @@ void trpo_config_help(void* file);   // FILE*, kept as void* so stdio stays out 
   X(iteration) X(env_steps) X(wall_s) X(episodes) X(return_mean) X(return_std) X(len_mean)      \
   X(kl) X(entropy) X(surr_improve) X(ls_steps) X(cg_iters) X(cg_residual) X(vf_loss)           \
   X(vf_explained_var) X(skipped_updates) X(steps_per_s) X(ls_rejected) X(sim_faults)           \
-  X(env_moves) X(env_taken) X(t_sample) X(t_grad) X(t_cg) X(t_ls) X(t_vf) X(t_wait) X(t_wait_min) X(t_comm)  \
+  X(env_moves) X(steps_taken) X(t_sample) X(t_grad) X(t_cg) X(t_ls) X(t_vf) X(t_wait) X(t_wait_min) X(t_comm)  \
   X(t_iter)
 
 typedef struct trpo_stats_ {
