@@ -80,16 +80,16 @@ grep -Eq '^median steps/s: rebalance=0 [0-9]+, window 5 [0-9]+ \(ratio [0-9.]+\)
   fail "bench_balance.sh WINDOWS=\"5 1\" did not print the medians of both windows"
 [ "$(grep -Ec '^(0|1/w5|1/w1) +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+  ' "$out")" = 3 ] ||
   fail "bench_balance.sh WINDOWS=\"5 1\" did not print three runs"
-# two steal values, then two share_work values (labelled /sN, /kN): four settings each, every
-# median with its ratio to the first
-for kv in STEALS:s WORKS:k; do
-  var=${kv%%:*} l=${kv#*:}
+# two steal values, two share_work values, two steal_steps values (labelled /sN, /kN, /cN): four
+# settings each, every median with its ratio to the first
+for kv in STEALS:s:0:1 WORKS:k:0:1 CHUNKS:c:32:8; do
+  IFS=: read -r var l v1 v2 <<<"$kv"
   out=$work/balance-$var.out
-  env "$var=0 1" NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=4 REPEATS=1 CASES=slower \
+  env "$var=$v1 $v2" NP=2 NENV=4 NSTEPS=32 WARMUP=1 ITERS=4 REPEATS=1 CASES=slower \
     bash "$src/launch/bench_balance.sh" "$build" >"$out" 2>&1 || { cat "$out"; fail "bench_balance.sh $var failed"; }
   cat "$out"
-  grep -Eq "^median steps/s: 0/${l}0 [0-9]+, 1/${l}0 [0-9]+ \(ratio [0-9.]+\), 0/${l}1 [0-9]+ \(ratio [0-9.]+\), 1/${l}1 [0-9]+ \(ratio [0-9.]+\)\$" "$out" ||
-    fail "bench_balance.sh $var=\"0 1\" did not print four medians"
+  grep -Eq "^median steps/s: 0/$l$v1 [0-9]+, 1/$l$v1 [0-9]+ \(ratio [0-9.]+\), 0/$l$v2 [0-9]+ \(ratio [0-9.]+\), 1/$l$v2 [0-9]+ \(ratio [0-9.]+\)\$" "$out" ||
+    fail "bench_balance.sh $var=\"$v1 $v2\" did not print four medians"
 done
 # the slow rank's pieces are worked on by the other rank only with share_work = 1
 out=$work/balance-WORKS.out
@@ -129,7 +129,7 @@ for k in cpu_model cpus cores threads_per_core cpuset cgroup_quota dev_shm idle_
 done
 for step in 1-main:weak-mb 1-main:strong-mb 2-spin:weak-mb 2-spin:strong-mb 3-plain:weak 3-plain:strong \
   4-nosteal:weak-mb 4-nosteal:strong-mb 5-wide:weak-mb 7-mpisum:weak-mb 7-mpisum:strong-mb \
-  8-nowork:weak-mb 8-nowork:strong-mb; do
+  8-nowork:weak-mb 8-nowork:strong-mb 9-whole:weak-mb 9-whole:strong-mb; do
   f=$node/${step%%:*}.txt mode=${step#*:}
   grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){19}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
   grep -q "^== ${step%%:*}\$" "$node/summary.txt" || fail "bench_node.sh: summary.txt lacks ${step%%:*}"
@@ -138,6 +138,7 @@ grep -q "comm_nap 0" "$node/2-spin.err" || fail "bench_node.sh: step 2 did not r
 grep -q "steal=0" "$node/4-nosteal.err" || fail "bench_node.sh: step 4 did not run with steal=0"
 grep -q "comm_node_sum=0" "$node/7-mpisum.err" || fail "bench_node.sh: step 7 did not run with comm_node_sum=0"
 grep -q "share_work=0" "$node/8-nowork.err" || fail "bench_node.sh: step 8 did not run with share_work=0"
+grep -q "steal_steps=32" "$node/9-whole.err" || fail "bench_node.sh: step 9 did not run with steal_steps=32"
 grep -Eq "^ranks 2 doubles 5126 words 20505: MPI_Allreduce $num us, node sum $num us, ratio $num, same\$" \
   "$node/6-sums.txt" || fail "bench_node.sh: step 6 printed no exact-sum line at 2 ranks"
 [ -s "$node/keep/1-main/weak-mb-2-1/ranks.csv" ] || fail "bench_node.sh: no kept raw files"
