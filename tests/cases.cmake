@@ -21,9 +21,10 @@ set_tests_properties(mpi_invariance_pendulum mpi_invariance_cartpole mpi_invaria
                      PROPERTIES LABELS mpi TIMEOUT 600 RUN_SERIAL TRUE)
 # exact sums through MPI_Allreduce alone give the same bits as through node shared memory, and so
 # do node sums without the timing barrier (their own node barrier then), and each rank working
-# alone on its environments after sampling (share_work = 0); every rank its own node
+# alone on its environments after sampling (share_work = 0), and chunks of the sampling that do
+# not divide the segment (steal_steps = 7) or are single steps (1); every rank its own node
 # (cartpole); nodes of 2 ranks, whose node sums meet over TCP (tcp)
-set_tests_properties(mpi_invariance_pendulum PROPERTIES ENVIRONMENT "INV_VARIANTS=comm_node_sum=0|steal=0,comm_node_sum=0|comm_timing=0|share_work=0|share_work=0,steal=0")
+set_tests_properties(mpi_invariance_pendulum PROPERTIES ENVIRONMENT "INV_VARIANTS=comm_node_sum=0|steal=0,comm_node_sum=0|comm_timing=0|share_work=0|share_work=0,steal=0|steal_steps=7|steal_steps=1")
 set_tests_properties(mpi_invariance_cartpole PROPERTIES ENVIRONMENT "TRPO_TEST_NODE_SIZE=1")
 set_tests_properties(mpi_invariance_tcp PROPERTIES ENVIRONMENT "TRPO_TEST_NODE_SIZE=2")
 
