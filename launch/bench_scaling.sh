@@ -32,7 +32,8 @@
 # of the free-running physics rate: what meeting alone costs (unequal rank speeds, OS noise);
 # bal% = the most a synchronous iteration could reach with whole environments at the rank speeds
 # measured in the free run (the split load balancing would choose; see tests/bench_scaling.c), as a
-# share of the free-running rate: where cores differ in speed, the bound the work's granularity sets;
+# share of the free-running rate: where cores differ in speed, the bound whole environments set
+# (the sampling, shared in chunks of steal_steps, is not held to it; the work after it is);
 # comm% = collectives proper (t_comm) and wait% = waiting at them for slower ranks (t_wait), both
 # as shares of the iteration time t_iter (maxima over ranks); wmin% = the least any rank waited
 # (t_wait_min: even the busiest rank waits that long, for ranks that reach each collective in a

@@ -23,8 +23,10 @@
 // minimum gain), an iteration as long as its slowest rank's share, no cost but the physics.
 // Where ranks differ in speed, whole
 // environments cannot even them out (4 per rank: a rank 1.5x slower still holds 3 or 4 of
-// them), so bal_rate / rate is the bound that the granularity of the work sets on a
-// synchronous algorithm's efficiency against free-running physics. Not a CTest case.
+// them), so bal_rate / rate is the bound that whole environments set on a synchronous
+// algorithm's efficiency against free-running physics. The trainer's sampling escapes it (ranks
+// share it in chunks of steal_steps steps); its work after sampling, in pieces of whole
+// environments, does not. Not a CTest case.
 
 #include <stdio.h>
 #include <stdlib.h>
