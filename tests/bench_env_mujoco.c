@@ -7,8 +7,11 @@
 // the task needs (ctrl, mj_step x frame_skip, mj_rnePostConstraint where needed, and
 // mj_resetData + mj_forward at resets), and "driver", the same steps through trpo_env_mujoco.
 // Prints the median of each and their ratio. Times are the thread's CPU time, so that other
-// processes on a shared machine do not count (they still share caches). One core, one
-// environment; not a CTest case.
+// processes on a shared machine do not count (they still share caches). Last, "state": one
+// environment's simulator state out (getstate) and into another (setstate), in microseconds, the
+// median of NREP runs of NSTATE pairs: what handing an environment on between chunks of sharing
+// the sampling costs (src/train.c pack_env / unpack_env, which add a few small copies). One core,
+// one environment; not a CTest case.
 
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -22,6 +25,7 @@
 
 #define NREP 5
 #define TARGET_S 0.25   // seconds per timed run
+#define NSTATE 20000    // state pairs per timed run
 
 typedef struct record_ {
   int n;               // env steps
@@ -135,6 +139,19 @@ static double driverrun(void* s, const trpo_envinfo* info, const record* r) {
   return rate;
 }
 
+// microseconds per getstate of one environment and setstate of the other (2 environments)
+static double staterun(void* s, const trpo_envinfo* info) {
+  double* buf = trpo_alloc((size_t)info->nsim * sizeof(double));
+  double t0 = bench_cpu_now();
+  for (int k = 0; k < NSTATE; k++) {
+    trpo_env_mujoco.getstate(s, k & 1, buf);
+    trpo_env_mujoco.setstate(s, (k & 1) ^ 1, buf);
+  }
+  double us = (bench_cpu_now() - t0) / NSTATE * 1e6;
+  trpo_alloc_free(buf);
+  return us;
+}
+
 static void bench(const char* task) {
   const trpo_mjtask* t = trpo_mjtask_find(task);
   if (!t) {
@@ -158,8 +175,10 @@ static void bench(const char* task) {
     lim[k] = limitrun(s, t, &r);
     drv[k] = driverrun(s, &info, &r);
   }
-  double l = bench_median(lim, NREP), dv = bench_median(drv, NREP);
-  printf("%-26s %12.0f %12.0f %7.3f %8d %7d\n", task, l, dv, dv / l, n, r.nreset - 1);
+  double l = bench_median(lim, NREP), dv = bench_median(drv, NREP), st[NREP];
+  for (int k = 0; k < NREP; k++) st[k] = staterun(s, &info);
+  printf("%-26s %12.0f %12.0f %7.3f %8d %7d %10.3f\n", task, l, dv, dv / l, n, r.nreset - 1,
+         bench_median(st, NREP));
   fflush(stdout);
   trpo_alloc_free(cal.act), trpo_alloc_free(cal.end), trpo_alloc_free(cal.start);
   trpo_alloc_free(r.act), trpo_alloc_free(r.end), trpo_alloc_free(r.start);
@@ -167,8 +186,8 @@ static void bench(const char* task) {
 }
 
 int main(int argc, char** argv) {
-  printf("%-26s %12s %12s %7s %8s %7s\n", "task", "limit [1/s]", "driver [1/s]", "ratio",
-         "steps", "resets");
+  printf("%-26s %12s %12s %7s %8s %7s %10s\n", "task", "limit [1/s]", "driver [1/s]", "ratio",
+         "steps", "resets", "state [us]");
   if (argc > 1)
     for (int k = 1; k < argc; k++) bench(argv[k]);
   else

@@ -61,8 +61,8 @@
 #define MAXR 256
 #define MAXIT 4096
 #define HANDOFF_S 3e-5   // seconds a chunk of an environment another rank ran last costs more: its
-                         // record out and in took 0.12 us for Hopper on the 2-core machine, in
-                         // cache; the rest is a margin for the caches
+                         // state out and in took 0.12 us for Hopper on the 2-core machine, in
+                         // cache (launch/bench_env.sh); the rest is a margin for the caches
 
 typedef struct {
   int R, nit, N;
