@@ -13,7 +13,7 @@
 // each iteration the checkpoint gather under the moved shares must give rank 0 every
 // environment's state ("envs/..." items) exactly as the single-process trainer holds it. The
 // slow-rank cases give the last rank 8x the work (trpo_comm.slow): load balancing moves its
-// environments away, sharing the sampling (steal) takes some of its unstarted ones, and sharing
+// environments away, sharing the sampling (steal) takes chunks of its environments, and sharing
 // the work after sampling (share_work) has the others work on its environments' pieces, all with
 // the single-process bits.
 // Not here: the value function and normaliser copies of each rank (test_mpi_state.c).
@@ -347,9 +347,10 @@ static void slow_rank_moves_on(void** state) {
 }
 
 // nenv Hopper environments of 32 steps over the ranks (and alone on rank 0), iters iterations
-// with the last rank's work 8x as long; sums over the iterations of the environments others
-// sampled (steps_taken), the pieces of other ranks' environments worked on by all ranks and by the
-// slow one (ranks.csv worked); then the parameters are compared with the one-process run's
+// with the last rank's work 8x as long; sums over the iterations of the steps others sampled of
+// their owners' environments (steps_taken), the pieces of other ranks' environments worked on by
+// all ranks and by the slow one (ranks.csv worked); then the parameters are compared with the
+// one-process run's
 static void slow_hopper(int nenv, int iters, double* taken, double* pieces, double* slow_did) {
   const int worked = 19;   // the column of TRPO_RANK_COLUMNS
   trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
