@@ -168,6 +168,16 @@ static double slowest(const int* share, const double* c, int R) {
   return m;
 }
 
+// the rank whose next unstarted environment rank q starts: q's own while it has any, else the
+// rank with the most left (ties: the lower rank); -1 when none is left
+static int unstarted_from(const int* share, const int* next, int R, int q) {
+  if (next[q] < share[q]) return q;
+  int from = -1, most = 0;
+  for (int r = 0; r < R; r++)
+    if (share[r] - next[r] > most) most = share[r] - next[r], from = r;
+  return from;
+}
+
 // sharing: own environments in order, then the next unstarted one of the rank with the most left.
 // eft: a free rank starts an environment only if it is among the U ranks (U environments left)
 // that would finish one soonest (each rank's finish: when it is next free, plus its time per
@@ -196,12 +206,7 @@ static double shared(const int* share, const double* c, int R, int eft) {
         continue;
       }
     }
-    int from = next[q] < share[q] ? q : -1;
-    if (from < 0) {
-      int most = 0;
-      for (int r = 0; r < R; r++)
-        if (share[r] - next[r] > most) most = share[r] - next[r], from = r;
-    }
+    int from = unstarted_from(share, next, R, q);
     if (from < 0) {
       busy[q] = 0;
       end = fmax(end, now[q]);
@@ -220,12 +225,12 @@ static double shared(const int* share, const double* c, int R, int eft) {
 // boundary (the holder is then free and does the same). ov: seconds per chunk a handoff costs
 static double handoff(const int* share, const double* c, int R, int K, double ov) {
   enum { MAXE = 4096 };
-  static int rem[MAXE], req[MAXE], own[MAXE];
+  static int rem[MAXE], req[MAXE];
   double t[MAXR], end = 0;
   int cur[MAXR], state[MAXR], next[MAXR], first[MAXR], n = 0;   // state 0 ready, 1 waiting, 2 done
   for (int r = 0; r < R; r++) {
     first[r] = n, next[r] = 0, t[r] = 0, cur[r] = -1, state[r] = 0;
-    for (int i = 0; i < share[r] && n < MAXE; i++) own[n] = r, rem[n] = K, req[n] = -1, n++;
+    for (int i = 0; i < share[r] && n < MAXE; i++) rem[n] = K, req[n] = -1, n++;
   }
   for (;;) {
     int r = -1;
@@ -246,12 +251,7 @@ static double handoff(const int* share, const double* c, int R, int K, double ov
       }
     }
     // free: own unstarted, then the rank with the most unstarted
-    int from = next[r] < share[r] ? r : -1;
-    if (from < 0) {
-      int most = 0;
-      for (int q = 0; q < R; q++)
-        if (share[q] - next[q] > most) most = share[q] - next[q], from = q;
-    }
+    int from = unstarted_from(share, next, R, r);
     if (from >= 0) {
       cur[r] = first[from] + next[from]++;
       t[r] += c[r] / K;
@@ -273,7 +273,6 @@ static double handoff(const int* share, const double* c, int R, int K, double ov
     state[r] = 2;
     end = fmax(end, t[r]);
   }
-  (void)own;
   return end;
 }
 
