@@ -28,8 +28,10 @@
 #                (the sampling shared in whole environments, not in chunks): what chunks give,
 #                against step 1
 #   6-sums.txt   tests/bench_sums at 2, 4, 8, ... ranks up to nproc: one exact sum of Hopper's
-#                policy gradient (5,126 doubles) through node shared memory and through
-#                MPI_Allreduce alone (comm_node_sum), in microseconds per call
+#                policy gradient (5,126 doubles), read back as doubles, through MPI_Allreduce
+#                alone (comm_node_sum = 0), through node shared memory reading the digit words
+#                (as node sums did before they read slices) and through node shared memory reading
+#                slices as doubles (the default), in microseconds per call
 #   N-*.err      each step's progress; bench_scaling.sh writes every waiting row there as soon
 #                as it is measured, and every main row to N-*.txt, so a step stopped at the
 #                budget's end keeps the rows it reached
@@ -171,7 +173,7 @@ sums_step() {
   : >"$out/$name.txt"
   for n in 2 4 8 16 32 64; do
     [ "$n" -le "$ncpu" ] || break
-    timeout -k 5 "$limit" "${MPIRUN:-mpirun}" -np "$n" --bind-to core --map-by core "$build/tests/bench_sums" 5126 4000 \
+    timeout -k 5 "$limit" "${MPIRUN:-mpirun}" -np "$n" --bind-to core --map-by core "$build/tests/bench_sums" 5126 4500 \
       >>"$out/$name.txt" 2>>"$out/$name.err" || echo "ranks $n: bench_sums failed ($?)" >>"$out/$name.txt"
   done
   cat "$out/$name.txt" >&2

@@ -190,8 +190,14 @@ static void read_scalar(const int64_t* w, int n, double* out) {
 }
 
 void trpo_fxsum_get(const trpo_fxsum* s, double* out) {
-  if (use_lanes()) read_lanes(s->w, s->n, out);
-  else read_scalar(s->w, s->n, out);
+  trpo_fxsum_get_range(s, 0, s->n, out);
   if (s->w[(size_t)s->n * TRPO_FXWORDS] != 0)
     for (int i = 0; i < s->n; i++) out[i] = NAN;
+}
+
+// each value reads from its own digits alone, so a range reads as the same bits as in the whole
+void trpo_fxsum_get_range(const trpo_fxsum* s, int i0, int n, double* out) {
+  const int64_t* w = s->w + (size_t)i0 * TRPO_FXWORDS;
+  if (use_lanes()) read_lanes(w, n, out);
+  else read_scalar(w, n, out);
 }

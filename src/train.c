@@ -705,8 +705,7 @@ static int advantages(trpo_train* t, double* ev_out, double* s) {
   envview e;
   work_open(t);
   while (work_next(t, &e)) prepare_env(t, &e);
-  trpo_comm_sum_fx(t->comm, &t->fxs);
-  trpo_fxsum_get(&t->fxs, s);
+  trpo_comm_sum_fx_get(t->comm, &t->fxs, s);
   t->adv_norm = 0;
   if (!(s[S_BAD] == 0)) {   // NaN too: a bad episode statistic poisons every slot
     *ev_out = NAN;
@@ -755,8 +754,7 @@ static void policy_gradient(trpo_train* t, double* entropy, double* surr0) {
     t->pbuf[P] = ent;
     trpo_fxsum_add(&t->fxg, t->pbuf);
   }
-  trpo_comm_sum_fx(t->comm, &t->fxg);
-  trpo_fxsum_get(&t->fxg, t->pbuf);
+  trpo_comm_sum_fx_get(t->comm, &t->fxg, t->pbuf);
   memcpy(t->g, t->pbuf, sizeof(double) * P);
   *entropy = t->pbuf[P] / (double)t->N;
   *surr0 = t->pbuf[P + 1] / (double)t->N;
@@ -779,8 +777,7 @@ static void fisher_product(void* ctx, double* out, const double* v) {
                     t->Tsub);
     trpo_fxsum_add(&t->fxp, t->pbuf);
   }
-  trpo_comm_sum_fx(t->comm, &t->fxp);
-  trpo_fxsum_get(&t->fxp, out);
+  trpo_comm_sum_fx_get(t->comm, &t->fxp, out);
   for (int k = 0; k < t->pol.nparam; k++) out[k] += t->cfg.damping * v[k];
 }
 
@@ -796,9 +793,8 @@ static void evaluate(trpo_train* t, double* surr, double* kl) {
     trpo_fxsum_add1(&t->fxl, 0, L);
     trpo_fxsum_add1(&t->fxl, 1, k);
   }
-  trpo_comm_sum_fx(t->comm, &t->fxl);
   double s[2];
-  trpo_fxsum_get(&t->fxl, s);
+  trpo_comm_sum_fx_get(t->comm, &t->fxl, s);
   *surr = s[0] / (double)t->N;
   *kl = s[1] / (double)t->N;
 }
@@ -858,8 +854,7 @@ static double fit_value(trpo_train* t) {
         t->pbuf[P] = l * bscale;
         trpo_fxsum_add(&t->fxv, t->pbuf);
       }
-      trpo_comm_sum_fx(t->comm, &t->fxv);
-      trpo_fxsum_get(&t->fxv, t->vgrad);
+      trpo_comm_sum_fx_get(t->comm, &t->fxv, t->vgrad);
       eploss += t->vgrad[P] * (double)rows / (double)t->N;
       if (!finite_vec(t->vgrad, P)) continue;   // a non-finite minibatch is skipped
       trpo_adam_step(&t->adam, t->vtheta, t->vgrad);

@@ -139,7 +139,7 @@ grep -q "steal=0" "$node/4-nosteal.err" || fail "bench_node.sh: step 4 did not r
 grep -q "comm_node_sum=0" "$node/7-mpisum.err" || fail "bench_node.sh: step 7 did not run with comm_node_sum=0"
 grep -q "share_work=0" "$node/8-nowork.err" || fail "bench_node.sh: step 8 did not run with share_work=0"
 grep -q "steal_steps=32" "$node/9-whole.err" || fail "bench_node.sh: step 9 did not run with steal_steps=32"
-grep -Eq "^ranks 2 doubles 5126 words 20505: MPI_Allreduce $num us, node sum $num us, ratio $num, same\$" \
+grep -Eq "^ranks 2 doubles 5126 words 20505: MPI_Allreduce $num us, node sum reading words $num us, node sum $num us, ratio $num, same\$" \
   "$node/6-sums.txt" || fail "bench_node.sh: step 6 printed no exact-sum line at 2 ranks"
 [ -s "$node/keep/1-main/weak-mb-2-1/ranks.csv" ] || fail "bench_node.sh: no kept raw files"
 OUT=$work/node2 BUDGET=15 MIN_STEP=5 STEPS=1 RANKS="1 2" REPS=1 WARMUP=1 ITERS=100000 \

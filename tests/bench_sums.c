@@ -1,13 +1,18 @@
-// bench_sums.c: the cost of one exact sum across ranks (trpo_comm_sum_fx), through node shared
-// memory (comm_node_sum = 1) and through MPI_Allreduce alone (0), alternating in blocks on the
-// same ranks; and whether the two give the same digits.
+// bench_sums.c: the cost of one exact sum across ranks, read back as doubles, as training uses it
+// (trpo_comm_sum_fx_get), by three paths alternating in blocks on the same ranks: MPI_Allreduce of
+// the digit words, then each rank reads them (comm_node_sum = 0); node shared memory returning
+// the digit words, then each rank reads them (trpo_comm_sum_fx then trpo_fxsum_get: the node
+// sum before it read its result as doubles); node shared memory reading each rank's slice of
+// the result as doubles (comm_node_sum = 1, the default). Also whether the three give the same
+// bits.
 //
 //   usage: mpirun -n N bench_sums [NDOUBLES [CALLS]]
-//   NDOUBLES defaults to 5126 (Hopper's 64x64 policy: 20,505 digit words), CALLS to 4000 (20
-//   blocks, the two paths alternating)
-// Prints one line: ranks, doubles, words, the two paths' microseconds per call (t_comm: the
-// collective proper, after the barrier that waits for every rank; the median block, the largest
-// over ranks), their ratio, and "same" when every block's digits agreed on every rank.
+//   NDOUBLES defaults to 5126 (Hopper's 64x64 policy: 20,505 digit words), CALLS to 4500 (30
+//   blocks, the three paths in turn)
+// Prints one line: ranks, doubles, words, the three paths' microseconds per call (t_comm, the
+// collective proper after the barrier that waits for every rank, plus the reading outside it;
+// the median block, the largest over ranks), the ratio of MPI_Allreduce to the default path, and
+// "same" when every block's doubles agreed on every rank.
 
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,52 +23,62 @@
 #include "benchutil.h"
 #include "trpo/trpo.h"
 
+enum { NPATH = 3, NBLOCK = 30 };
+
 int main(int argc, char** argv) {
   trpo_comm c;
   trpo_comm_init(&c, &argc, &argv);
-  int n = argc > 1 ? atoi(argv[1]) : 5126, calls = argc > 2 ? atoi(argv[2]) : 4000;
-  if (n < 1 || calls < 20) {
-    if (c.rank == 0) fprintf(stderr, "usage: bench_sums [NDOUBLES >= 1 [CALLS >= 20]]\n");
+  int n = argc > 1 ? atoi(argv[1]) : 5126, calls = argc > 2 ? atoi(argv[2]) : 4500;
+  if (n < 1 || calls < NBLOCK) {
+    if (c.rank == 0) fprintf(stderr, "usage: bench_sums [NDOUBLES >= 1 [CALLS >= %d]]\n", NBLOCK);
     trpo_comm_finalize(&c);
     return 2;
   }
-  enum { NBLOCK = 20 };
   int per = calls / NBLOCK;
-  trpo_fxsum s[2];
-  trpo_fxsum_make(&s[0], n);
-  trpo_fxsum_make(&s[1], n);
+  trpo_fxsum s;
+  trpo_fxsum_make(&s, n);
   double* x = trpo_alloc(sizeof(double) * (size_t)n);
+  double* out[NPATH];
+  for (int p = 0; p < NPATH; p++) out[p] = trpo_alloc(sizeof(double) * (size_t)n);
   trpo_rng rng;
   trpo_rng_seed(&rng, 7, (uint64_t)c.rank, TRPO_RNG_ACTION);
   // a gradient's spread of magnitudes: every digit word in use
   for (int i = 0; i < n; i++) x[i] = trpo_rng_normal(&rng) * (i % 3 == 0 ? 1e-6 : i % 3 == 1 ? 1.0 : 1e3);
-  size_t nw = trpo_fxsum_nwords(&s[0]);
-  double t_block[2][NBLOCK / 2];
+  double t_block[NPATH][NBLOCK / NPATH];
   int differ = 0;
   for (int b = 0; b < NBLOCK; b++) {
-    int path = b % 2;
-    c.node_sum = path;
-    double t0 = c.t_comm;
+    int path = b % NPATH;
+    c.node_sum = path > 0;
+    double t0 = c.t_comm, t_read = 0;
     for (int k = 0; k < per; k++) {
-      trpo_fxsum_zero(&s[path]);
-      trpo_fxsum_add(&s[path], x);
-      trpo_comm_sum_fx(&c, &s[path]);
+      trpo_fxsum_zero(&s);
+      trpo_fxsum_add(&s, x);
+      if (path == 1) {
+        trpo_comm_sum_fx(&c, &s);
+        double r0 = trpo_time_now();
+        trpo_fxsum_get(&s, out[path]);
+        t_read += trpo_time_now() - r0;
+      } else {
+        trpo_comm_sum_fx_get(&c, &s, out[path]);
+      }
     }
-    t_block[path][b / 2] = (c.t_comm - t0) / per;
-    if (path == 1) differ += memcmp(s[0].w, s[1].w, sizeof(int64_t) * nw) != 0;
+    t_block[path][b / NPATH] = (c.t_comm - t0 + t_read) / per;
+    if (path == NPATH - 1)
+      for (int p = 1; p < NPATH; p++) differ += memcmp(out[0], out[p], sizeof(double) * (size_t)n) != 0;
   }
-  double med[2];
-  for (int p = 0; p < 2; p++) med[p] = bench_median(t_block[p], NBLOCK / 2);
+  double med[NPATH];
+  for (int p = 0; p < NPATH; p++) med[p] = bench_median(t_block[p], NBLOCK / NPATH);
   int bad[1] = {differ};
-  trpo_comm_max_double(&c, med, 2);
+  trpo_comm_max_double(&c, med, NPATH);
   trpo_comm_max_int(&c, bad, 1);
   if (c.rank == 0)
-    printf("ranks %d doubles %d words %zu: MPI_Allreduce %.1f us, node sum %.1f us, ratio %.2f, %s\n",
-           c.nrank, n, nw, 1e6 * med[0], 1e6 * med[1], med[1] > 0 ? med[0] / med[1] : 0,
-           bad[0] ? "DIFFERENT digits" : "same");
-  trpo_fxsum_free(&s[0]);
-  trpo_fxsum_free(&s[1]);
+    printf("ranks %d doubles %d words %zu: MPI_Allreduce %.1f us, node sum reading words %.1f us, "
+           "node sum %.1f us, ratio %.2f, %s\n",
+           c.nrank, n, trpo_fxsum_nwords(&s), 1e6 * med[0], 1e6 * med[1], 1e6 * med[2],
+           med[2] > 0 ? med[0] / med[2] : 0, bad[0] ? "DIFFERENT sums" : "same");
+  trpo_fxsum_free(&s);
   trpo_alloc_free(x);
+  for (int p = 0; p < NPATH; p++) trpo_alloc_free(out[p]);
   trpo_comm_finalize(&c);
   return bad[0] ? 1 : 0;
 }

@@ -46,7 +46,8 @@ endif()
 # smaller machine need oversubscription, which launch/env.sh provides through the environment.
 foreach(np 1 2 4)
   # the update equals the single-process one bitwise; every rank holds rank 0's global state
-  foreach(prog test_mpi_update test_mpi_state)
+  # exact sums equal one accumulator of every rank's inputs (test_mpi_sums)
+  foreach(prog test_mpi_update test_mpi_state test_mpi_sums)
     string(REPLACE "test_" "" base ${prog})
     add_test(NAME ${base}_np${np}
              COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} ${MPIEXEC_PREFLAGS}
@@ -62,6 +63,12 @@ foreach(np 1 2 4)
     set_tests_properties(mpi_fatal_np${np}_timing${timing} PROPERTIES LABELS mpi TIMEOUT 120 RUN_SERIAL TRUE)
   endforeach()
 endforeach()
+# the same sums at 4 ranks as two nodes of 2: node sums meet through MPI_Allreduce among leaders
+add_test(NAME mpi_sums_np4_nodes2
+         COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 4 ${MPIEXEC_PREFLAGS}
+                 $<TARGET_FILE:test_mpi_sums> ${MPIEXEC_POSTFLAGS})
+set_tests_properties(mpi_sums_np4_nodes2 PROPERTIES LABELS mpi TIMEOUT 300 RUN_SERIAL TRUE
+                     ENVIRONMENT "TRPO_TEST_NODE_SIZE=2")
 # a plain srun (2 Slurm tasks, no PMIx) is refused with exit code 2 and the launch advice; a
 # launch without launch/env.sh runs one BLAS thread per rank; 2 ranks under a CPU quota are told
 add_test(NAME mpi_precheck_srun

@@ -242,6 +242,19 @@ static void test_fxsum_long_vectors(void** state) {
   trpo_fxsum_normalize(&s);
   trpo_fxsum_get(&s, again);
   assert_memory_equal(again, got, sizeof got);
+  // read in slices (as node sums read theirs, src/comm.c), before and after normalising: the
+  // same bits, value by value
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      trpo_fxsum_zero(&s);
+      for (int r = 0; r < R; r++) trpo_fxsum_add(&s, x + (size_t)r * N);
+    }
+    memset(again, 0, sizeof again);
+    static const int cut[] = {0, 1, 2, 64, 65, 200, 256, N};
+    for (size_t k = 0; k + 1 < sizeof cut / sizeof cut[0]; k++)
+      trpo_fxsum_get_range(&s, cut[k], cut[k + 1] - cut[k], again + cut[k]);
+    assert_memory_equal(again, got, sizeof got);
+  }
 
   // a NaN and an infinity inside a long vector: counted, all of it reads NaN, no trap
   x[37] = NAN;

@@ -91,6 +91,8 @@ void   trpo_fxsum_add1(trpo_fxsum* s, int i, double x);         // s[i] += x
 void   trpo_fxsum_add_range(trpo_fxsum* s, int i0, int n, const double* x);   // s[i0+k] += x[k]
 void   trpo_fxsum_normalize(trpo_fxsum* s);                     // canonical carries
 void   trpo_fxsum_get(const trpo_fxsum* s, double* out);        // read n doubles (s unchanged)
+// read values i0..i0+n-1 (the same bits as trpo_fxsum_get's) without looking at the bad count
+void   trpo_fxsum_get_range(const trpo_fxsum* s, int i0, int n, double* out);
 size_t trpo_fxsum_nwords(const trpo_fxsum* s);                  // words to reduce
 int    trpo_fxsum_fits(double x);      // 1: x is finite and in range (adds exactly, not as bad)
 
@@ -115,6 +117,9 @@ int  trpo_comm_precheck(char* err, size_t nerr);
 void trpo_comm_init(trpo_comm* c, int* argc, char*** argv);
 void trpo_comm_finalize(trpo_comm* c);
 void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s);             // exact allreduce, normalises
+// the exact sum over all ranks read into out (n doubles, as trpo_fxsum_get reads it); s is left
+// holding this rank's digits or the sum's, whichever the path leaves
+void trpo_comm_sum_fx_get(trpo_comm* c, trpo_fxsum* s, double* out);
 void trpo_comm_bcast(trpo_comm* c, double* x, int n, int root);
 void trpo_comm_bcast_bytes(trpo_comm* c, void* x, size_t n, int root);
 void trpo_comm_max_double(trpo_comm* c, double* x, int n);      // allreduce MAX
