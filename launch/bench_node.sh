@@ -31,7 +31,8 @@
 #                policy gradient (5,126 doubles), read back as doubles, through MPI_Allreduce
 #                alone (comm_node_sum = 0), through node shared memory reading the digit words
 #                (as node sums did before they read slices) and through node shared memory reading
-#                slices as doubles (the default), in microseconds per call
+#                the accumulators in place and slices as doubles (the default), in microseconds
+#                per sum (zeroing, adding one vector, the sum and its reading)
 #   N-*.err      each step's progress; bench_scaling.sh writes every waiting row there as soon
 #                as it is measured, and every main row to N-*.txt, so a step stopped at the
 #                budget's end keeps the rows it reached

@@ -190,7 +190,8 @@ static void win_drop(MPI_Win* win) {
 // ranks of a node through message buffers: at 16 ranks a Hopper-sized vector (5,126 doubles, 160
 // KB of digits) took 112 us a call on the 16-core machine (tests/bench_sums; 94 us here), and an
 // iteration makes 40 to 60 of them. Here every rank of a node stores its digits in its slot of
-// one shared window; after a barrier, rank q adds slice q of every slot into the node's result;
+// one shared window (or adds them there in the first place: trpo_comm_fxsum_make, below); after
+// a barrier, rank q adds slice q of every slot into the node's result;
 // after a second barrier every rank copies the result out. Where there are several nodes, one rank per node (node rank 0) adds the node results with
 // MPI_Allreduce among those ranks, and a third barrier follows. A rank reads the result before it
 // reaches the next sum's first barrier, and nobody writes a slice before that barrier, so one
@@ -300,28 +301,82 @@ static void nodesum(trpo_comm* c, int64_t* w, size_t n) {
   c->t_comm += copied;
 }
 
+// An exact sum made by trpo_comm_fxsum_make keeps its digits in a node-shared window of its own:
+// node sums read every rank's digits where they were added, and nothing is copied in. A rank
+// writes its digits (zeroing, adding, normalising) only between sums: after the second barrier
+// of one, which every rank passes only when the node has read them, and before the first barrier
+// of the next.
+struct trpo_fxshared_ {
+  MPI_Win win;
+  int64_t* slot[];      // the node's ranks' digits
+};
+
+void trpo_comm_fxsum_make(trpo_comm* c, trpo_fxsum* s, int n) {
+  if (c->nrank == 1 || !c->node_sum || nodesum_get(c)->multi) {
+    trpo_fxsum_make(s, n);
+    return;
+  }
+  struct trpo_nodesum_* ns = nodesum_get(c);
+  struct trpo_fxshared_* sh = trpo_alloc(sizeof *sh + sizeof(int64_t*) * (size_t)ns->nn);
+  s->n = n;
+  s->nadd = 0;
+  size_t nw = trpo_fxsum_nwords(s);
+  if (nw > (size_t)1 << 30) TRPO_FATAL("exact sum of %zu words is too large", nw);
+  s->w = win_shared(ns->node, sizeof(int64_t) * ((nw + 7) / 8 * 8), (int)sizeof(int64_t),
+                    "exact sums within a node", "comm_node_sum = 0 sums with MPI_Allreduce instead",
+                    &sh->win);
+  for (int p = 0; p < ns->nn; p++) {
+    MPI_Aint size = 0;
+    int unit = 0;
+    void* base = NULL;
+    MPICHECK(MPI_Win_shared_query(sh->win, p, &size, &unit, &base));
+    sh->slot[p] = base;
+  }
+  s->shared = sh;
+}
+
+void trpo_comm_fxsum_free(trpo_comm* c, trpo_fxsum* s) {
+  (void)c;
+  if (!s->shared) {
+    trpo_fxsum_free(s);
+    return;
+  }
+  win_drop(&s->shared->win);
+  trpo_alloc_free(s->shared);
+  s->shared = NULL;
+  s->w = NULL;
+}
+
 // s summed over the ranks of the one node and read into out: as nodesum, except that rank q reads
 // its slice of the result as doubles (the same bits as trpo_fxsum_get, value by value) before the
 // second barrier, and every rank then copies out the n doubles rather than the 4n + 1 words it
 // would read itself: a quarter of the bytes that cross between cores after the second barrier,
-// and a sixteenth of the reading at 16 ranks. The last slice takes the bad-input count.
+// and a sixteenth of the reading at 16 ranks. The last slice takes the bad-input count. A sum
+// with its own window (s->shared) is read in place, without the copy into this rank's slot.
 static void nodesum_read(trpo_comm* c, trpo_fxsum* s, double* out) {
   struct trpo_nodesum_* ns = nodesum_get(c);
   const size_t nv = (size_t)s->n, nw = trpo_fxsum_nwords(s);
   nodesum_grow(ns, nw);
   double t0 = trpo_time_now();
-  memcpy(ns->slot[ns->q], s->w, sizeof(int64_t) * nw);
+  int64_t** slot = ns->slot;
+  if (s->shared) {
+    slot = s->shared->slot;
+    MPICHECK(MPI_Win_sync(s->shared->win));
+  } else {
+    memcpy(ns->slot[ns->q], s->w, sizeof(int64_t) * nw);
+  }
   MPICHECK(MPI_Win_sync(ns->win));
   double copied = trpo_time_now() - t0;
   double t = enter(c);
   if (c->timing) MPICHECK(MPI_Win_sync(ns->win));
   else node_barrier(ns);
+  if (s->shared) MPICHECK(MPI_Win_sync(s->shared->win));
   size_t lo = nv * (size_t)ns->q / (size_t)ns->nn, hi = nv * (size_t)(ns->q + 1) / (size_t)ns->nn;
   size_t wlo = lo * TRPO_FXWORDS, whi = hi == nv ? nw : hi * TRPO_FXWORDS;
   int64_t* r = ns->res;
-  memcpy(r + wlo, ns->slot[0] + wlo, sizeof(int64_t) * (whi - wlo));
+  memcpy(r + wlo, slot[0] + wlo, sizeof(int64_t) * (whi - wlo));
   for (int p = 1; p < ns->nn; p++) {
-    const int64_t* x = ns->slot[p];
+    const int64_t* x = slot[p];
     for (size_t i = wlo; i < whi; i++) r[i] += x[i];
   }
   trpo_fxsum sum = {.n = s->n, .nadd = ns->nn, .w = r};

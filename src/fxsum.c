@@ -28,6 +28,7 @@ _Static_assert(TRPO_FXWORDS == 4, "the digit scales below assume four words");
 void trpo_fxsum_make(trpo_fxsum* s, int n) {
   s->n = n;
   s->nadd = 0;
+  s->shared = NULL;
   s->w = trpo_alloc(trpo_fxsum_nwords(s) * sizeof(int64_t));
 }
 

@@ -318,17 +318,20 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->dmb = A(t->T, sizeof(double));
   t->vx = A((size_t)t->T * nobs, sizeof(double));
   t->sc = A(NSCALAR + 2 * (size_t)nobs, sizeof(double));
-  trpo_fxsum_make(&t->fxp, t->pol.nparam);
-  trpo_fxsum_make(&t->fxg, t->pol.nparam + 2);
-  trpo_fxsum_make(&t->fxv, t->vf.nparam + 1);
-  trpo_fxsum_make(&t->fxs, NSCALAR + 2 * nobs);
-  trpo_fxsum_make(&t->fxl, 2);
   if (t->N > 2147483647L) TRPO_FATAL("global batch of %ld rows is too large", t->N);
 
   trpo_mlp_workmake(&t->vf, &t->vone, 1);
   make_items(t);
   rows_make(t);
   if (t->spare) share_make(t);
+  // the exact sums' accumulators, in node shared memory where node sums read them; after the row
+  // blocks, so that a node without the shared memory for those is told about them first (their
+  // line names share_work and steal; this one, comm_node_sum)
+  trpo_comm_fxsum_make(comm, &t->fxp, t->pol.nparam);
+  trpo_comm_fxsum_make(comm, &t->fxg, t->pol.nparam + 2);
+  trpo_comm_fxsum_make(comm, &t->fxv, t->vf.nparam + 1);
+  trpo_comm_fxsum_make(comm, &t->fxs, NSCALAR + 2 * nobs);
+  trpo_comm_fxsum_make(comm, &t->fxl, 2);
 
   // first observations and streams of every local environment (global env index)
   for (int i = 0; i < t->nenv; i++) {
@@ -357,11 +360,11 @@ void trpo_train_free(trpo_train* t) {
   trpo_mlp_workfree(&t->vw);
   trpo_mlp_workfree(&t->one);
   trpo_mlp_workfree(&t->vone);
-  trpo_fxsum_free(&t->fxp);
-  trpo_fxsum_free(&t->fxg);
-  trpo_fxsum_free(&t->fxv);
-  trpo_fxsum_free(&t->fxs);
-  trpo_fxsum_free(&t->fxl);
+  trpo_comm_fxsum_free(t->comm, &t->fxp);
+  trpo_comm_fxsum_free(t->comm, &t->fxg);
+  trpo_comm_fxsum_free(t->comm, &t->fxv);
+  trpo_comm_fxsum_free(t->comm, &t->fxs);
+  trpo_comm_fxsum_free(t->comm, &t->fxl);
   void* bufs[] = {t->theta, t->theta_old, t->vtheta, t->cur_obs, t->ep_ret, t->ep_len, t->rng_act,
                   t->sub_start, t->begin, t->g, t->step, t->fv, t->pbuf, t->cgwork, t->vgrad,
                   t->dmb, t->vx, t->sc, t->share, t->cost, t->hist, t->times, t->g_sim, t->g_obs,

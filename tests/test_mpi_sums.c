@@ -5,7 +5,8 @@
 // (TRPO_TEST_NODE_SIZE=2: the node sums then meet through MPI_Allreduce among node leaders); see
 // tests/cases.cmake. Every rank can make every rank's inputs (seeded by size, rank and round), so
 // the reference needs no communication. Checked to the bit: node sums reading slices as doubles,
-// node sums returning digit words, MPI_Allreduce alone; with the timing barrier and without;
+// node sums returning digit words, MPI_Allreduce alone; accumulators of each rank's own and
+// accumulators in node shared memory (trpo_comm_fxsum_make); with the timing barrier and without;
 // vectors shorter than the rank count and longer than before (the window grows); many sums in a
 // row, each read before the next begins; and a bad input on one rank reading NaN everywhere.
 
@@ -68,28 +69,44 @@ static void reference(double* ref, int n, int k) {
   free(x);
 }
 
-// this rank's sum of round k through the path: 0 sum_fx_get, 1 sum_fx then get
-static void through(double* out, int n, int k, int path, int bad) {
-  trpo_fxsum s;
-  trpo_fxsum_make(&s, n);
-  trpo_fxsum_zero(&s);
+// the accumulator of a sum: private (trpo_fxsum_make) or, with shared, made while node sums are on
+// (trpo_comm_fxsum_make: its digits in a node window of their own, read there by the node sum)
+static void make(trpo_fxsum* s, int n, int shared) {
+  int was = comm.node_sum;
+  comm.node_sum = 1;
+  if (shared) trpo_comm_fxsum_make(&comm, s, n);
+  else trpo_fxsum_make(s, n);
+  comm.node_sum = was;
+}
+
+// round k's sum into out through s (made for n values): path 0 sum_fx_get, 1 sum_fx then get; with
+// bad, the last rank adds a NaN
+static void sum_into(trpo_fxsum* s, double* out, int n, int k, int path, int bad) {
+  trpo_fxsum_zero(s);
   double* x = malloc(sizeof(double) * (size_t)n);
   inputs(x, n, comm.rank, k);
-  trpo_fxsum_add(&s, x);
+  trpo_fxsum_add(s, x);
   if (bad && comm.rank == comm.nrank - 1) x[n / 2] = NAN;
-  trpo_fxsum_add(&s, x);
+  trpo_fxsum_add(s, x);
   if (path == 0) {
-    trpo_comm_sum_fx_get(&comm, &s, out);
+    trpo_comm_sum_fx_get(&comm, s, out);
   } else {
-    trpo_comm_sum_fx(&comm, &s);
-    trpo_fxsum_get(&s, out);
+    trpo_comm_sum_fx(&comm, s);
+    trpo_fxsum_get(s, out);
   }
-  trpo_fxsum_free(&s);
   free(x);
 }
 
+// this rank's sum of round k through the path, in a new accumulator
+static void through(double* out, int n, int k, int path, int bad, int shared) {
+  trpo_fxsum s;
+  make(&s, n, shared);
+  sum_into(&s, out, n, k, path, bad);
+  trpo_comm_fxsum_free(&comm, &s);
+}
+
 static void same_sums(int node_sum, int timing) {
-  comm.node_sum = node_sum;
+  comm.node_sum = node_sum;   // shared accumulators are made with node sums on all the same
   comm.timing = timing;
   // short, longer than the rank count, then Hopper's policy (the window grows), then short again
   static const int sizes[] = {1, 2, 3, 7, 5126, 2, 40000, 5};
@@ -97,11 +114,15 @@ static void same_sums(int node_sum, int timing) {
     int n = sizes[z];
     double* ref = malloc(sizeof(double) * (size_t)n);
     double* got = malloc(sizeof(double) * (size_t)n);
-    for (int path = 0; path < 2; path++) {
-      reference(ref, n, (int)z);
-      through(got, n, (int)z, path, 0);
-      expect_same(got, ref, n, path == 0 ? "sum_fx_get" : "sum_fx, then get", (int)z);
-    }
+    for (int shared = 0; shared < 2; shared++)
+      for (int path = 0; path < 2; path++) {
+        reference(ref, n, (int)z);
+        through(got, n, (int)z, path, 0, shared);
+        expect_same(got, ref, n,
+                    path == 0 ? (shared ? "shared, sum_fx_get" : "sum_fx_get")
+                              : (shared ? "shared, sum_fx then get" : "sum_fx then get"),
+                    (int)z);
+      }
     free(ref);
     free(got);
   }
@@ -115,16 +136,22 @@ static void node_sums_untimed(void** state) { (void)state; same_sums(1, 0); }
 static void allreduce_timed(void** state) { (void)state; same_sums(0, 1); }
 static void allreduce_untimed(void** state) { (void)state; same_sums(0, 0); }
 
-// sums back to back, each read right after it: a rank that ran ahead into the next sum must not
-// change the result another rank is still reading
+// sums back to back through one accumulator each, as training makes them (zero, add, sum, read,
+// again): a rank that ran ahead into its next additions, or into the next sum, must not change
+// the digits or the result another rank is still reading
 static void sums_in_a_row(void** state) {
   (void)state;
   enum { N = 5126, ROUNDS = 200 };
   static double ref[N], got[N];
-  for (int k = 0; k < ROUNDS; k++) {
-    reference(ref, N, 100 + k);
-    through(got, N, 100 + k, 0, 0);
-    expect_same(got, ref, N, "in a row", 100 + k);
+  for (int shared = 0; shared < 2; shared++) {
+    trpo_fxsum s;
+    make(&s, N, shared);
+    for (int k = 0; k < ROUNDS; k++) {
+      reference(ref, N, 100 + k);
+      sum_into(&s, got, N, 100 + k, 0, 0);
+      expect_same(got, ref, N, shared ? "in a row, shared" : "in a row", 100 + k);
+    }
+    trpo_comm_fxsum_free(&comm, &s);
   }
   verdict();
 }
@@ -134,17 +161,21 @@ static void bad_input_reads_nan(void** state) {
   (void)state;
   enum { N = 77 };
   double got[N];
-  for (int node_sum = 0; node_sum < 2; node_sum++)
-    for (int path = 0; path < 2; path++) {
-      comm.node_sum = node_sum;
-      through(got, N, 7, path, 1);
-      expect_nan(got, N, path == 0 ? "bad input, sum_fx_get" : "bad input, sum_fx then get");
-      // and the next sum is clean again
-      double ref[N];
-      reference(ref, N, 8);
-      through(got, N, 8, path, 0);
-      expect_same(got, ref, N, "after a bad input", 8);
-    }
+  for (int shared = 0; shared < 2; shared++)
+    for (int node_sum = 0; node_sum < 2; node_sum++)
+      for (int path = 0; path < 2; path++) {
+        comm.node_sum = node_sum;
+        trpo_fxsum s;
+        make(&s, N, shared);
+        sum_into(&s, got, N, 7, path, 1);
+        expect_nan(got, N, path == 0 ? "bad input, sum_fx_get" : "bad input, sum_fx then get");
+        // and the next sum through the same accumulator is clean again
+        double ref[N];
+        reference(ref, N, 8);
+        sum_into(&s, got, N, 8, path, 0);
+        expect_same(got, ref, N, "after a bad input", 8);
+        trpo_comm_fxsum_free(&comm, &s);
+      }
   comm.node_sum = 1;
   verdict();
 }

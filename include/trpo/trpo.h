@@ -81,6 +81,7 @@ typedef struct trpo_fxsum_ {
   int n;            // number of doubles summed elementwise
   long nadd;        // additions since the last normalisation (carry headroom)
   int64_t* w;       // digits, n*TRPO_FXWORDS + 1 (the last word counts bad inputs)
+  struct trpo_fxshared_* shared;   // w's node-shared window (trpo_comm_fxsum_make), or NULL
 } trpo_fxsum;
 
 void   trpo_fxsum_make(trpo_fxsum* s, int n);
@@ -120,6 +121,10 @@ void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s);             // exact allredu
 // the exact sum over all ranks read into out (n doubles, as trpo_fxsum_get reads it); s is left
 // holding this rank's digits or the sum's, whichever the path leaves
 void trpo_comm_sum_fx_get(trpo_comm* c, trpo_fxsum* s, double* out);
+// an exact sum whose digits live in node shared memory where node sums will add them (one rank
+// per node reads them in place, no copy); otherwise as trpo_fxsum_make. Both collective
+void trpo_comm_fxsum_make(trpo_comm* c, trpo_fxsum* s, int n);
+void trpo_comm_fxsum_free(trpo_comm* c, trpo_fxsum* s);
 void trpo_comm_bcast(trpo_comm* c, double* x, int n, int root);
 void trpo_comm_bcast_bytes(trpo_comm* c, void* x, size_t n, int root);
 void trpo_comm_max_double(trpo_comm* c, double* x, int n);      // allreduce MAX
