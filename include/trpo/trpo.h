@@ -121,8 +121,9 @@ void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s);             // exact allredu
 // the exact sum over all ranks read into out (n doubles, as trpo_fxsum_get reads it); s is left
 // holding this rank's digits or the sum's, whichever the path leaves
 void trpo_comm_sum_fx_get(trpo_comm* c, trpo_fxsum* s, double* out);
-// an exact sum whose digits live in node shared memory where node sums will add them (one rank
-// per node reads them in place, no copy); otherwise as trpo_fxsum_make. Both collective
+// an exact sum whose digits live in node shared memory, where the node's ranks read them in place
+// when they sum them (trpo_comm_sum_fx_get on one node); otherwise, or with one rank, as
+// trpo_fxsum_make. Both collective
 void trpo_comm_fxsum_make(trpo_comm* c, trpo_fxsum* s, int n);
 void trpo_comm_fxsum_free(trpo_comm* c, trpo_fxsum* s);
 void trpo_comm_bcast(trpo_comm* c, double* x, int n, int root);
