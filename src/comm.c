@@ -11,7 +11,7 @@
 // Exact sums (trpo_comm_sum_fx) add within each node in shared memory first (c->node_sum, config
 // comm_node_sum; see "node sums" below), then across nodes with MPI_Allreduce among one rank per
 // node: integer addition is exact, so both paths give the same bits. Training reads each sum as
-// doubles at once (trpo_comm_sum_fx_get); on one node each rank then reads only its slice.
+// doubles at once (trpo_comm_sum_fx_get), and with node sums each rank then reads only its slice.
 //
 // Also here: node-shared memory for sharing the sampling (trpo_comm_shm_make, end of file),
 // trpo_fatal (it needs MPI_Abort), the launch check for a plain srun, and for
@@ -312,7 +312,7 @@ struct trpo_fxshared_ {
 };
 
 void trpo_comm_fxsum_make(trpo_comm* c, trpo_fxsum* s, int n) {
-  if (c->nrank == 1 || !c->node_sum || nodesum_get(c)->multi) {
+  if (c->nrank == 1 || !c->node_sum) {
     trpo_fxsum_make(s, n);
     return;
   }
@@ -347,12 +347,14 @@ void trpo_comm_fxsum_free(trpo_comm* c, trpo_fxsum* s) {
   s->w = NULL;
 }
 
-// s summed over the ranks of the one node and read into out: as nodesum, except that rank q reads
-// its slice of the result as doubles (the same bits as trpo_fxsum_get, value by value) before the
-// second barrier, and every rank then copies out the n doubles rather than the 4n + 1 words it
-// would read itself: a quarter of the bytes that cross between cores after the second barrier,
-// and a sixteenth of the reading at 16 ranks. The last slice takes the bad-input count. A sum
-// with its own window (s->shared) is read in place, without the copy into this rank's slot.
+// s summed over all ranks and read into out: as nodesum, except that rank q reads its slice of the
+// result as doubles (the same bits as trpo_fxsum_get, value by value) before the last barrier,
+// and every rank then copies out the n doubles rather than the 4n + 1 words it would read
+// itself: a quarter of the bytes that cross between cores after that barrier, and a sixteenth
+// of the reading at 16 ranks a node. The last slice takes the bad-input count. With several
+// nodes the slices are read after the leaders' MPI_Allreduce, behind a barrier of their own (four
+// in all, against nodesum's three). A sum with its own window (s->shared) is read in place,
+// without the copy into this rank's slot.
 static void nodesum_read(trpo_comm* c, trpo_fxsum* s, double* out) {
   struct trpo_nodesum_* ns = nodesum_get(c);
   const size_t nv = (size_t)s->n, nw = trpo_fxsum_nwords(s);
@@ -379,7 +381,14 @@ static void nodesum_read(trpo_comm* c, trpo_fxsum* s, double* out) {
     const int64_t* x = slot[p];
     for (size_t i = wlo; i < whi; i++) r[i] += x[i];
   }
-  trpo_fxsum sum = {.n = s->n, .nadd = ns->nn, .w = r};
+  if (ns->multi) {
+    // the node's result complete; then every node's, added among one rank per node
+    node_barrier(ns);
+    if (ns->leaders != MPI_COMM_NULL)
+      MPICHECK(MPI_Allreduce(MPI_IN_PLACE, r, (int)nw, MPI_INT64_T, MPI_SUM, ns->leaders));
+    node_barrier(ns);
+  }
+  trpo_fxsum sum = {.n = s->n, .nadd = c->nrank, .w = r};
   trpo_fxsum_get_range(&sum, (int)lo, (int)(hi - lo), ns->dres + lo);
   node_barrier(ns);
   memcpy(out, ns->dres, sizeof(double) * nv);
@@ -390,14 +399,14 @@ static void nodesum_read(trpo_comm* c, trpo_fxsum* s, double* out) {
 }
 
 void trpo_comm_sum_fx_get(trpo_comm* c, trpo_fxsum* s, double* out) {
-  if (c->nrank > 1 && c->node_sum && !nodesum_get(c)->multi) {
+  if (c->nrank > 1 && c->node_sum) {
     trpo_fxsum_normalize(s);
     if (trpo_fxsum_nwords(s) > (size_t)1 << 30)
       TRPO_FATAL("exact sum of %zu words is too large", trpo_fxsum_nwords(s));
     nodesum_read(c, s, out);
     return;
   }
-  // one rank, MPI_Allreduce, or several nodes (whose leaders need every word)
+  // one rank, or MPI_Allreduce alone
   trpo_comm_sum_fx(c, s);
   trpo_fxsum_get(s, out);
 }

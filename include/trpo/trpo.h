@@ -122,7 +122,7 @@ void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s);             // exact allredu
 // holding this rank's digits or the sum's, whichever the path leaves
 void trpo_comm_sum_fx_get(trpo_comm* c, trpo_fxsum* s, double* out);
 // an exact sum whose digits live in node shared memory, where the node's ranks read them in place
-// when they sum them (trpo_comm_sum_fx_get on one node); otherwise, or with one rank, as
+// when they sum them (trpo_comm_sum_fx_get); with comm_node_sum = 0 or one rank, as
 // trpo_fxsum_make. Both collective
 void trpo_comm_fxsum_make(trpo_comm* c, trpo_fxsum* s, int n);
 void trpo_comm_fxsum_free(trpo_comm* c, trpo_fxsum* s);
