@@ -189,14 +189,16 @@ static void win_drop(MPI_Win* win) {
 // An exact sum is a vector of int64 digits (trpo_fxsum). MPI_Allreduce moves it between the
 // ranks of a node through message buffers: at 16 ranks a Hopper-sized vector (5,126 doubles, 160
 // KB of digits) took 112 us a call on the 16-core machine (tests/bench_sums; 94 us here), and an
-// iteration makes 40 to 60 of them. Here every rank of a node stores its digits in its slot of
-// one shared window (or adds them there in the first place: trpo_comm_fxsum_make, below); after
-// a barrier, rank q adds slice q of every slot into the node's result;
-// after a second barrier every rank copies the result out. Where there are several nodes, one rank per node (node rank 0) adds the node results with
-// MPI_Allreduce among those ranks, and a third barrier follows. A rank reads the result before it
-// reaches the next sum's first barrier, and nobody writes a slice before that barrier, so one
-// result and one slot per rank suffice. The window grows (collectively: every rank sums the same
-// sizes in the same order) to the largest vector summed so far.
+// iteration makes 40 to 100 of them. Here every rank of a node stores its digits in its slot of
+// one shared window (nodesum), or adds them in a shared window in the first place
+// (trpo_comm_fxsum_make and nodesum_read, below). After a barrier, rank q adds slice q of every
+// slot into the node's result. Where there are several nodes, after a second barrier one rank per
+// node (node rank 0) adds the node results with MPI_Allreduce among those ranks, and another
+// barrier follows. After a last barrier every rank copies the result out (nodesum: the words;
+// nodesum_read: the doubles, each rank having read its slice before that barrier). A rank reads
+// the result before it reaches the next sum's first barrier, and nobody writes a slice before
+// that barrier, so one result and one slot per rank suffice. The window grows (collectively:
+// every rank sums the same sizes in the same order) to the largest vector summed so far.
 
 struct trpo_nodesum_ {
   MPI_Comm node;        // this rank's node
