@@ -180,6 +180,15 @@ static void* win_shared(MPI_Comm node, size_t bytes, int unit, const char* purpo
   return mine;
 }
 
+// where node rank p's part of a shared window is mapped in this process
+static void* win_base(MPI_Win win, int p) {
+  MPI_Aint size = 0;
+  int unit = 0;
+  void* base = NULL;
+  MPICHECK(MPI_Win_shared_query(win, p, &size, &unit, &base));
+  return base;
+}
+
 static void win_drop(MPI_Win* win) {
   MPICHECK(MPI_Win_unlock_all(*win));
   MPICHECK(MPI_Win_free(win));
@@ -244,13 +253,7 @@ static void nodesum_grow(struct trpo_nodesum_* ns, size_t n) {
   win_shared(ns->node, sizeof(int64_t) * (ns->q == 0 ? lead : cap), (int)sizeof(int64_t),
              "exact sums within a node", "comm_node_sum = 0 sums with MPI_Allreduce instead",
              &ns->win);
-  for (int p = 0; p < ns->nn; p++) {
-    MPI_Aint size = 0;
-    int unit = 0;
-    void* base = NULL;
-    MPICHECK(MPI_Win_shared_query(ns->win, p, &size, &unit, &base));
-    ns->slot[p] = base;
-  }
+  for (int p = 0; p < ns->nn; p++) ns->slot[p] = win_base(ns->win, p);
   ns->res = ns->slot[0] + cap;
   ns->dres = (double*)(ns->res + cap);
   ns->cap = cap;
@@ -327,13 +330,7 @@ void trpo_comm_fxsum_make(trpo_comm* c, trpo_fxsum* s, int n) {
   s->w = win_shared(ns->node, sizeof(int64_t) * ((nw + 7) / 8 * 8), (int)sizeof(int64_t),
                     "exact sums within a node", "comm_node_sum = 0 sums with MPI_Allreduce instead",
                     &sh->win);
-  for (int p = 0; p < ns->nn; p++) {
-    MPI_Aint size = 0;
-    int unit = 0;
-    void* base = NULL;
-    MPICHECK(MPI_Win_shared_query(sh->win, p, &size, &unit, &base));
-    sh->slot[p] = base;
-  }
+  for (int p = 0; p < ns->nn; p++) sh->slot[p] = win_base(sh->win, p);
   s->shared = sh;
 }
 
@@ -564,10 +561,7 @@ trpo_shm* trpo_comm_shm_make(trpo_comm* c, size_t bytes, void** base, const char
   for (int q = 0; q < nn; q++) {
     int w = -1;
     MPICHECK(MPI_Group_translate_ranks(ng, 1, &q, wg, &w));
-    MPI_Aint size = 0;
-    int unit = 0;
-    void* p = NULL;
-    MPICHECK(MPI_Win_shared_query(s->win, q, &size, &unit, &p));
+    void* p = win_base(s->win, q);
     if (w >= 0 && w < c->nrank) base[w] = p;
   }
   MPICHECK(MPI_Group_free(&wg));
