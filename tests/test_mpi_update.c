@@ -350,7 +350,10 @@ static void slow_rank_moves_on(void** state) {
 // with the last rank's work 8x as long; sums over the iterations of the steps others sampled of
 // their owners' environments (steps_taken), the pieces of other ranks' environments worked on by
 // all ranks and by the slow one (ranks.csv worked); then the parameters are compared with the
-// one-process run's
+// one-process run's. Rank 0 runs the one-process trainer after the distributed iterations, not
+// between them: between them it came late to the next sampling by a whole one-process iteration,
+// and the slow rank had sometimes started all its environments by then (64 steps taken in 3
+// iterations, once in a CI run)
 static void slow_hopper(int nenv, int iters, double* taken, double* pieces, double* slow_did) {
   const int worked = 19;   // the column of TRPO_RANK_COLUMNS
   trpo_comm solo = {.rank = 0, .nrank = 1, .t_wait = 0, .t_comm = 0, .timing = 0};
@@ -361,22 +364,22 @@ static void slow_hopper(int nenv, int iters, double* taken, double* pieces, doub
   *taken = *pieces = *slow_did = 0;
   for (int it = 0; it < iters; it++) {
     trpo_train_iterate(t, &st);
-    if (ref) trpo_train_iterate(ref, &sr);
     *taken += st.steps_taken;
     const double* x = trpo_train_rank_times(t);
     for (int r = 0; r < comm.nrank; r++) *pieces += x[(size_t)r * TRPO_RANK_NTIME + worked];
     *slow_did += x[(size_t)(comm.nrank - 1) * TRPO_RANK_NTIME + worked];
   }
   comm.slow = 0;
+  if (ref)
+    for (int it = 0; it < iters; it++) trpo_train_iterate(ref, &sr);
   same_as_one_process(t, ref);
 }
 
 // sharing the sampling: with the last rank's sampling 8x as long and no load balancing, the other
 // ranks take chunks of its environments in every iteration, and the parameters stay those of the
 // single-process run: with whole segments (steal_steps 32) and with 4 chunks of 8 steps, whose
-// states pass between ranks within the segment; with steal = 0 nobody takes any. (Rank 0 also
-// runs the single-process trainer between iterations, late for the next sampling: the work after
-// sampling stays with each rank, share_work = 0, so that the slow rank's work before it reaches
+// states pass between ranks within the segment; with steal = 0 nobody takes any. (The work after
+// sampling stays with each rank, share_work = 0, so that the slow rank's own work comes before
 // the next sampling)
 static void slow_rank_work_is_taken(void** state) {
   (void)state;
