@@ -27,6 +27,10 @@
 #   9-whole.txt  weak-mb and strong-mb at 1 and the largest rank count with steal_steps = NSTEPS
 #                (the sampling shared in whole environments, not in chunks): what chunks give,
 #                against step 1
+#   10-noride.txt  weak-mb and strong-mb at 1 and the largest rank count with vf_ride = 0 (the
+#                value fit after the policy update, one collective per Adam step, rather than
+#                riding on the update's collectives): what fewer meeting points give, against
+#                step 1
 #   6-sums.txt   tests/bench_sums at 2, 4, 8, ... ranks up to nproc: one exact sum of Hopper's
 #                policy gradient (5,126 doubles), read back as doubles, through MPI_Allreduce
 #                alone (comm_node_sum = 0), through node shared memory reading the digit words
@@ -46,7 +50,7 @@
 # Environment: OUT=runs/bench_node BUDGET=480 (seconds for everything; a stopped step's ranks take
 # a few seconds more to end, which the script waits for) MIN_STEP=45 (a step starts
 # only with this many seconds left) REPS=3 (step 1; the others run once) RANKS (default 1 2 4 8
-# 16, those up to nproc) STEPS="6 1 9 8 7 4 5 2 3" (the steps to run, in this order), PACK=0, and
+# 16, those up to nproc) STEPS="6 1 10 9 8 7 4 5 2 3" (the steps to run, in this order), PACK=0, and
 # bench_scaling.sh's own (CONFIG, NSTEPS, WARMUP, ITERS,
 # STRONG_NENV, STRONG_MB, WEAK_NENV, PHYS_SECONDS). At the defaults on 16 cores step 1 takes an
 # estimated 4-5 minutes (each point: a 3 s physics run, then 14 training iterations), the others
@@ -62,7 +66,7 @@ bench_setup bench_node.sh "${1:-build}" tests/bench_scaling tests/bench_sums
 out=${OUT:-runs/bench_node}
 budget=${BUDGET:-480}
 min_step=${MIN_STEP:-45}
-steps=${STEPS:-6 1 9 8 7 4 5 2 3}
+steps=${STEPS:-6 1 10 9 8 7 4 5 2 3}
 [[ $budget =~ ^[0-9]+$ && $min_step =~ ^[0-9]+$ ]] ||
   { echo "bench_node.sh: BUDGET and MIN_STEP must be whole seconds (got '$budget', '$min_step')" >&2; exit 2; }
 mkdir -p "$out"
@@ -200,13 +204,16 @@ for s in $steps; do
     8) run_step 8-nowork "$(reserve_after 8)" MODES="weak-mb strong-mb" RANKS="$ends" REPS=1 TRAIN_ARGS=share_work=0 ;;
     9) run_step 9-whole "$(reserve_after 9)" MODES="weak-mb strong-mb" RANKS="$ends" REPS=1 \
          TRAIN_ARGS="steal_steps=${NSTEPS:-128}" ;;
-    *) echo "bench_node.sh: STEPS: unknown step '$s' (expected 1 to 9)" >&2; exit 2 ;;
+    10) run_step 10-noride "$(reserve_after 10)" MODES="weak-mb strong-mb" RANKS="$ends" REPS=1 \
+         TRAIN_ARGS=vf_ride=0 ;;
+    *) echo "bench_node.sh: STEPS: unknown step '$s' (expected 1 to 10)" >&2; exit 2 ;;
   esac
 done
 
 {
   grep -E '^(cpu_model|cpus|cores|threads_per_core|cgroup_quota|dev_shm|idle_second|busiest_life|build):' "$out/node.txt"
-  for f in "$out"/[0-9]-*.txt; do
+  for f in "$out"/[0-9]-*.txt "$out"/[0-9][0-9]-*.txt; do
+    [ -e "$f" ] || continue
     echo
     echo "== $(basename "$f" .txt)"
     cat "$f"
@@ -215,7 +222,7 @@ done
 cat "$out/summary.txt"
 if [ "${PACK:-0}" = 1 ]; then
   # what the steps left (a skipped step leaves nothing)
-  packed=$(cd "$out" && find . -maxdepth 1 \( -name keep -o -name '*.err' -o -name '[0-9]-*.txt' \) | sort)
+  packed=$(cd "$out" && find . -maxdepth 1 \( -name keep -o -name '*.err' -o -name '[0-9]*-*.txt' \) | sort)
   if [ -n "$packed" ]; then
     # shellcheck disable=SC2086  # the names are the script's own (keep, N-STEP.err, N-STEP.txt)
     (cd "$out" && tar czf keep.tgz $packed && rm -rf $packed)

@@ -12,6 +12,8 @@
 // comm_node_sum; see "node sums" below), then across nodes with MPI_Allreduce among one rank per
 // node: integer addition is exact, so both paths give the same bits. Training reads each sum as
 // doubles at once (trpo_comm_sum_fx_get), and with node sums each rank then reads only its slice.
+// Several sums can share one collective (trpo_comm_sum_fx_getn): a phase's own sum and the value
+// step that rides on it meet once.
 //
 // Also here: node-shared memory for sharing the sampling (trpo_comm_shm_make, end of file),
 // trpo_fatal (it needs MPI_Abort), the launch check for a plain srun, and for
@@ -95,6 +97,9 @@ void trpo_comm_finalize(trpo_comm* c) {
   MPI_Finalized(&down);
   if (down) return;
   nodesum_free(c);
+  trpo_alloc_free(c->pack);
+  c->pack = NULL;
+  c->npack = 0;
   if (wait_comm != MPI_COMM_NULL) MPI_Comm_free(&wait_comm);
   MPI_Finalize();
 }
@@ -346,68 +351,116 @@ void trpo_comm_fxsum_free(trpo_comm* c, trpo_fxsum* s) {
   s->w = NULL;
 }
 
-// s summed over all ranks and read into out: as nodesum, except that rank q reads its slice of the
-// result as doubles (the same bits as trpo_fxsum_get, value by value) before the last barrier,
-// and every rank then copies out the n doubles rather than the 4n + 1 words it would read
-// itself: a quarter of the bytes that cross between cores after that barrier, and a sixteenth
-// of the reading at 16 ranks a node. The last slice takes the bad-input count. With several
-// nodes the slices are read after the leaders' MPI_Allreduce, behind a barrier of their own (four
-// in all, against nodesum's three). A sum with its own window (s->shared) is read in place,
-// without the copy into this rank's slot.
-static void nodesum_read(trpo_comm* c, trpo_fxsum* s, double* out) {
+// k sums s[j] over all ranks, read into out[j], in one collective: as nodesum, except that rank q
+// reads its slice of each result as doubles (the same bits as trpo_fxsum_get, value by value)
+// before the last barrier, and every rank then copies out the doubles rather than the 4n + 1
+// words per sum it would read itself: a quarter of the bytes that cross between cores after that
+// barrier, and a sixteenth of the reading at 16 ranks a node. Each sum's last slice takes its
+// bad-input count. With several nodes the slices are read after the leaders' MPI_Allreduce (one
+// message for all k sums), behind a barrier of their own (four in all, against nodesum's three).
+// A sum with its own window (s->shared) is read in place, without the copy into this rank's
+// slot; the others are copied in one after another.
+static void nodesum_read(trpo_comm* c, int k, trpo_fxsum* const* s, double* const* out) {
   struct trpo_nodesum_* ns = nodesum_get(c);
-  const size_t nv = (size_t)s->n, nw = trpo_fxsum_nwords(s);
-  nodesum_grow(ns, nw);
+  size_t nwall = 0;   // the result's room for cap / TRPO_FXWORDS doubles holds every n
+  for (int j = 0; j < k; j++) nwall += trpo_fxsum_nwords(s[j]);
+  nodesum_grow(ns, nwall);
   double t0 = trpo_time_now();
-  int64_t** slot = ns->slot;
-  if (s->shared) {
-    slot = s->shared->slot;
-    MPICHECK(MPI_Win_sync(s->shared->win));
-  } else {
-    memcpy(ns->slot[ns->q], s->w, sizeof(int64_t) * nw);
+  for (int j = 0, woff = 0; j < k; woff += (int)trpo_fxsum_nwords(s[j]), j++) {
+    if (s[j]->shared) MPICHECK(MPI_Win_sync(s[j]->shared->win));
+    else memcpy(ns->slot[ns->q] + woff, s[j]->w, sizeof(int64_t) * trpo_fxsum_nwords(s[j]));
   }
   MPICHECK(MPI_Win_sync(ns->win));
   double copied = trpo_time_now() - t0;
   double t = enter(c);
   if (c->timing) MPICHECK(MPI_Win_sync(ns->win));
   else node_barrier(ns);
-  if (s->shared) MPICHECK(MPI_Win_sync(s->shared->win));
-  size_t lo = nv * (size_t)ns->q / (size_t)ns->nn, hi = nv * (size_t)(ns->q + 1) / (size_t)ns->nn;
-  size_t wlo = lo * TRPO_FXWORDS, whi = hi == nv ? nw : hi * TRPO_FXWORDS;
+  for (int j = 0; j < k; j++)
+    if (s[j]->shared) MPICHECK(MPI_Win_sync(s[j]->shared->win));
+  // rank q's slice of each sum, added into the node's result (the sums one after another in it)
   int64_t* r = ns->res;
-  memcpy(r + wlo, slot[0] + wlo, sizeof(int64_t) * (whi - wlo));
-  for (int p = 1; p < ns->nn; p++) {
-    const int64_t* x = slot[p];
-    for (size_t i = wlo; i < whi; i++) r[i] += x[i];
+  for (int j = 0, woff = 0; j < k; woff += (int)trpo_fxsum_nwords(s[j]), j++) {
+    const size_t nv = (size_t)s[j]->n, nw = trpo_fxsum_nwords(s[j]);
+    size_t lo = nv * (size_t)ns->q / (size_t)ns->nn, hi = nv * (size_t)(ns->q + 1) / (size_t)ns->nn;
+    size_t wlo = lo * TRPO_FXWORDS, whi = hi == nv ? nw : hi * TRPO_FXWORDS;
+    int64_t* const* slot = s[j]->shared ? s[j]->shared->slot : ns->slot;
+    size_t off = s[j]->shared ? 0 : (size_t)woff;
+    int64_t* rj = r + woff;
+    memcpy(rj + wlo, slot[0] + off + wlo, sizeof(int64_t) * (whi - wlo));
+    for (int p = 1; p < ns->nn; p++) {
+      const int64_t* x = slot[p] + off;
+      for (size_t i = wlo; i < whi; i++) rj[i] += x[i];
+    }
   }
   if (ns->multi) {
-    // the node's result complete; then every node's, added among one rank per node
+    // the node's results complete; then every node's, added among one rank per node
     node_barrier(ns);
     if (ns->leaders != MPI_COMM_NULL)
-      MPICHECK(MPI_Allreduce(MPI_IN_PLACE, r, (int)nw, MPI_INT64_T, MPI_SUM, ns->leaders));
+      MPICHECK(MPI_Allreduce(MPI_IN_PLACE, r, (int)nwall, MPI_INT64_T, MPI_SUM, ns->leaders));
     node_barrier(ns);
   }
-  trpo_fxsum sum = {.n = s->n, .nadd = c->nrank, .w = r};
-  trpo_fxsum_get_range(&sum, (int)lo, (int)(hi - lo), ns->dres + lo);
+  for (int j = 0, woff = 0, voff = 0; j < k; woff += (int)trpo_fxsum_nwords(s[j]), voff += s[j]->n, j++) {
+    const size_t nv = (size_t)s[j]->n;
+    size_t lo = nv * (size_t)ns->q / (size_t)ns->nn, hi = nv * (size_t)(ns->q + 1) / (size_t)ns->nn;
+    trpo_fxsum sum = {.n = s[j]->n, .nadd = c->nrank, .w = r + woff};
+    trpo_fxsum_get_range(&sum, (int)lo, (int)(hi - lo), ns->dres + voff + lo);
+  }
   node_barrier(ns);
-  memcpy(out, ns->dres, sizeof(double) * nv);
-  if (r[nw - 1] != 0)
-    for (size_t i = 0; i < nv; i++) out[i] = NAN;
+  for (int j = 0, woff = 0, voff = 0; j < k; woff += (int)trpo_fxsum_nwords(s[j]), voff += s[j]->n, j++) {
+    const size_t nv = (size_t)s[j]->n, nw = trpo_fxsum_nwords(s[j]);
+    memcpy(out[j], ns->dres + voff, sizeof(double) * nv);
+    if (r[woff + nw - 1] != 0)
+      for (size_t i = 0; i < nv; i++) out[j][i] = NAN;
+  }
   leave(c, t);
   c->t_comm += copied;
 }
 
-void trpo_comm_sum_fx_get(trpo_comm* c, trpo_fxsum* s, double* out) {
+void trpo_comm_sum_fx_getn(trpo_comm* c, int k, trpo_fxsum* const* s, double* const* out) {
   if (c->nrank > 1 && c->node_sum) {
-    trpo_fxsum_normalize(s);
-    if (trpo_fxsum_nwords(s) > (size_t)1 << 30)
-      TRPO_FATAL("exact sum of %zu words is too large", trpo_fxsum_nwords(s));
-    nodesum_read(c, s, out);
+    size_t nw = 0;
+    for (int j = 0; j < k; j++) {
+      trpo_fxsum_normalize(s[j]);
+      nw += trpo_fxsum_nwords(s[j]);
+    }
+    if (nw > (size_t)1 << 30) TRPO_FATAL("exact sum of %zu words is too large", nw);
+    nodesum_read(c, k, s, out);
     return;
   }
-  // one rank, or MPI_Allreduce alone
-  trpo_comm_sum_fx(c, s);
-  trpo_fxsum_get(s, out);
+  // one rank, or MPI_Allreduce alone: one call for all k sums, their words packed one after
+  // another
+  if (c->nrank == 1 || k == 1) {
+    for (int j = 0; j < k; j++) {
+      trpo_comm_sum_fx(c, s[j]);
+      trpo_fxsum_get(s[j], out[j]);
+    }
+    return;
+  }
+  size_t nw = 0;
+  for (int j = 0; j < k; j++) {
+    trpo_fxsum_normalize(s[j]);
+    nw += trpo_fxsum_nwords(s[j]);
+  }
+  if (nw > (size_t)1 << 30) TRPO_FATAL("exact sum of %zu words is too large", nw);
+  if (nw > c->npack) {
+    trpo_alloc_free(c->pack);
+    c->pack = trpo_alloc(sizeof(int64_t) * nw);
+    c->npack = nw;
+  }
+  for (size_t j = 0, off = 0; j < (size_t)k; off += trpo_fxsum_nwords(s[j]), j++)
+    memcpy(c->pack + off, s[j]->w, sizeof(int64_t) * trpo_fxsum_nwords(s[j]));
+  double t = enter(c);
+  MPICHECK(MPI_Allreduce(MPI_IN_PLACE, c->pack, (int)nw, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
+  leave(c, t);
+  for (size_t j = 0, off = 0; j < (size_t)k; off += trpo_fxsum_nwords(s[j]), j++) {
+    memcpy(s[j]->w, c->pack + off, sizeof(int64_t) * trpo_fxsum_nwords(s[j]));
+    s[j]->nadd = c->nrank;   // as trpo_comm_sum_fx leaves it
+    trpo_fxsum_get(s[j], out[j]);
+  }
+}
+
+void trpo_comm_sum_fx_get(trpo_comm* c, trpo_fxsum* s, double* out) {
+  trpo_comm_sum_fx_getn(c, 1, &s, &out);
 }
 
 void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s) {

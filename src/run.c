@@ -45,7 +45,8 @@ static const char* const resumable_keys[] = {"total_steps", "quiet", "checkpoint
                                              "checkpoint_minutes", "keep_checkpoints",
                                              "comm_timing", "comm_nap", "rebalance",
                                              "rebalance_window", "steal", "steal_steps", "share_work",
-                                             "comm_node_sum", "rank_times", "run_dir", NULL};
+                                             "comm_node_sum", "vf_ride", "rank_times", "run_dir",
+                                             NULL};
 
 typedef struct runctx_ {
   const trpo_config* cfg;

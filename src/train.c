@@ -16,7 +16,9 @@
 //      equals max_kl (eq. 14 and appendix C);
 //   6. backtracking line search: accept the first step that improves L AND keeps the mean
 //      KL(old||new) <= max_kl, else restore theta_old bitwise;
-//   7. fit the value network to the lambda-returns by minibatch Adam;
+//   7. fit the value network to the lambda-returns by minibatch Adam (its steps ride on the
+//      phases of steps 2-6, each summed in the same collective as the phase's own sum; the rest
+//      run after step 6; see "7. value fit");
 //   8. merge the batch's observation statistics into the running normaliser.
 // Steps 2-7 run environment by environment, and the ranks of a node share those pieces ("sharing
 // the work" below). Every rank runs the same CG and line search on the same exactly-reduced
@@ -132,6 +134,12 @@ struct trpo_train_ {
   double adv_mean, adv_inv;   // advantage normalisation, global (adv_norm 1: apply it)
   int adv_norm;
   int nmb;             // value-fit minibatches per epoch
+  // the value fit's steps, which ride on the policy update's phases (see 7. value fit)
+  int vstep, vsteps;   // the next step (epoch * nmb + minibatch) and the iteration's count
+  int vride;           // 1: the phase under way carries step vstep
+  uint64_t vkey;       // this epoch's draw of the shuffle stream
+  double veploss, vloss;   // this epoch's loss so far, the last whole epoch's
+  double tvf;          // seconds this rank spent on value steps this iteration
   trpo_fxsum fxp;      // policy-sized exact sum (Fisher products)
   trpo_fxsum fxg;      // policy gradient + entropy + surrogate at theta_old
   trpo_fxsum fxv;      // value-sized exact sum (+ loss)
@@ -661,6 +669,10 @@ static int work_next1(trpo_train* t, envview* e) {
   }
 }
 
+static int vf_ride(trpo_train* t);
+static void vf_piece(trpo_train* t, const envview* e);
+static void phase_sum(trpo_train* t, trpo_fxsum* s, double* out);
+
 //---------------------------------- 2. advantages --------------------------------------------------
 
 // one environment's values, bootstrap values, GAE and lambda-returns, and its rows' sums into
@@ -706,9 +718,13 @@ static void prepare_env(trpo_train* t, envview* e) {
 // The normalisation itself (t->adv_norm) is applied environment by environment in the gradient.
 static int advantages(trpo_train* t, double* ev_out, double* s) {
   envview e;
+  int v = vf_ride(t);
   work_open(t);
-  while (work_next(t, &e)) prepare_env(t, &e);
-  trpo_comm_sum_fx_get(t->comm, &t->fxs, s);
+  while (work_next(t, &e)) {
+    prepare_env(t, &e);
+    if (v) vf_piece(t, &e);
+  }
+  phase_sum(t, &t->fxs, s);
   t->adv_norm = 0;
   if (!(s[S_BAD] == 0)) {   // NaN too: a bad episode statistic poisons every slot
     *ev_out = NAN;
@@ -737,6 +753,7 @@ static void policy_gradient(trpo_train* t, double* entropy, double* surr0) {
   const int T = t->T, P = t->pol.nparam;
   trpo_fxsum_zero(&t->fxg);
   envview e;
+  int v = vf_ride(t);
   work_open(t);
   while (work_next(t, &e)) {
     if (t->adv_norm)
@@ -756,8 +773,9 @@ static void policy_gradient(trpo_train* t, double* entropy, double* surr0) {
                                            NULL, e.nobs_b, e.act, e.adv, e.logp, e.dist, T);
     t->pbuf[P] = ent;
     trpo_fxsum_add(&t->fxg, t->pbuf);
+    if (v) vf_piece(t, &e);
   }
-  trpo_comm_sum_fx_get(t->comm, &t->fxg, t->pbuf);
+  phase_sum(t, &t->fxg, t->pbuf);
   memcpy(t->g, t->pbuf, sizeof(double) * P);
   *entropy = t->pbuf[P] / (double)t->N;
   *surr0 = t->pbuf[P + 1] / (double)t->N;
@@ -769,6 +787,7 @@ static void fisher_product(void* ctx, double* out, const double* v) {
   const double scale = 1.0 / ((double)t->nenv_total * t->Tsub);
   trpo_fxsum_zero(&t->fxp);
   envview e;
+  int vr = vf_ride(t);
   work_open(t);
   while (work_next(t, &e)) {
     // the environment's Fisher window: its rows from sub_start on
@@ -779,8 +798,9 @@ static void fisher_product(void* ctx, double* out, const double* v) {
     trpo_policy_fvp(&t->pol, t->theta_old, &w, t->pbuf, scale, e.dist + (size_t)s0 * t->ndist, v,
                     t->Tsub);
     trpo_fxsum_add(&t->fxp, t->pbuf);
+    if (vr) vf_piece(t, &e);
   }
-  trpo_comm_sum_fx_get(t->comm, &t->fxp, out);
+  phase_sum(t, &t->fxp, out);
   for (int k = 0; k < t->pol.nparam; k++) out[k] += t->cfg.damping * v[k];
 }
 
@@ -788,6 +808,7 @@ static void fisher_product(void* ctx, double* out, const double* v) {
 static void evaluate(trpo_train* t, double* surr, double* kl) {
   trpo_fxsum_zero(&t->fxl);
   envview e;
+  int v = vf_ride(t);
   work_open(t);
   while (work_next(t, &e)) {
     double k = 0;
@@ -795,9 +816,10 @@ static void evaluate(trpo_train* t, double* surr, double* kl) {
                                      e.adv, e.logp, e.dist, t->T);
     trpo_fxsum_add1(&t->fxl, 0, L);
     trpo_fxsum_add1(&t->fxl, 1, k);
+    if (v) vf_piece(t, &e);
   }
   double s[2];
-  trpo_comm_sum_fx_get(t->comm, &t->fxl, s);
+  phase_sum(t, &t->fxl, s);
   *surr = s[0] / (double)t->N;
   *kl = s[1] / (double)t->N;
 }
@@ -814,57 +836,113 @@ static void evaluate(trpo_train* t, double* surr, double* kl) {
 // count. Each environment's slice gradient is one exact partial (one forward, one backward, one
 // exact conversion), the minibatch gradient their exact sum: a fixed number of reductions per
 // iteration (vf_epochs * nmb) whatever the rank count.
+//
+// The steps ride on the policy update's phases. The value fit needs nothing from the policy
+// update, nor it from the value fit (the advantages are taken against the value network as it
+// was when the iteration began), so each phase of steps 2-6 that works through the environments
+// and ends in an exact sum (the advantages, the gradient, every Fisher product, every line-search
+// candidate) also carries the next value step: its pieces environment by environment beside the
+// phase's own, its gradient summed in the same collective, its Adam step taken after it. The
+// steps left run on their own after the line search (fit_value). The steps, their minibatches and
+// their order are those of a fit after the update, and so are the bits; the ranks meet once less
+// per phase that carries a step (cg_iters + 3 and the line-search candidates, at most).
 
-static double fit_value(trpo_train* t) {
-  const int T = t->T, nobs = t->nobs, P = t->vf.nparam, M = t->nmb;
-  double loss = 0;
-  for (int ep = 0; ep < t->cfg.vf_epochs; ep++) {
-    uint64_t key = trpo_rng_next(&t->rng_shuffle);
-    double eploss = 0;
-    for (int m = 0; m < M; m++) {
-      int s0 = (int)((long)m * T / M), n = (int)((long)(m + 1) * T / M) - s0;
-      long rows = (long)t->nenv_total * n;   // rows in this minibatch, over all environments
-      double bscale = 1.0 / (double)rows;
-      trpo_fxsum_zero(&t->fxv);
-      envview e;
-      work_open(t);
-      while (work_next(t, &e)) {
-        if (m == 0) {
-          // the environment's row order for this epoch
-          trpo_rng r;
-          trpo_rng_seed(&r, key, (uint64_t)e.g, TRPO_RNG_VFROWS);
-          for (int k = 0; k < T; k++) e.perm[k] = k;
-          for (int k = T - 1; k > 0; k--) {
-            int j = (int)trpo_rng_below(&r, (uint64_t)(k + 1));
-            int tmp = e.perm[k];
-            e.perm[k] = e.perm[j];
-            e.perm[j] = tmp;
-          }
-        }
-        // this environment's slice: gather, forward, squared error, backward
-        const int* p = e.perm + s0;
-        for (int q = 0; q < n; q++)
-          memcpy(t->vx + (size_t)q * nobs, e.nobs_b + (size_t)p[q] * nobs, sizeof(double) * nobs);
-        const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->vx, n);
-        double l = 0;
-        for (int q = 0; q < n; q++) {
-          double d = v[q] - e.ret[p[q]];
-          l += d * d;
-          t->dmb[q] = 2.0 * d * bscale;
-        }
-        memset(t->pbuf, 0, sizeof(double) * (P + 1));
-        trpo_mlp_backward(&t->vf, t->vtheta, &t->vw, t->pbuf, t->dmb, n);
-        t->pbuf[P] = l * bscale;
-        trpo_fxsum_add(&t->fxv, t->pbuf);
-      }
-      trpo_comm_sum_fx_get(t->comm, &t->fxv, t->vgrad);
-      eploss += t->vgrad[P] * (double)rows / (double)t->N;
-      if (!finite_vec(t->vgrad, P)) continue;   // a non-finite minibatch is skipped
-      trpo_adam_step(&t->adam, t->vtheta, t->vgrad);
-    }
-    loss = eploss;
+static void vf_begin(trpo_train* t) {
+  t->vstep = 0;
+  t->vsteps = t->cfg.vf_epochs * t->nmb;
+  t->vride = 0;
+  t->veploss = t->vloss = 0;
+  t->tvf = 0;
+}
+
+// 1 if the phase about to open carries the next value step, its sum zeroed (and at an epoch's
+// start, the epoch's key drawn); 0 when every step has been taken
+static int vf_next(trpo_train* t) {
+  t->vride = t->vstep < t->vsteps;
+  if (!t->vride) return 0;
+  double t0 = trpo_time_now();
+  if (t->vstep % t->nmb == 0) {
+    t->vkey = trpo_rng_next(&t->rng_shuffle);
+    t->veploss = 0;
   }
-  return loss;
+  trpo_fxsum_zero(&t->fxv);
+  t->tvf += trpo_time_now() - t0;
+  return 1;
+}
+
+// vf_next for a phase of the policy update: 0 with vf_ride = 0, where the value fit runs after it
+static int vf_ride(trpo_train* t) {
+  if (t->cfg.vf_ride) return vf_next(t);
+  t->vride = 0;
+  return 0;
+}
+
+// one environment's piece of the value step under way: its slice's gradient and loss into fxv
+static void vf_piece(trpo_train* t, const envview* e) {
+  const int T = t->T, nobs = t->nobs, P = t->vf.nparam, M = t->nmb, m = t->vstep % M;
+  double t0 = trpo_time_now();
+  int s0 = (int)((long)m * T / M), n = (int)((long)(m + 1) * T / M) - s0;
+  double bscale = 1.0 / ((double)t->nenv_total * n);   // over the minibatch's rows
+  if (m == 0) {
+    // the environment's row order for this epoch
+    trpo_rng r;
+    trpo_rng_seed(&r, t->vkey, (uint64_t)e->g, TRPO_RNG_VFROWS);
+    for (int k = 0; k < T; k++) e->perm[k] = k;
+    for (int k = T - 1; k > 0; k--) {
+      int j = (int)trpo_rng_below(&r, (uint64_t)(k + 1));
+      int tmp = e->perm[k];
+      e->perm[k] = e->perm[j];
+      e->perm[j] = tmp;
+    }
+  }
+  // this environment's slice: gather, forward, squared error, backward
+  const int* p = e->perm + s0;
+  for (int q = 0; q < n; q++)
+    memcpy(t->vx + (size_t)q * nobs, e->nobs_b + (size_t)p[q] * nobs, sizeof(double) * nobs);
+  const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->vx, n);
+  double l = 0;
+  for (int q = 0; q < n; q++) {
+    double d = v[q] - e->ret[p[q]];
+    l += d * d;
+    t->dmb[q] = 2.0 * d * bscale;
+  }
+  memset(t->pbuf, 0, sizeof(double) * (P + 1));
+  trpo_mlp_backward(&t->vf, t->vtheta, &t->vw, t->pbuf, t->dmb, n);
+  t->pbuf[P] = l * bscale;
+  trpo_fxsum_add(&t->fxv, t->pbuf);
+  t->tvf += trpo_time_now() - t0;
+}
+
+// the phase's exact sum s read into out, in one collective with the value step's when the phase
+// carries one; then that step's Adam update. s NULL: the value step's alone
+static void phase_sum(trpo_train* t, trpo_fxsum* s, double* out) {
+  if (!t->vride) {
+    trpo_comm_sum_fx_get(t->comm, s, out);
+    return;
+  }
+  trpo_fxsum* ss[2] = {&t->fxv, s};
+  double* oo[2] = {t->vgrad, out};
+  trpo_comm_sum_fx_getn(t->comm, s ? 2 : 1, ss, oo);
+  double t0 = trpo_time_now();
+  const int P = t->vf.nparam, M = t->nmb, m = t->vstep % M;
+  long rows = (long)t->nenv_total * ((int)((long)(m + 1) * t->T / M) - (int)((long)m * t->T / M));
+  t->veploss += t->vgrad[P] * (double)rows / (double)t->N;
+  if (finite_vec(t->vgrad, P)) trpo_adam_step(&t->adam, t->vtheta, t->vgrad);   // else skipped
+  if (++t->vstep % M == 0) t->vloss = t->veploss;
+  t->vride = 0;
+  t->tvf += trpo_time_now() - t0;
+}
+
+// the value steps that no phase of the update carried, each a phase of its own; the last epoch's
+// loss
+static double fit_value(trpo_train* t) {
+  while (vf_next(t)) {
+    envview e;
+    work_open(t);
+    while (work_next(t, &e)) vf_piece(t, &e);
+    phase_sum(t, NULL, NULL);
+  }
+  return t->vloss;
 }
 
 //---------------------------------- 8. observation statistics --------------------------------------
@@ -929,6 +1007,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   if ((t->test_fault & TRPO_TEST_NANOBS) && t->nlocal > 0) t->obs[0] = NAN;
   *work_faults(t, t->comm->rank) = t->test_fault;   // published by the phase's opening
   t->wtaken = 0;
+  vf_begin(t);   // its steps ride on the phases from here on (see 7. value fit)
   int ok = advantages(t, &ev, t->sc);
   const double* ep = t->sc + S_EP;
   memcpy(t->theta_old, t->theta, sizeof(double) * P);
@@ -939,7 +1018,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   policy_gradient(t, &entropy, &surr0);
   if (t->test_fault & TRPO_TEST_NANGRAD) t->g[P / 2] = NAN;
   ok = ok && finite_vec(t->g, P) && isfinite(surr0);
-  double t2 = trpo_time_now(), tw2 = t->comm->t_wait;
+  double t2 = trpo_time_now(), tw2 = t->comm->t_wait, v2 = t->tvf;
 
   // 4-5. natural gradient direction and step length
   trpo_cgresult cg = {0, 0, 0};
@@ -957,7 +1036,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
     fullscale = sqrt(2.0 * t->cfg.max_kl / shs);
     ok = isfinite(fullscale);
   }
-  double t3 = trpo_time_now(), tw3 = t->comm->t_wait;
+  double t3 = trpo_time_now(), tw3 = t->comm->t_wait, v3 = t->tvf;
 
   // 6. backtracking line search on the surrogate and the KL constraint, from L(theta_old)
   double improve = 0, kl = 0;
@@ -991,10 +1070,10 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   }
   // rank 0's parameters are the truth
   trpo_comm_bcast(t->comm, t->theta, P, 0);
-  double t4 = trpo_time_now(), tw4 = t->comm->t_wait;
+  double t4 = trpo_time_now(), tw4 = t->comm->t_wait, v4 = t->tvf;
 
-  // 7. value fit (also when the policy update was skipped)
-  double vloss = t->cfg.vf_epochs > 0 ? fit_value(t) : 0;
+  // 7. the value fit's steps that no phase carried (also when the policy update was skipped)
+  double vloss = fit_value(t);
   double t5 = trpo_time_now(), tw5 = t->comm->t_wait;
 
   // 8. observation statistics of this batch (reduced after sampling), for the next iteration
@@ -1006,7 +1085,10 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
   t->env_steps += t->N;
   if (isfinite(ep[0])) t->episodes += (long)ep[0];
   double t6 = trpo_time_now();
-  double mine[NTIME] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t->comm->t_wait - tw0,
+  // the value steps that rode on phases 2-6 count as value fit; the waits at their collectives
+  // stay with the phases they rode on
+  double mine[NTIME] = {t1 - t0, t2 - t1 - v2, t3 - t2 - (v3 - v2), t4 - t3 - (v4 - v3), t5 - t4 + v4,
+                        t->comm->t_wait - tw0,
                         t->comm->t_comm - tc0, t6 - t0, 0, tw1 - tw0, tw2 - tw1, tw3 - tw2,
                         tw4 - tw3, tw5 - tw4, (double)(trpo_time_preemptions() - pre0),
                         (double)trpo_time_cpu(), trpo_time_thread_cpu() - cpu0, t->taken,

@@ -129,7 +129,8 @@ for k in cpu_model cpus cores threads_per_core cpuset cgroup_quota dev_shm idle_
 done
 for step in 1-main:weak-mb 1-main:strong-mb 2-spin:weak-mb 2-spin:strong-mb 3-plain:weak 3-plain:strong \
   4-nosteal:weak-mb 4-nosteal:strong-mb 5-wide:weak-mb 7-mpisum:weak-mb 7-mpisum:strong-mb \
-  8-nowork:weak-mb 8-nowork:strong-mb 9-whole:weak-mb 9-whole:strong-mb; do
+  8-nowork:weak-mb 8-nowork:strong-mb 9-whole:weak-mb 9-whole:strong-mb 10-noride:weak-mb \
+  10-noride:strong-mb; do
   f=$node/${step%%:*}.txt mode=${step#*:}
   grep -Eq "^$mode +2 +[0-9]+ +[0-9]+( +$num){19}\$" "$f" || fail "bench_node.sh: no $mode row at 2 ranks in $f"
   grep -q "^== ${step%%:*}\$" "$node/summary.txt" || fail "bench_node.sh: summary.txt lacks ${step%%:*}"
@@ -139,6 +140,7 @@ grep -q "steal=0" "$node/4-nosteal.err" || fail "bench_node.sh: step 4 did not r
 grep -q "comm_node_sum=0" "$node/7-mpisum.err" || fail "bench_node.sh: step 7 did not run with comm_node_sum=0"
 grep -q "share_work=0" "$node/8-nowork.err" || fail "bench_node.sh: step 8 did not run with share_work=0"
 grep -q "steal_steps=32" "$node/9-whole.err" || fail "bench_node.sh: step 9 did not run with steal_steps=32"
+grep -q "vf_ride=0" "$node/10-noride.err" || fail "bench_node.sh: step 10 did not run with vf_ride=0"
 grep -Eq "^ranks 2 doubles 5126 words 20505: MPI_Allreduce $num us, node sum reading words $num us, node sum $num us, ratio $num, same\$" \
   "$node/6-sums.txt" || fail "bench_node.sh: step 6 printed no exact-sum line at 2 ranks"
 [ -s "$node/keep/1-main/weak-mb-2-1/ranks.csv" ] || fail "bench_node.sh: no kept raw files"
@@ -154,7 +156,7 @@ OUT=$work/node4 BUDGET=120 MIN_STEP=5 STEPS=4 PACK=1 RANKS="1 2" REPS=1 WARMUP=1
   STRONG_NENV=4 STRONG_MB=64 PHYS_SECONDS=0.2 bash "$src/launch/bench_node.sh" "$build" >"$work/node4.out" 2>&1 ||
   { cat "$work/node4.out"; fail "bench_node.sh (PACK) failed"; }
 [ -s "$work/node4/keep.tgz" ] && [ ! -e "$work/node4/keep" ] && ! ls "$work/node4"/*.err >/dev/null 2>&1 &&
-  ! ls "$work/node4"/[0-9]-*.txt >/dev/null 2>&1 && grep -q "^== 4-nosteal$" "$work/node4/summary.txt" ||
+  ! ls "$work/node4"/[0-9]*-*.txt >/dev/null 2>&1 && grep -q "^== 4-nosteal$" "$work/node4/summary.txt" ||
   fail "bench_node.sh: PACK=1 did not pack keep/, the .err and the step files (or summary.txt lacks the step)"
 [ "$(find "$work/node4" -type f | wc -l)" -le 8 ] || fail "bench_node.sh: PACK=1 left more than 8 files"
 ! pgrep -f "run_dir=$work/" >/dev/null || fail "bench_node.sh: a rank of the stopped step still runs after it returned"

@@ -22,9 +22,11 @@ set_tests_properties(mpi_invariance_pendulum mpi_invariance_cartpole mpi_invaria
 # exact sums through MPI_Allreduce alone give the same bits as through node shared memory, and so
 # do node sums without the timing barrier (their own node barrier then), and each rank working
 # alone on its environments after sampling (share_work = 0), and chunks of the sampling that do
-# not divide the segment (steal_steps = 7) or are single steps (1); every rank its own node
-# (cartpole); nodes of 2 ranks, whose node sums meet over TCP (tcp)
-set_tests_properties(mpi_invariance_pendulum PROPERTIES ENVIRONMENT "INV_VARIANTS=comm_node_sum=0|steal=0,comm_node_sum=0|comm_timing=0|share_work=0|share_work=0,steal=0|steal_steps=7|steal_steps=1")
+# not divide the segment (steal_steps = 7) or are single steps (1), and the value fit after the
+# policy update rather than riding on its collectives (vf_ride = 0; pendulum's 240 value steps
+# outnumber the phases, so with vf_ride = 1 some ride and the rest run after); every rank its own
+# node (cartpole); nodes of 2 ranks, whose node sums meet over TCP (tcp)
+set_tests_properties(mpi_invariance_pendulum PROPERTIES ENVIRONMENT "INV_VARIANTS=comm_node_sum=0|steal=0,comm_node_sum=0|comm_timing=0|share_work=0|share_work=0,steal=0|steal_steps=7|steal_steps=1|vf_ride=0")
 set_tests_properties(mpi_invariance_cartpole PROPERTIES ENVIRONMENT "TRPO_TEST_NODE_SIZE=1")
 set_tests_properties(mpi_invariance_tcp PROPERTIES ENVIRONMENT "TRPO_TEST_NODE_SIZE=2")
 
@@ -86,6 +88,8 @@ foreach(variant hopper hopper_tcp)
   set_tests_properties(mpi_invariance_${variant} PROPERTIES LABELS mpi TIMEOUT 600 RUN_SERIAL TRUE)
 endforeach()
 set_tests_properties(mpi_invariance_hopper_tcp PROPERTIES ENVIRONMENT "OMPI_MCA_pml=ob1;OMPI_MCA_btl=self,tcp;TRPO_TEST_NODE_SIZE=2")
+# Hopper's 8 value steps all ride on the policy update's phases: the same bits as after it
+set_tests_properties(mpi_invariance_hopper PROPERTIES ENVIRONMENT "INV_VARIANTS=vf_ride=0")
 # node shared memory that cannot be had: one fatal line naming the setting to turn off
 # (share_work, then steal, then comm_node_sum), no checkpoint; with all three off the run trains
 # to the end

@@ -8,7 +8,9 @@
 // node sums returning digit words, MPI_Allreduce alone; accumulators of each rank's own and
 // accumulators in node shared memory (trpo_comm_fxsum_make); with the timing barrier and without;
 // vectors shorter than the rank count and longer than before (the window grows); many sums in a
-// row, each read before the next begins; and a bad input on one rank reading NaN everywhere.
+// row, each read before the next begins; a bad input on one rank reading NaN everywhere; and
+// several sums in one collective (trpo_comm_sum_fx_getn), private and shared accumulators mixed,
+// a bad input in one of them reading NaN in that one only.
 
 #include "testutil.h"
 
@@ -180,6 +182,58 @@ static void bad_input_reads_nan(void** state) {
   verdict();
 }
 
+// k sums in one collective, as training makes a phase's sum and a value step's together: each
+// read to the bit, by every path, round after round through the same accumulators (the first
+// rounds grow the node window); in the last round the second sum has a bad input on the last
+// rank and reads NaN, the others do not
+static void several_at_once(void** state) {
+  (void)state;
+  enum { K = 3, ROUNDS = 6 };
+  static const int n[K] = {5126, 3, 4866};
+  for (int node_sum = 0; node_sum < 2; node_sum++)
+    for (int timing = 0; timing < 2; timing++) {
+      comm.node_sum = node_sum;
+      comm.timing = timing;
+      trpo_fxsum s[K];
+      double *got[K], *ref[K];
+      for (int j = 0; j < K; j++) {
+        make(&s[j], n[j], j != 1);   // the middle one private, the others shared
+        got[j] = malloc(sizeof(double) * (size_t)n[j]);
+        ref[j] = malloc(sizeof(double) * (size_t)n[j]);
+      }
+      trpo_fxsum* ps[K] = {&s[0], &s[1], &s[2]};
+      for (int k = 0; k < ROUNDS; k++) {
+        int bad = k == ROUNDS - 1;
+        for (int j = 0; j < K; j++) {
+          reference(ref[j], n[j], 300 + 10 * k + j);
+          trpo_fxsum_zero(&s[j]);
+          double* x = malloc(sizeof(double) * (size_t)n[j]);
+          inputs(x, n[j], comm.rank, 300 + 10 * k + j);
+          trpo_fxsum_add(&s[j], x);
+          if (bad && j == 1 && comm.rank == comm.nrank - 1) x[1] = NAN;
+          trpo_fxsum_add(&s[j], x);
+          free(x);
+        }
+        // the first rounds sum fewer at once, so that the window grows between rounds
+        int kk = k < 2 ? k + 1 : K;
+        trpo_comm_sum_fx_getn(&comm, kk, ps, got);
+        for (int j = 0; j < kk; j++) {
+          if (bad && j == 1) expect_nan(got[j], n[j], "several at once, the bad one");
+          else expect_same(got[j], ref[j], n[j], node_sum ? "several at once, node sums"
+                                                          : "several at once, MPI_Allreduce", k);
+        }
+      }
+      for (int j = 0; j < K; j++) {
+        trpo_comm_fxsum_free(&comm, &s[j]);
+        free(got[j]);
+        free(ref[j]);
+      }
+    }
+  comm.node_sum = 1;
+  comm.timing = 1;
+  verdict();
+}
+
 int main(int argc, char** argv) {
   trpo_comm_init(&comm, &argc, &argv);
   trpo_test_traps();
@@ -188,6 +242,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(node_sums_timed),   cmocka_unit_test(node_sums_untimed),
       cmocka_unit_test(allreduce_timed),   cmocka_unit_test(allreduce_untimed),
       cmocka_unit_test(sums_in_a_row),     cmocka_unit_test(bad_input_reads_nan),
+      cmocka_unit_test(several_at_once),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   trpo_comm_finalize(&comm);

@@ -111,6 +111,8 @@ typedef struct trpo_comm_ {
   double t_free;     // when this rank last left a collective (for slow)
   int node_sum;      // 1: exact sums add within a node in shared memory, then across nodes
   struct trpo_nodesum_* ns;   // that path's node communicators and window (src/comm.c)
+  int64_t* pack;     // MPI_Allreduce path: several sums' words in one message
+  size_t npack;
 } trpo_comm;
 
 // before MPI_Init: refuse a plain srun without PMIx; returns 0 or TRPO_EXIT_BADINPUT with a message
@@ -121,6 +123,8 @@ void trpo_comm_sum_fx(trpo_comm* c, trpo_fxsum* s);             // exact allredu
 // the exact sum over all ranks read into out (n doubles, as trpo_fxsum_get reads it); s is left
 // holding this rank's digits or the sum's, whichever the path leaves
 void trpo_comm_sum_fx_get(trpo_comm* c, trpo_fxsum* s, double* out);
+// k such sums in one collective: s[j] read into out[j], each as trpo_comm_sum_fx_get reads it
+void trpo_comm_sum_fx_getn(trpo_comm* c, int k, trpo_fxsum* const* s, double* const* out);
 // an exact sum whose digits live in node shared memory, where the node's ranks read them in place
 // when they sum them (trpo_comm_sum_fx_get); with comm_node_sum = 0 or one rank, as
 // trpo_fxsum_make. Both collective
@@ -424,6 +428,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(INT, steal_steps, 16, 1, 1000000000, "steps of a chunk of an env's segment (steal)")           \
   X(INT, share_work, 1, 0, 1, "ranks of a node share the work after sampling, env by env (same bits)")\
   X(INT, comm_node_sum, 1, 0, 1, "exact sums add in node shared memory first (0: one MPI_Allreduce)")\
+  X(INT, vf_ride, 1, 0, 1, "value-fit steps share the policy update's collectives (same bits)") \
   X(INT, rank_times, 0, 0, 1, "also write ranks.csv: every rank's phase times, each iteration")  \
   X(INT, quiet, 0, 0, 1, "no per-iteration line on stdout")
 
