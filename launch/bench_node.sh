@@ -36,7 +36,9 @@
 #                alone (comm_node_sum = 0), through node shared memory reading the digit words
 #                (as node sums did before they read slices) and through node shared memory reading
 #                the accumulators in place and slices as doubles (the default), in microseconds
-#                per sum (zeroing, adding one vector, the sum and its reading)
+#                per sum (zeroing, adding one vector, the sum and its reading); then that sum and
+#                a value-sized one (4,994 doubles) in two collectives and in one, as a value step
+#                riding on a phase (vf_ride), the barriers' latency included
 #   N-*.err      each step's progress; bench_scaling.sh writes every waiting row there as soon
 #                as it is measured, and every main row to N-*.txt, so a step stopped at the
 #                budget's end keeps the rows it reached

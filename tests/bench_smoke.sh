@@ -143,6 +143,8 @@ grep -q "steal_steps=32" "$node/9-whole.err" || fail "bench_node.sh: step 9 did 
 grep -q "vf_ride=0" "$node/10-noride.err" || fail "bench_node.sh: step 10 did not run with vf_ride=0"
 grep -Eq "^ranks 2 doubles 5126 words 20505: MPI_Allreduce $num us, node sum reading words $num us, node sum $num us, ratio $num, same\$" \
   "$node/6-sums.txt" || fail "bench_node.sh: step 6 printed no exact-sum line at 2 ranks"
+grep -Eq "^ranks 2 pair 5126\+4994: apart $num us, together $num us, ratio $num, same\$" "$node/6-sums.txt" ||
+  fail "bench_node.sh: step 6 printed no line for two sums apart and together at 2 ranks"
 [ -s "$node/keep/1-main/weak-mb-2-1/ranks.csv" ] || fail "bench_node.sh: no kept raw files"
 OUT=$work/node2 BUDGET=15 MIN_STEP=5 STEPS=1 RANKS="1 2" REPS=1 WARMUP=1 ITERS=100000 \
   bash "$src/launch/bench_node.sh" "$build" >"$work/node2.out" 2>&1 || { cat "$work/node2.out"; fail "bench_node.sh (budget) failed"; }

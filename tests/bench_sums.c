@@ -6,14 +6,23 @@
 // the result as doubles, from accumulators that live in node shared memory (comm_node_sum = 1,
 // the default). Also whether the three give the same bits.
 //
-//   usage: mpirun -n N bench_sums [NDOUBLES [CALLS]]
+// Then, by the default path, a phase's sum with a value step riding on it (vf_ride): the policy-
+// sized sum and a value-sized one in two collectives one after the other, and in one
+// (trpo_comm_sum_fx_getn), alternating in blocks the same way. The difference is what a
+// collective costs apart from the words it carries.
+//
+//   usage: mpirun -n N bench_sums [NDOUBLES [CALLS [NVALUE]]]
 //   NDOUBLES defaults to 5126 (Hopper's 64x64 policy: 20,505 digit words), CALLS to 4500 (30
-//   blocks, the three paths in turn)
-// Prints one line: ranks, doubles, words, the three paths' microseconds per call (all of it:
-// zeroing the accumulator, adding one vector, the sum, reading it; less the time in the barrier
-// that waits for every rank before the sum; the median block, the largest over ranks), the ratio
-// of MPI_Allreduce to the default path, and "same" when every block's doubles agreed on every
-// rank.
+//   blocks, the three paths in turn; as many again for the pair), NVALUE to 4994 (Hopper's 64x64
+//   value network and the loss)
+// Prints two lines. First: ranks, doubles, words, the three paths' microseconds per call (all of
+// it: zeroing the accumulator, adding one vector, the sum, reading it; less the time in the
+// barrier that waits for every rank before the sum; the median block, the largest over ranks),
+// the ratio of MPI_Allreduce to the default path, and "same" when every block's doubles agreed
+// on every rank. Second: the pair, apart and together, their ratio, and "same" when both ways
+// read the same doubles; timed whole, the barrier before each collective included (both ways do
+// the same work on every rank, so what that barrier adds is its own latency, the part of a
+// collective that does not grow with the words).
 
 #define _POSIX_C_SOURCE 200809L
 
@@ -30,8 +39,10 @@ int main(int argc, char** argv) {
   trpo_comm c;
   trpo_comm_init(&c, &argc, &argv);
   int n = argc > 1 ? atoi(argv[1]) : 5126, calls = argc > 2 ? atoi(argv[2]) : 4500;
-  if (n < 1 || calls < NBLOCK) {
-    if (c.rank == 0) fprintf(stderr, "usage: bench_sums [NDOUBLES >= 1 [CALLS >= %d]]\n", NBLOCK);
+  int nv = argc > 3 ? atoi(argv[3]) : 4994;
+  if (n < 1 || calls < NBLOCK || nv < 1) {
+    if (c.rank == 0)
+      fprintf(stderr, "usage: bench_sums [NDOUBLES >= 1 [CALLS >= %d [NVALUE >= 1]]]\n", NBLOCK);
     trpo_comm_finalize(&c);
     return 2;
   }
@@ -71,18 +82,61 @@ int main(int argc, char** argv) {
   }
   double med[NPATH];
   for (int p = 0; p < NPATH; p++) med[p] = bench_median(t_block[p], NBLOCK / NPATH);
-  int bad[1] = {differ};
+
+  // the pair: the policy-sized sum (shared) and a value-sized one, apart and together
+  c.node_sum = 1;
+  trpo_fxsum val;
+  trpo_comm_fxsum_make(&c, &val, nv);
+  double* y = trpo_alloc(sizeof(double) * (size_t)nv);
+  for (int i = 0; i < nv; i++) y[i] = trpo_rng_normal(&rng) * (i % 2 ? 1e-3 : 10.0);
+  double* vout[2] = {trpo_alloc(sizeof(double) * (size_t)nv), trpo_alloc(sizeof(double) * (size_t)nv)};
+  double t_pair[2][NBLOCK / 2];
+  int pdiffer = 0;
+  for (int b = 0; b < NBLOCK; b++) {
+    int way = b % 2;   // 0 apart, 1 together
+    double t0 = trpo_time_now();
+    for (int k = 0; k < per; k++) {
+      trpo_fxsum_zero(&shared);
+      trpo_fxsum_add(&shared, x);
+      trpo_fxsum_zero(&val);
+      trpo_fxsum_add(&val, y);
+      if (way == 0) {
+        trpo_comm_sum_fx_get(&c, &shared, out[0]);
+        trpo_comm_sum_fx_get(&c, &val, vout[0]);
+      } else {
+        trpo_fxsum* ss[2] = {&val, &shared};
+        double* oo[2] = {vout[1], out[1]};
+        trpo_comm_sum_fx_getn(&c, 2, ss, oo);
+      }
+    }
+    t_pair[way][b / 2] = (trpo_time_now() - t0) / per;   // the barriers' own latency included
+    if (way == 1)
+      pdiffer += memcmp(out[0], out[1], sizeof(double) * (size_t)n) != 0 ||
+                 memcmp(vout[0], vout[1], sizeof(double) * (size_t)nv) != 0;
+  }
+  double pmed[2] = {bench_median(t_pair[0], NBLOCK / 2), bench_median(t_pair[1], NBLOCK / 2)};
+
+  int bad[2] = {differ, pdiffer};
   trpo_comm_max_double(&c, med, NPATH);
-  trpo_comm_max_int(&c, bad, 1);
-  if (c.rank == 0)
+  trpo_comm_max_double(&c, pmed, 2);
+  trpo_comm_max_int(&c, bad, 2);
+  if (c.rank == 0) {
     printf("ranks %d doubles %d words %zu: MPI_Allreduce %.1f us, node sum reading words %.1f us, "
            "node sum %.1f us, ratio %.2f, %s\n",
            c.nrank, n, trpo_fxsum_nwords(&own), 1e6 * med[0], 1e6 * med[1], 1e6 * med[2],
            med[2] > 0 ? med[0] / med[2] : 0, bad[0] ? "DIFFERENT sums" : "same");
+    printf("ranks %d pair %d+%d: apart %.1f us, together %.1f us, ratio %.2f, %s\n", c.nrank, n,
+           nv, 1e6 * pmed[0], 1e6 * pmed[1], pmed[1] > 0 ? pmed[0] / pmed[1] : 0,
+           bad[1] ? "DIFFERENT sums" : "same");
+  }
   trpo_fxsum_free(&own);
   trpo_comm_fxsum_free(&c, &shared);
+  trpo_comm_fxsum_free(&c, &val);
+  trpo_alloc_free(y);
+  trpo_alloc_free(vout[0]);
+  trpo_alloc_free(vout[1]);
   trpo_alloc_free(x);
   for (int p = 0; p < NPATH; p++) trpo_alloc_free(out[p]);
   trpo_comm_finalize(&c);
-  return bad[0] ? 1 : 0;
+  return bad[0] || bad[1] ? 1 : 0;
 }
