@@ -362,13 +362,18 @@ void trpo_comm_fxsum_free(trpo_comm* c, trpo_fxsum* s) {
 // slot; the others are copied in one after another.
 static void nodesum_read(trpo_comm* c, int k, trpo_fxsum* const* s, double* const* out) {
   struct trpo_nodesum_* ns = nodesum_get(c);
-  size_t nwall = 0;   // the result's room for cap / TRPO_FXWORDS doubles holds every n
-  for (int j = 0; j < k; j++) nwall += trpo_fxsum_nwords(s[j]);
-  nodesum_grow(ns, nwall);
+  // where each sum's words and doubles sit in the node's result, one sum after another
+  size_t woff[k + 1], voff[k + 1];
+  woff[0] = voff[0] = 0;
+  for (int j = 0; j < k; j++) {
+    woff[j + 1] = woff[j] + trpo_fxsum_nwords(s[j]);
+    voff[j + 1] = voff[j] + (size_t)s[j]->n;
+  }
+  nodesum_grow(ns, woff[k]);   // room for cap / TRPO_FXWORDS doubles holds voff[k] of them
   double t0 = trpo_time_now();
-  for (int j = 0, woff = 0; j < k; woff += (int)trpo_fxsum_nwords(s[j]), j++) {
+  for (int j = 0; j < k; j++) {
     if (s[j]->shared) MPICHECK(MPI_Win_sync(s[j]->shared->win));
-    else memcpy(ns->slot[ns->q] + woff, s[j]->w, sizeof(int64_t) * trpo_fxsum_nwords(s[j]));
+    else memcpy(ns->slot[ns->q] + woff[j], s[j]->w, sizeof(int64_t) * (woff[j + 1] - woff[j]));
   }
   MPICHECK(MPI_Win_sync(ns->win));
   double copied = trpo_time_now() - t0;
@@ -377,15 +382,17 @@ static void nodesum_read(trpo_comm* c, int k, trpo_fxsum* const* s, double* cons
   else node_barrier(ns);
   for (int j = 0; j < k; j++)
     if (s[j]->shared) MPICHECK(MPI_Win_sync(s[j]->shared->win));
-  // rank q's slice of each sum, added into the node's result (the sums one after another in it)
+  // rank q's slice of each sum (values lo..hi), added into the node's result
   int64_t* r = ns->res;
-  for (int j = 0, woff = 0; j < k; woff += (int)trpo_fxsum_nwords(s[j]), j++) {
-    const size_t nv = (size_t)s[j]->n, nw = trpo_fxsum_nwords(s[j]);
-    size_t lo = nv * (size_t)ns->q / (size_t)ns->nn, hi = nv * (size_t)(ns->q + 1) / (size_t)ns->nn;
-    size_t wlo = lo * TRPO_FXWORDS, whi = hi == nv ? nw : hi * TRPO_FXWORDS;
+  size_t lo[k], hi[k];
+  for (int j = 0; j < k; j++) {
+    const size_t nv = (size_t)s[j]->n, nw = woff[j + 1] - woff[j];
+    lo[j] = nv * (size_t)ns->q / (size_t)ns->nn;
+    hi[j] = nv * (size_t)(ns->q + 1) / (size_t)ns->nn;
+    size_t wlo = lo[j] * TRPO_FXWORDS, whi = hi[j] == nv ? nw : hi[j] * TRPO_FXWORDS;
     int64_t* const* slot = s[j]->shared ? s[j]->shared->slot : ns->slot;
-    size_t off = s[j]->shared ? 0 : (size_t)woff;
-    int64_t* rj = r + woff;
+    size_t off = s[j]->shared ? 0 : woff[j];
+    int64_t* rj = r + woff[j];
     memcpy(rj + wlo, slot[0] + off + wlo, sizeof(int64_t) * (whi - wlo));
     for (int p = 1; p < ns->nn; p++) {
       const int64_t* x = slot[p] + off;
@@ -396,20 +403,18 @@ static void nodesum_read(trpo_comm* c, int k, trpo_fxsum* const* s, double* cons
     // the node's results complete; then every node's, added among one rank per node
     node_barrier(ns);
     if (ns->leaders != MPI_COMM_NULL)
-      MPICHECK(MPI_Allreduce(MPI_IN_PLACE, r, (int)nwall, MPI_INT64_T, MPI_SUM, ns->leaders));
+      MPICHECK(MPI_Allreduce(MPI_IN_PLACE, r, (int)woff[k], MPI_INT64_T, MPI_SUM, ns->leaders));
     node_barrier(ns);
   }
-  for (int j = 0, woff = 0, voff = 0; j < k; woff += (int)trpo_fxsum_nwords(s[j]), voff += s[j]->n, j++) {
-    const size_t nv = (size_t)s[j]->n;
-    size_t lo = nv * (size_t)ns->q / (size_t)ns->nn, hi = nv * (size_t)(ns->q + 1) / (size_t)ns->nn;
-    trpo_fxsum sum = {.n = s[j]->n, .nadd = c->nrank, .w = r + woff};
-    trpo_fxsum_get_range(&sum, (int)lo, (int)(hi - lo), ns->dres + voff + lo);
+  for (int j = 0; j < k; j++) {
+    trpo_fxsum sum = {.n = s[j]->n, .nadd = c->nrank, .w = r + woff[j]};
+    trpo_fxsum_get_range(&sum, (int)lo[j], (int)(hi[j] - lo[j]), ns->dres + voff[j] + lo[j]);
   }
   node_barrier(ns);
-  for (int j = 0, woff = 0, voff = 0; j < k; woff += (int)trpo_fxsum_nwords(s[j]), voff += s[j]->n, j++) {
-    const size_t nv = (size_t)s[j]->n, nw = trpo_fxsum_nwords(s[j]);
-    memcpy(out[j], ns->dres + voff, sizeof(double) * nv);
-    if (r[woff + nw - 1] != 0)
+  for (int j = 0; j < k; j++) {
+    const size_t nv = (size_t)s[j]->n;
+    memcpy(out[j], ns->dres + voff[j], sizeof(double) * nv);
+    if (r[woff[j + 1] - 1] != 0)
       for (size_t i = 0; i < nv; i++) out[j][i] = NAN;
   }
   leave(c, t);
@@ -417,31 +422,26 @@ static void nodesum_read(trpo_comm* c, int k, trpo_fxsum* const* s, double* cons
 }
 
 void trpo_comm_sum_fx_getn(trpo_comm* c, int k, trpo_fxsum* const* s, double* const* out) {
-  if (c->nrank > 1 && c->node_sum) {
-    size_t nw = 0;
-    for (int j = 0; j < k; j++) {
-      trpo_fxsum_normalize(s[j]);
-      nw += trpo_fxsum_nwords(s[j]);
-    }
-    if (nw > (size_t)1 << 30) TRPO_FATAL("exact sum of %zu words is too large", nw);
-    nodesum_read(c, k, s, out);
-    return;
-  }
-  // one rank, or MPI_Allreduce alone: one call for all k sums, their words packed one after
-  // another
-  if (c->nrank == 1 || k == 1) {
+  // one rank, or one sum through MPI_Allreduce alone
+  if (c->nrank == 1 || (!c->node_sum && k == 1)) {
     for (int j = 0; j < k; j++) {
       trpo_comm_sum_fx(c, s[j]);
       trpo_fxsum_get(s[j], out[j]);
     }
     return;
   }
+  // local carries first (see trpo_comm_sum_fx)
   size_t nw = 0;
   for (int j = 0; j < k; j++) {
     trpo_fxsum_normalize(s[j]);
     nw += trpo_fxsum_nwords(s[j]);
   }
   if (nw > (size_t)1 << 30) TRPO_FATAL("exact sum of %zu words is too large", nw);
+  if (c->node_sum) {
+    nodesum_read(c, k, s, out);
+    return;
+  }
+  // MPI_Allreduce: one call for all k sums, their words packed one after another
   if (nw > c->npack) {
     trpo_alloc_free(c->pack);
     c->pack = trpo_alloc(sizeof(int64_t) * nw);
