@@ -137,6 +137,7 @@ struct trpo_train_ {
   // the value fit's steps, which ride on the policy update's phases (see 7. value fit)
   int vstep, vsteps;   // the next step (epoch * nmb + minibatch) and the iteration's count
   int vride;           // 1: the phase under way carries step vstep
+  int vs0, vn;         // that step's rows of each environment: vn of its order from vs0 on
   uint64_t vkey;       // this epoch's draw of the shuffle stream
   double veploss, vloss;   // this epoch's loss so far, the last whole epoch's
   double tvf;          // seconds this rank spent on value steps this iteration
@@ -861,10 +862,13 @@ static int vf_next(trpo_train* t) {
   t->vride = t->vstep < t->vsteps;
   if (!t->vride) return 0;
   double t0 = trpo_time_now();
-  if (t->vstep % t->nmb == 0) {
+  const int T = t->T, M = t->nmb, m = t->vstep % M;
+  if (m == 0) {
     t->vkey = trpo_rng_next(&t->rng_shuffle);
     t->veploss = 0;
   }
+  t->vs0 = (int)((long)m * T / M);
+  t->vn = (int)((long)(m + 1) * T / M) - t->vs0;
   trpo_fxsum_zero(&t->fxv);
   t->tvf += trpo_time_now() - t0;
   return 1;
@@ -879,12 +883,12 @@ static int vf_ride(trpo_train* t) {
 
 // one environment's piece of the value step under way: its slice's gradient and loss into fxv
 static void vf_piece(trpo_train* t, const envview* e) {
-  const int T = t->T, nobs = t->nobs, P = t->vf.nparam, M = t->nmb, m = t->vstep % M;
+  const int T = t->T, nobs = t->nobs, P = t->vf.nparam, n = t->vn;
   double t0 = trpo_time_now();
-  int s0 = (int)((long)m * T / M), n = (int)((long)(m + 1) * T / M) - s0;
   double bscale = 1.0 / ((double)t->nenv_total * n);   // over the minibatch's rows
-  if (m == 0) {
-    // the environment's row order for this epoch
+  if (t->vs0 == 0) {
+    // an epoch's first minibatch (the only one from row 0, as nmb <= T): the environment's row
+    // order for this epoch
     trpo_rng r;
     trpo_rng_seed(&r, t->vkey, (uint64_t)e->g, TRPO_RNG_VFROWS);
     for (int k = 0; k < T; k++) e->perm[k] = k;
@@ -896,7 +900,7 @@ static void vf_piece(trpo_train* t, const envview* e) {
     }
   }
   // this environment's slice: gather, forward, squared error, backward
-  const int* p = e->perm + s0;
+  const int* p = e->perm + t->vs0;
   for (int q = 0; q < n; q++)
     memcpy(t->vx + (size_t)q * nobs, e->nobs_b + (size_t)p[q] * nobs, sizeof(double) * nobs);
   const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->vx, n);
@@ -924,11 +928,11 @@ static void phase_sum(trpo_train* t, trpo_fxsum* s, double* out) {
   double* oo[2] = {t->vgrad, out};
   trpo_comm_sum_fx_getn(t->comm, s ? 2 : 1, ss, oo);
   double t0 = trpo_time_now();
-  const int P = t->vf.nparam, M = t->nmb, m = t->vstep % M;
-  long rows = (long)t->nenv_total * ((int)((long)(m + 1) * t->T / M) - (int)((long)m * t->T / M));
+  const int P = t->vf.nparam;
+  long rows = (long)t->nenv_total * t->vn;   // in this minibatch, over all environments
   t->veploss += t->vgrad[P] * (double)rows / (double)t->N;
   if (finite_vec(t->vgrad, P)) trpo_adam_step(&t->adam, t->vtheta, t->vgrad);   // else skipped
-  if (++t->vstep % M == 0) t->vloss = t->veploss;
+  if (++t->vstep % t->nmb == 0) t->vloss = t->veploss;
   t->vride = 0;
   t->tvf += trpo_time_now() - t0;
 }
