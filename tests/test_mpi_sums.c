@@ -81,22 +81,28 @@ static void make(trpo_fxsum* s, int n, int shared) {
   comm.node_sum = was;
 }
 
-// round k's sum into out through s (made for n values): path 0 sum_fx_get, 1 sum_fx then get; with
-// bad, the last rank adds a NaN
-static void sum_into(trpo_fxsum* s, double* out, int n, int k, int path, int bad) {
+// this rank's partials of round k added into s, zeroed first (two, as environments); with bad,
+// the last rank's second one has a NaN
+static void add_inputs(trpo_fxsum* s, int n, int k, int bad) {
   trpo_fxsum_zero(s);
   double* x = malloc(sizeof(double) * (size_t)n);
   inputs(x, n, comm.rank, k);
   trpo_fxsum_add(s, x);
   if (bad && comm.rank == comm.nrank - 1) x[n / 2] = NAN;
   trpo_fxsum_add(s, x);
+  free(x);
+}
+
+// round k's sum into out through s (made for n values): path 0 sum_fx_get, 1 sum_fx then get; with
+// bad, the last rank adds a NaN
+static void sum_into(trpo_fxsum* s, double* out, int n, int k, int path, int bad) {
+  add_inputs(s, n, k, bad);
   if (path == 0) {
     trpo_comm_sum_fx_get(&comm, s, out);
   } else {
     trpo_comm_sum_fx(&comm, s);
     trpo_fxsum_get(s, out);
   }
-  free(x);
 }
 
 // this rank's sum of round k through the path, in a new accumulator
@@ -206,13 +212,7 @@ static void several_at_once(void** state) {
         int bad = k == ROUNDS - 1;
         for (int j = 0; j < K; j++) {
           reference(ref[j], n[j], 300 + 10 * k + j);
-          trpo_fxsum_zero(&s[j]);
-          double* x = malloc(sizeof(double) * (size_t)n[j]);
-          inputs(x, n[j], comm.rank, 300 + 10 * k + j);
-          trpo_fxsum_add(&s[j], x);
-          if (bad && j == 1 && comm.rank == comm.nrank - 1) x[1] = NAN;
-          trpo_fxsum_add(&s[j], x);
-          free(x);
+          add_inputs(&s[j], n[j], 300 + 10 * k + j, bad && j == 1);
         }
         // the first rounds sum fewer at once, so that the window grows between rounds
         int kk = k < 2 ? k + 1 : K;
