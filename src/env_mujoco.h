@@ -52,6 +52,10 @@ extern const trpo_mjtask* const trpo_mjtasks_b[];   // src/env_mujoco_tasks_b.c
 // the entry of a task name over both lists, or NULL
 const trpo_mjtask* trpo_mjtask_find(const char* name);
 
+// what mj_resetData(m, d) leaves, byte for byte, without clearing the rows of the constraint arrays
+// that MuJoCo has not written since (src/env_mujoco.c says how); the driver's reset uses it
+void trpo_env_mujoco_resetdata(const mjModel* m, mjData* d);
+
 // for tests and benchmarks: the model and the mjData of env i of a make, and the bound ids
 void trpo_env_mujoco_data(void* state, int i, const mjModel** m, mjData** d);
 const int* trpo_env_mujoco_ids(const void* state);

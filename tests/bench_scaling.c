@@ -6,8 +6,9 @@
 // Each rank holds the environments `trpo train` would give it (trpo_shard_range of NENV_TOTAL)
 // and steps them in the order sampling does (NSTEPS steps of one environment, then the next),
 // with physics only: uniform random controls, frame_skip x mj_step (and mj_rnePostConstraint
-// where the task reads contact forces), and at the task's termination or time limit
-// mj_resetData, the task's reset noise and mj_forward. No policy, observation or reward. All
+// where the task reads contact forces), and at the task's termination or time limit the
+// driver's reset (trpo_env_mujoco_resetdata, mj_resetData's result without clearing what MuJoCo
+// did not write), the task's reset noise and mj_forward. No policy, observation or reward. All
 // ranks start together after a barrier and run SECONDS of wall-clock time, so memory bandwidth,
 // shared caches and clock frequency under N busy cores are part of the baseline. A second,
 // synchronised measurement then runs whole rounds (every environment NSTEPS steps, as one
@@ -46,7 +47,7 @@ static void envstep(void* s, const trpo_mjtask* task, int i, trpo_rng* rng, int*
   for (int j = 0; j < task->frame_skip; j++) mj_step(m, d);
   if (task->needs_rne) mj_rnePostConstraint(m, d);
   if (task->terminated(ids, m, d) || ++len[i] >= task->max_steps) {
-    mj_resetData(m, d);
+    trpo_env_mujoco_resetdata(m, d);
     task->reset(ids, m, d, rng);
     mj_forward(m, d);
     len[i] = 0;
