@@ -239,8 +239,8 @@ static int allfinite(const double* x, int n) {
 // the constraints it made, never more than d->maxuse_efc (the most since the buffer was last
 // cleared; 14 to 33 for Hopper and Humanoid). So: those two arrays are cleared up to that row,
 // every other array whole; then mj_resetData itself, told its buffer is empty, does the rest
-// (counters, warnings, sizes, time, qpos = qpos0, mocap). tests/test_env_mujoco_b.c compares the
-// whole mjData against mj_resetData's after long random rollouts of every task.
+// (counters, warnings, sizes, time, qpos = qpos0, mocap). tests/test_env_mujoco.c (reset_bytes)
+// compares the whole mjData against mj_resetData's after long random rollouts of every task.
 void trpo_env_mujoco_resetdata(const mjModel* m, mjData* d) {
   const size_t used = (size_t)(d->maxuse_efc < m->njmax ? d->maxuse_efc : m->njmax);
   const void* big[2] = {d->efc_AR, d->efc_AR_colind};

@@ -9,8 +9,9 @@
 // "limit, fast reset", the bare loop with the driver's reset in place of mj_resetData
 // (trpo_env_mujoco_resetdata: the same mjData without clearing the 3 MB of constraint rows MuJoCo
 // did not write, so where episodes are short the driver outruns the first limit). Prints the
-// median of each, the driver's ratio to the limit and to the limit with the fast reset. Times are the thread's CPU time, so that other
-// processes on a shared machine do not count (they still share caches). Last, "state": one
+// median of each, the driver's ratio to the limit and to the limit with the fast reset. Times are
+// the thread's CPU time, so that other processes on a shared machine do not count (they still
+// share caches). Last, "state": one
 // environment's simulator state out (getstate) and into another (setstate), in microseconds, the
 // median of NREP runs of NSTATE pairs: what handing an environment on between chunks of sharing
 // the sampling costs (src/train.c pack_env / unpack_env, which add a few small copies). One core,
