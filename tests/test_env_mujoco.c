@@ -578,67 +578,102 @@ static void test_same_seed(void** st) {
 }
 
 // the driver's reset clears only the constraint rows MuJoCo wrote (trpo_env_mujoco_resetdata):
-// after long random rollouts of every MuJoCo task, with actions up to twice the Box (falls,
-// contacts, limits), each reset leaves mjData byte for byte as a fresh mj_makeData (which is
-// mj_resetData's result): the whole buffer, every size, counter and statistic. And the episodes
-// that follow are those of resets through mj_resetData: env 1 is cleared by mj_resetData before
-// each of its resets, env 0 is not, both run on the same streams.
-static void test_reset_bytes(void** st) {
-  (void)st;
-  int tasks = 0, dirty = 0;
-  for (int k = 0; B->tasks[k]; k++, tasks++) {
-    trpo_envinfo info;
-    void* s = make(B->tasks[k], "", 2, &info);
-    const mjModel* m;
-    mjData* d[2] = {data(s, 0, &m), data(s, 1, &m)};
-    mjData* fresh = mj_makeData(m);
-    trpo_rng rr[2], ra;
-    for (int e = 0; e < 2; e++) trpo_rng_seed(&rr[e], 5, 1, TRPO_RNG_RESET);
-    trpo_rng_seed(&ra, 5, 1, TRPO_RNG_ACTION);
-    double obs[2][MAXOBS * 8], rew[2], act[32];
-    assert_true(info.nobs <= MAXOBS * 8 && info.nact <= 32);
-    for (int e = 0; e < 2; e++) B->reset(s, e, &rr[e], obs[e]);
-    int most = 0, resets = 0;
-    for (int t = 0; t < 3000; t++) {
-      randomact(&ra, &info, 2.0, act);
-      int f[2];
-      for (int e = 0; e < 2; e++) f[e] = B->step(s, e, act, obs[e], &rew[e]);
-      assert_int_equal(f[0], f[1]);
-      assert_memory_equal(obs[0], obs[1], sizeof(double) * (size_t)info.nobs);
-      assert_memory_equal(&rew[0], &rew[1], sizeof(double));
-      if (!f[0] && (t + 1) % 200) continue;
-      // efc_AR was written: a reset that cleared only the other arrays would fail
-      for (int q = 0; q < d[0]->maxuse_efc * m->njmax && !dirty; q++) dirty = d[0]->efc_AR[q] != 0;
-      if (d[0]->maxuse_efc > most) most = d[0]->maxuse_efc;
-      trpo_env_mujoco_resetdata(m, d[0]);
-      resets++;
-      if (memcmp(d[0]->buffer, fresh->buffer, (size_t)fresh->nbuffer))
-        fail_msg("%s: the buffer after the reset differs from mj_resetData's (step %d)",
-                 B->tasks[k], t);
+// after long random rollouts, with actions up to twice the Box (falls, contacts, limits), each
+// reset leaves mjData byte for byte as a fresh mj_makeData (which is mj_resetData's result): the
+// whole buffer, every size, counter and statistic. And the episodes that follow are those of
+// resets through mj_resetData: env 1 is cleared by mj_resetData before each of its resets, env 0
+// is not, both run on the same streams. Returns the most constraint rows any episode made; *dirty
+// is set once efc_AR held a non-zero (a reset that left it alone would have failed), *sparse to
+// whether the model's constraint Jacobian is sparse
+static int resetbytes(const char* task, const char* path, int* dirty, int* sparse) {
+  trpo_envinfo info;
+  void* s = make(task, path, 2, &info);
+  const mjModel* m;
+  mjData* d[2] = {data(s, 0, &m), data(s, 1, &m)};
+  mjData* fresh = mj_makeData(m);
+  *sparse = mj_isSparse(m);
+  trpo_rng rr[2], ra;
+  for (int e = 0; e < 2; e++) trpo_rng_seed(&rr[e], 5, 1, TRPO_RNG_RESET);
+  trpo_rng_seed(&ra, 5, 1, TRPO_RNG_ACTION);
+  double obs[2][MAXOBS * 8], rew[2], act[32];
+  assert_true(info.nobs <= MAXOBS * 8 && info.nact <= 32);
+  for (int e = 0; e < 2; e++) B->reset(s, e, &rr[e], obs[e]);
+  int most = 0, resets = 0;
+  for (int t = 0; t < 3000; t++) {
+    randomact(&ra, &info, 2.0, act);
+    int f[2];
+    for (int e = 0; e < 2; e++) f[e] = B->step(s, e, act, obs[e], &rew[e]);
+    assert_int_equal(f[0], f[1]);
+    assert_memory_equal(obs[0], obs[1], sizeof(double) * (size_t)info.nobs);
+    assert_memory_equal(&rew[0], &rew[1], sizeof(double));
+    if (!f[0] && (t + 1) % 200) continue;
+    for (int q = 0; q < d[0]->maxuse_efc * m->njmax && !*dirty; q++) *dirty = d[0]->efc_AR[q] != 0;
+    if (d[0]->maxuse_efc > most) most = d[0]->maxuse_efc;
+    trpo_env_mujoco_resetdata(m, d[0]);
+    resets++;
+    if (memcmp(d[0]->buffer, fresh->buffer, (size_t)fresh->nbuffer))
+      fail_msg("%s (%s): the buffer after the reset differs from mj_resetData's (step %d)", task,
+               path[0] ? path : "default model", t);
 #define X(type, name)                                                                            \
   if (memcmp(&d[0]->name, &fresh->name, sizeof(type)))                                           \
-    fail_msg("%s: %s after the reset differs from mj_resetData's", B->tasks[k], #name);
-      MJDATA_SCALAR
+    fail_msg("%s: %s after the reset differs from mj_resetData's", task, #name);
+    MJDATA_SCALAR
 #undef X
 #define X(type, name, n1, n2)                                                                    \
   if (memcmp(d[0]->name, fresh->name, sizeof(type) * (n1) * (n2)))                               \
-    fail_msg("%s: %s after the reset differs from mj_resetData's", B->tasks[k], #name);
-      MJDATA_VECTOR
+    fail_msg("%s: %s after the reset differs from mj_resetData's", task, #name);
+    MJDATA_VECTOR
 #undef X
-      mj_resetData(m, d[1]);
-      for (int e = 0; e < 2; e++) B->reset(s, e, &rr[e], obs[e]);
-      assert_memory_equal(obs[0], obs[1], sizeof(double) * (size_t)info.nobs);
-    }
-    assert_true(resets >= 15);
+    mj_resetData(m, d[1]);
+    for (int e = 0; e < 2; e++) B->reset(s, e, &rr[e], obs[e]);
+    assert_memory_equal(obs[0], obs[1], sizeof(double) * (size_t)info.nobs);
+  }
+  assert_true(resets >= 15);
+  mj_deleteData(fresh);
+  B->free(s);
+  return most;
+}
+
+// every task's own model, and a user's models that pick other constraint layouts: the sparse
+// Jacobian (what MuJoCo picks by itself from 60 degrees of freedom) with PGS (Humanoid), with
+// elliptic cones under Newton and under PGS (Ant), and PGS on a dense Jacobian (Hopper). PGS
+// writes efc_AR; Newton does not
+static void test_reset_bytes(void** st) {
+  (void)st;
+  int tasks = 0, dirty = 0, sparse;
+  for (int k = 0; B->tasks[k]; k++, tasks++) {
+    int most = resetbytes(B->tasks[k], "", &dirty, &sparse);
+    assert_false(sparse);
     // the tasks with contacts or joint limits made constraints
     if (strstr(B->tasks[k], "Hopper") || strstr(B->tasks[k], "Ant") ||
         strstr(B->tasks[k], "Humanoid") || strstr(B->tasks[k], "Walker"))
       assert_true(most >= 4);
-    mj_deleteData(fresh);
-    B->free(s);
   }
   assert_int_equal(tasks, 10);
   assert_true(dirty);
+  maketmp();
+  const struct {
+    const char *task, *file, *from, *to;
+    int pgs;
+  } v[] = {
+      {"Humanoid-v4", "humanoid.xml", "solver=\"PGS\"", "solver=\"PGS\" jacobian=\"sparse\"", 1},
+      {"Ant-v4", "ant.xml", "integrator=\"RK4\"",
+       "integrator=\"RK4\" jacobian=\"sparse\" cone=\"elliptic\"", 0},
+      {"Ant-v4", "ant.xml", "integrator=\"RK4\"",
+       "integrator=\"RK4\" jacobian=\"sparse\" cone=\"elliptic\" solver=\"PGS\"", 1},
+      {"Hopper-v4", "hopper.xml", "integrator=\"RK4\"", "integrator=\"RK4\" solver=\"PGS\"", 1},
+  };
+  for (int k = 0; k < 4; k++) {
+    char* text = readmodel(v[k].file);
+    dirty = 0;
+    const char* path = writevariant(text, v[k].from, v[k].to, v[k].file);
+    int most = resetbytes(v[k].task, path, &dirty, &sparse);
+    assert_true(most >= 4);
+    assert_int_equal(sparse, k < 3);
+    assert_int_equal(dirty, v[k].pgs);
+    free(text);
+  }
+  rmtmp();
 }
 
 // getstate mid-episode, continue; setstate into an env with another history and into a fresh
