@@ -755,6 +755,31 @@ int trpo_checkpoint_read(const char* dir, trpo_ckptitem* items, int nitems, long
   return TRPO_EXIT_BADINPUT;
 }
 
+int trpo_checkpoint_set_aside(const char* dir, long after, void (*report)(void* ctx, const char* line),
+                              void* ctx) {
+  int moved = 0;
+  // one name at a time, the directory listed afresh after each rename
+  for (;;) {
+    long newest = -1;
+    if (scan(dir, LONG_MAX, -1, &newest, NULL, NULL) < 0 || newest <= after) break;
+    char from[PATHLEN], to[PATHLEN + 8], line[2 * PATHLEN + 160];
+    snprintf(from, sizeof from, "%s/ckpt-%09ld.h5", dir, newest);
+    snprintf(to, sizeof to, "%s.bad", from);
+    if (rename(from, to) < 0) {
+      snprintf(line, sizeof line, "cannot move unusable checkpoint %s aside to %s: %s", from, to,
+               strerror(errno));
+      if (report) report(ctx, line);
+      break;
+    }
+    moved++;
+    snprintf(line, sizeof line, "moved unusable checkpoint %s aside to %s (never read again)",
+             from, to);
+    if (report) report(ctx, line);
+  }
+  if (moved) syncdir(dir);
+  return moved;
+}
+
 const char* trpo_checkpoint_libversion(void) {
   static char s[48];
   unsigned maj = 0, min = 0, rel = 0;

@@ -338,10 +338,9 @@ static int handler(void* user, const char* section, const char* name, const char
   return 1;
 }
 
-static int load_file(trpo_config* c, const char* path, char* err, size_t nerr) {
-  source* s = &(source){.path = path, .c = c, .err = err, .nerr = nerr};
-  s->f = fopen(path, "r");
-  if (!s->f) return fail(err, nerr, "cannot open config file '%s': %s", path, strerror(errno));
+// parse one stream, named `path` in messages; the caller closes f
+static int parse_stream(trpo_config* c, FILE* f, const char* path, char* err, size_t nerr) {
+  source* s = &(source){.f = f, .path = path, .c = c, .err = err, .nerr = nerr};
 
   // inih with a growing heap line buffer for this parse, its defaults restored after
   bool stack = ini_use_stack, grow = ini_allow_realloc, multi = ini_allow_multiline;
@@ -357,13 +356,32 @@ static int load_file(trpo_config* c, const char* path, char* err, size_t nerr) {
   ini_max_line = maxline;
 
   // our own error first, then a read error, then anything inih found that we did not
-  int bad = ferror(s->f);
-  fclose(s->f);
   if (s->failed) return TRPO_EXIT_BADINPUT;
-  if (bad) return fail(err, nerr, "cannot read config file '%s'", path);
+  if (ferror(f)) return fail(err, nerr, "cannot read config file '%s'", path);
   if (rc == -2) TRPO_FATAL("out of memory parsing '%s'", path);
   if (rc) return fail(err, nerr, "%s:%d: expected 'key = value'", path, rc);
   return 0;
+}
+
+static int load_file(trpo_config* c, const char* path, char* err, size_t nerr) {
+  FILE* f = fopen(path, "r");
+  if (!f) return fail(err, nerr, "cannot open config file '%s': %s", path, strerror(errno));
+  int rc = parse_stream(c, f, path, err, nerr);
+  fclose(f);
+  return rc;
+}
+
+int trpo_config_parse(trpo_config* c, const char* text, const char* name, char* err, size_t nerr) {
+  size_t n = strlen(text);
+  if (n == 0) return fail(err, nerr, "%s: the config is empty", name);
+  FILE* f = fmemopen((void*)text, n, "r");
+  if (!f) TRPO_FATAL("fmemopen of %zu bytes: %s", n, strerror(errno));
+  trpo_config* t = &(trpo_config){0};
+  memcpy(t, c, sizeof *t);
+  int rc = parse_stream(t, f, name, err, nerr);
+  fclose(f);
+  if (!rc) memcpy(c, t, sizeof *c);
+  return rc;
 }
 
 //---------------------------------- load ----------------------------------------------------------

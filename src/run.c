@@ -1,7 +1,8 @@
 // run.c: a whole training run in a run directory: lock, resume, progress.csv, checkpoints, signals.
 //
-// Rank 0 owns the directory: it takes the lock, checks that the directory belongs to this config,
-// loads the newest good checkpoint (falling back to older ones), writes progress.csv and
+// Rank 0 owns the directory: it takes the lock, checks that the directory belongs to this config
+// (config.ini, and the config stored in the checkpoint it resumes from), loads the newest good
+// checkpoint (falling back to older ones), then writes config.ini, progress.csv and
 // train.log (flushed line by line, since mpirun's buffered stdout can be lost on a kill) and the
 // checkpoints. Decisions that every rank must share (an error, a resume, a stop) are broadcast,
 // so a bad input ends every rank with the same exit code and no rank hangs.
@@ -439,23 +440,60 @@ static int open_dir(runctx* r, int restart, int* resume) {
       }
     if (d) closedir(d);
   }
+  return 0;
+}
+
+// rank 0: config.ini, once the checkpoint to resume from (if any) is known to be this config's
+static int write_config(runctx* r) {
+  char err[1024];
+  snprintf(r->path, sizeof r->path, "%s/config.ini", r->cfg->run_dir);
   if (trpo_rundir_write_file(r->path, r->config_text, strlen(r->config_text), err, sizeof err))
     return say(r, 1, "trpo: %s", err), TRPO_EXIT_IOERROR;
   return 0;
 }
 
+// A checkpoint carries the config of the run that wrote it. It must be cfg's, but for the keys a
+// resumption may change: config.ini may be missing, or not the checkpoints' (copied, edited, or
+// left by a start that was refused). 0 the same; 1 a key differs (named in key);
+// TRPO_EXIT_BADINPUT with a message when the stored config cannot be read.
+#define CKPT_CONFIG_MAX (1 << 16)   // bytes of a stored config read (every key at its longest fits)
+static int ckpt_config_check(const trpo_config* cfg, const char* text, const char* ckpt,
+                             char* key, size_t nkey, char* err, size_t nerr) {
+  char name[TRPO_STRLEN + 96];
+  snprintf(name, sizeof name, "%s (dataset config)", ckpt);
+  if (strlen(text) + 1 >= CKPT_CONFIG_MAX)
+    return snprintf(err, nerr, "%s: longer than %d bytes", name, CKPT_CONFIG_MAX - 1),
+           TRPO_EXIT_BADINPUT;
+  trpo_config old;
+  trpo_config_default(&old);
+  if (trpo_config_parse(&old, text, name, err, nerr)) return TRPO_EXIT_BADINPUT;
+  return same_config(&old, cfg, key, nkey) ? 0 : 1;
+}
+
 // rank 0: load the newest good checkpoint; 0 resumed, 1 none, else exit code
 static int load(runctx* r) {
-  char err[1024], used[TRPO_STRLEN + 64];
+  char err[2048], used[TRPO_STRLEN + 64];
   long iter = 0;
+  char* text = trpo_alloc(CKPT_CONFIG_MAX);
   int rc = trpo_checkpoint_read(r->cfg->run_dir, r->items, r->nitems, &iter, used, sizeof used,
-                                NULL, 0, report_line, r, err, sizeof err);
+                                text, CKPT_CONFIG_MAX, report_line, r, err, sizeof err);
+  char key[128];
+  int c = rc ? 0 : ckpt_config_check(r->cfg, text, used, key, sizeof key, err, sizeof err);
+  trpo_alloc_free(text);
   if (rc == 1) return 1;
-  if (rc) {
-    say(r, 1, "trpo: %s", err);
+  if (rc || c == TRPO_EXIT_BADINPUT) {
+    say(r, 1, "trpo: %s%s", err, rc ? "" : " (use --restart to start over)");
+    return TRPO_EXIT_BADINPUT;
+  }
+  if (c) {
+    say(r, 1, "trpo: run_dir '%s' holds a run with a different config (key '%s' differs from the "
+              "config stored in %s); choose another run_dir or pass --restart to start over",
+        r->cfg->run_dir, key, used);
     return TRPO_EXIT_BADINPUT;
   }
   say(r, 0, "resuming from %s (iteration %ld)", used, iter);
+  // the newer files the reader passed over: kept, but out of the way of the ones this run writes
+  trpo_checkpoint_set_aside(r->cfg->run_dir, iter, report_line, r);
   return 0;
 }
 
@@ -514,6 +552,8 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
       if (l == 0) state[1] = 1;
       else if (l != 1) state[0] = l;
       else if (resume) say(r, 1, "trpo: %s has this config but no checkpoint: starting from scratch", cfg->run_dir);
+      // a refused start leaves config.ini as it found it
+      if (!state[0]) state[0] = write_config(r);
     }
   }
   trpo_comm_max_int(comm, state, 2);
@@ -668,7 +708,7 @@ done:
 //---------------------------------- evaluation -----------------------------------------------------
 
 int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_comm* comm) {
-  char path[TRPO_STRLEN + 64], err[1024] = "", used[TRPO_STRLEN + 64] = "";
+  char path[TRPO_STRLEN + 64], err[2048] = "", used[TRPO_STRLEN + 64] = "";
   trpo_config cfg;
   trpo_config_default(&cfg);
   snprintf(path, sizeof path, "%s/config.ini", run_dir);
@@ -694,9 +734,18 @@ int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_com
     memset(&r, 0, sizeof r);
     r.cfg = &cfg;
     r.comm = comm;
-    rc = trpo_checkpoint_read(run_dir, items, nitems, &iter, used, sizeof used, NULL, 0,
-                              report_line, &r, err, sizeof err);
+    char* text = trpo_alloc(CKPT_CONFIG_MAX);
+    rc = trpo_checkpoint_read(run_dir, items, nitems, &iter, used, sizeof used, text,
+                              CKPT_CONFIG_MAX, report_line, &r, err, sizeof err);
     if (rc == 1) snprintf(err, sizeof err, "no checkpoint in %s", run_dir);
+    // the policy is rebuilt from config.ini: it must be the checkpoint's own config
+    char key[128];
+    int c = rc ? 0 : ckpt_config_check(&cfg, text, used, key, sizeof key, err, sizeof err);
+    trpo_alloc_free(text);
+    if (c == 1)
+      snprintf(err, sizeof err, "%s/config.ini is not the config of %s (key '%s' differs)", run_dir,
+               used, key);
+    if (c) rc = TRPO_EXIT_BADINPUT;
     if (rc) {
       fprintf(stderr, "trpo: %s\n", err);
       rc = TRPO_EXIT_BADINPUT;

@@ -4,16 +4,18 @@
 # good checkpoint and finish identical (final parameters, progress.csv without wall-clock columns)
 # to an uninterrupted reference run.
 #   1. the newest checkpoint corrupted (bytes flipped in its middle): one clear report line names
-#      it, the run resumes from the previous one;
+#      it, the run resumes from the previous one and moves the corrupted file aside, unchanged;
 #   2. every checkpoint unusable: exit 2 with a clear message, nothing started from scratch
-#      (no new checkpoint, progress.csv untouched);
+#      (no new checkpoint, progress.csv and config.ini untouched);
 #   3. the run directory becomes full (a small tmpfs filled up while the run goes on) and
 #   4. read-only (a read-only bind mount over it while the run goes on): exit 3, a message naming
 #      the path and the system error, the last good checkpoint intact;
 #   5. the file-size limit of the running rank 0 lowered below a checkpoint's size (prlimit, the
 #      runtime form of ulimit -f; SIGXFSZ ignored): exit 3, EFBIG, the last good one intact;
 #   6. progress.csv that cannot grow (the same limit just above its size): exit 3 naming it, and
-#      that iteration's checkpoint never published.
+#      that iteration's checkpoint never published;
+#   7. unusable checkpoints newer than the one resumed from never displace a good one: they are
+#      moved aside (ckpt-N.h5.bad, case 1 too) before the run writes its own.
 # Cases 3 and 4 need mount (root); where mount is not permitted the script says so and relies on
 # case 5 for the failing write (5 and 6 always run; nothing is skipped silently).
 #   usage: ckpt_failures.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
@@ -59,10 +61,15 @@ mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((4 * per))
 f=$(ckpt_path "$dir" 4)
 size=$(stat -c %s "$f")
 for off in $((size / 2)) $((size / 2 + 1000)) $((size / 3)); do flip "$f" $off; done
+sum=$(md5sum <"$f")
 logn=$(wc -l <"$dir/train.log")
 mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((N * per)) >"$work/corrupt.out" 2>&1 ||
   { cat "$work/corrupt.out"; fail "1: the run after the corruption failed"; }
-[ "$(grep -c unusable "$work/corrupt.out")" = 1 ] || { cat "$work/corrupt.out"; fail "1: expected one report line"; }
+[ "$(grep -c '^trpo: checkpoint .* unusable: ' "$work/corrupt.out")" = 1 ] ||
+  { cat "$work/corrupt.out"; fail "1: expected one report line"; }
+grep -qF "trpo: moved unusable checkpoint $f aside to $f.bad" "$work/corrupt.out" ||
+  { cat "$work/corrupt.out"; fail "1: no line saying that $f was moved aside"; }
+[ -e "$f.bad" ] && [ "$(md5sum <"$f.bad")" = "$sum" ] || fail "1: $f.bad is not the corrupted file"
 grep -q "^trpo: checkpoint $f unusable: .*; trying ckpt-000000003.h5$" "$work/corrupt.out" ||
   { cat "$work/corrupt.out"; fail "1: the report line does not name $f and the fallback"; }
 has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -qF "resuming from $(ckpt_path "$dir" 3) (iteration 3)" ||
@@ -85,9 +92,10 @@ grep -q "^trpo: no usable checkpoint in $dir: all 3 failed (newest ckpt-00000000
 if tail -n +$((logn + 1)) "$dir/train.log" | grep -Eq "^training|starting from scratch"; then
   fail "2: training started"
 fi
-ls -l --time-style=+%s.%N "$dir" | grep -v train.log | grep -v config.ini >"$work/allbad.after"
-grep -v config.ini "$work/allbad.before" | diff - "$work/allbad.after" >/dev/null ||
-  fail "2: the directory changed: $(diff <(grep -v config.ini "$work/allbad.before") "$work/allbad.after")"
+# config.ini too: a refused start does not rewrite it
+ls -l --time-style=+%s.%N "$dir" | grep -v train.log >"$work/allbad.after"
+diff "$work/allbad.before" "$work/allbad.after" >/dev/null ||
+  fail "2: the directory changed: $(diff "$work/allbad.before" "$work/allbad.after")"
 echo "2. all unusable: exit 2: $(grep 'no usable' "$work/allbad.out" | cut -c1-150)..."
 
 # the running stages: a run in DIR (extra keys after OUT) with SIGXFSZ ignored in its ranks, at
@@ -179,3 +187,20 @@ grep -q "^trpo: cannot write $dir/progress.csv: File too large" "$work/csvfull.o
 [ "$(newest_ckpt "$dir")" = 2 ] || fail "6: a checkpoint was published after its row was lost"
 echo "6. progress.csv cannot grow: exit 3: $(grep -m1 '^trpo: cannot' "$work/csvfull.out")"
 finish "$dir" 2 "6. progress.csv cannot grow"
+
+# 7. checkpoints 5 and 6 of 4..6 corrupted, the rerun checkpointing every 4 iterations: with the
+# two counted among the 3 kept, writing 8 would have removed 4, the only good one older than 8
+dir=$work/aside
+mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((6 * per))
+for k in 5 6; do
+  f=$(ckpt_path "$dir" $k)
+  size=$(stat -c %s "$f")
+  for off in $((size / 2)) $((size / 2 + 1000)) $((size / 3)); do flip "$f" $off; done
+done
+mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((8 * per)) checkpoint_every=4 >"$work/aside.out" 2>&1 ||
+  { cat "$work/aside.out"; fail "7: the run after the corruption failed"; }
+files=$(cd "$dir" && ls ckpt-* | tr '\n' ' ')
+[ "$files" = "ckpt-000000004.h5 ckpt-000000005.h5.bad ckpt-000000006.h5.bad ckpt-000000008.h5 " ] ||
+  { cat "$work/aside.out"; fail "7: expected checkpoints 4 and 8 and the two moved aside, got: $files"; }
+echo "7. two unusable newer checkpoints moved aside; 4 and 8 kept: $files"
+finish "$dir" 8 "7. unusable newer checkpoints"

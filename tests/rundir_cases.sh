@@ -7,7 +7,12 @@
 #      resumes;
 #   4. a directory holding a run of another config is refused (exit 2, naming the key), nothing
 #      touched, no lock left; with --restart the old run is discarded and the new one is
-#      identical to a fresh run of that config.
+#      identical to a fresh run of that config;
+#   5. the checkpoints are the judge, not config.ini: with config.ini gone, or replaced by the
+#      other config's, a start with another config is refused by the config stored in the
+#      newest checkpoint (exit 2, naming the key and the file, nothing touched), and so is
+#      `trpo eval`; with config.ini gone and the run's own config the run resumes and ends
+#      identical to a fresh run.
 #   usage: rundir_cases.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
 set -euo pipefail
 source "$(dirname "$0")/runlib.sh"
@@ -97,3 +102,37 @@ mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((3 * per)) seed=2 --restart
 if has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -q "resuming from"; then fail "--restart resumed"; fi
 [ "$(newest_ckpt "$dir")" = 3 ] || fail "--restart left checkpoints of the old run: $(ls "$dir")"
 same_as "$dir" "$work/fresh" "4. --restart"
+
+# 5. config.ini missing or not the checkpoints': the stored config decides
+rm "$dir/config.ini"
+before=$(state "$dir")
+stored="the config stored in $(ckpt_path "$dir" 3)"
+rc=0
+mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((5 * per)) seed=3 >"$work/noini.out" 2>&1 || rc=$?
+expect 2 $rc "$work/noini.out" "another config, config.ini gone"
+grep -qF "holds a run with a different config (key 'seed' differs from $stored)" "$work/noini.out" ||
+  { cat "$work/noini.out"; fail "5: the refusal does not name key seed and the checkpoint"; }
+[ "$before" = "$(state "$dir")" ] || fail "5: the refused run (config.ini gone) changed the directory"
+mpi 2 train "${cfg[@]}" run_dir="$work/seed3" total_steps=$per seed=3
+cp "$work/seed3/config.ini" "$dir/config.ini"
+before=$(state "$dir")
+rc=0
+mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((5 * per)) seed=3 >"$work/swapped.out" 2>&1 || rc=$?
+expect 2 $rc "$work/swapped.out" "another config, config.ini swapped for it"
+grep -qF "holds a run with a different config (key 'seed' differs from $stored)" "$work/swapped.out" ||
+  { cat "$work/swapped.out"; fail "5: the refusal (config.ini swapped) does not name key seed and the checkpoint"; }
+rc=0
+mpi 1 eval "$dir" episodes=1 >"$work/eval.out" 2>&1 || rc=$?
+expect 2 $rc "$work/eval.out" "eval with a swapped config.ini"
+grep -qF "$dir/config.ini is not the config of $(ckpt_path "$dir" 3) (key 'seed' differs)" "$work/eval.out" ||
+  { cat "$work/eval.out"; fail "5: eval's refusal does not name key seed and the checkpoint"; }
+[ "$before" = "$(state "$dir")" ] || fail "5: a refused start (config.ini swapped) changed the directory"
+echo "5. config.ini gone or swapped: refused with exit 2 by $stored, directory untouched; eval refused too"
+rm "$dir/config.ini"
+mpi 2 train "${cfg[@]}" run_dir="$work/fresh5" total_steps=$((5 * per)) seed=2
+logn=$(wc -l <"$dir/train.log")
+mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((5 * per)) seed=2
+has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -qF "resuming from $(ckpt_path "$dir" 3) (iteration 3)" ||
+  fail "5: with config.ini gone the run's own config did not resume from iteration 3"
+[ -e "$dir/config.ini" ] || fail "5: the resumed run wrote no config.ini"
+same_as "$dir" "$work/fresh5" "5. config.ini gone, own config: resumed"

@@ -1,4 +1,4 @@
-// test_config.c: config defaults, file and override parsing, every error path, write/load.
+// test_config.c: config defaults, file, text and override parsing, every error path, write/load.
 //
 // Config files are written to temporary files; each error case checks the exit code, that the
 // message names the file and line (or "command line"), the key and what was expected, and that a
@@ -269,7 +269,28 @@ static void test_config_round_trip(void** state) {
     if (rc) printf("%s\n", err);
     assert_int_equal(rc, 0);
     assert_config_equal(&src, &b);
+    // the same text from memory (a checkpoint's stored config)
+    trpo_config_default(&b);
+    rc = trpo_config_parse(&b, text, "ckpt.h5 (dataset config)", err, sizeof err);
+    if (rc) printf("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_config_equal(&src, &b);
   }
+
+  // from memory, errors name the text's source and line, and change nothing
+  trpo_config c, c0;
+  trpo_config_default(&c);
+  memcpy(&c0, &c, sizeof c);
+  const char* name = "d/ckpt-000000003.h5 (dataset config)";
+  assert_int_equal(trpo_config_parse(&c, "seed = 7\nbogus = 2\n", name, err, sizeof err),
+                   TRPO_EXIT_BADINPUT);
+  assert_non_null(strstr(err, "d/ckpt-000000003.h5 (dataset config):2"));
+  assert_non_null(strstr(err, "bogus"));
+  assert_config_equal(&c, &c0);
+  assert_int_equal(trpo_config_parse(&c, "", "e.h5 (dataset config)", err, sizeof err),
+                   TRPO_EXIT_BADINPUT);
+  assert_non_null(strstr(err, "e.h5 (dataset config): the config is empty"));
+  assert_config_equal(&c, &c0);
 
   // a short buffer: truncated and terminated, the full length returned
   char small[40];

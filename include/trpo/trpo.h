@@ -448,6 +448,9 @@ void trpo_config_default(trpo_config* c);
 // parse a file (path may be NULL) then overrides "key=value"; 0 or TRPO_EXIT_BADINPUT + message
 int  trpo_config_load(trpo_config* c, const char* path, int noverride, char** overrides, char* err,
                       size_t nerr);
+// parse INI text held in memory (a checkpoint's config), named `name` in messages; a failed
+// parse leaves *c untouched; 0 or TRPO_EXIT_BADINPUT + message
+int  trpo_config_parse(trpo_config* c, const char* text, const char* name, char* err, size_t nerr);
 int  trpo_config_set(trpo_config* c, const char* key, const char* value, const char* where,
                      char* err, size_t nerr);
 // the resolved config as INI text into buf (returns length, truncated at nbuf)
@@ -526,6 +529,12 @@ int trpo_checkpoint_read(const char* dir, trpo_ckptitem* items, int nitems, long
                          char* path, size_t npath, char* config_text, size_t nconfig,
                          void (*report)(void* ctx, const char* line), void* ctx, char* err,
                          size_t nerr);
+// after a resume from checkpoint `after`: every checkpoint file of dir newer than it (each one
+// the reader found unusable) renamed to ckpt-N.h5.bad, so that it is kept for inspection but
+// never read, never counted by keep_checkpoints and never displaces a good one; each move (or a
+// failure, which stops the moves and only costs space) reported as one line. Returns the moves.
+int trpo_checkpoint_set_aside(const char* dir, long after,
+                              void (*report)(void* ctx, const char* line), void* ctx);
 // tests: pause ms milliseconds halfway through every later checkpoint file write (0: no pause), so
 // that a kill lands inside the write however fast the disk is (trpo reads TRPO_TEST_CKPT_STALL_MS)
 void trpo_checkpoint_set_stall(double ms);
