@@ -452,21 +452,28 @@ static int write_config(runctx* r) {
   return 0;
 }
 
-// A checkpoint carries the config of the run that wrote it. It must be cfg's, but for the keys a
-// resumption may change: config.ini may be missing, or not the checkpoints' (copied, edited, or
-// left by a start that was refused). 0 the same; 1 a key differs (named in key);
-// TRPO_EXIT_BADINPUT with a message when the stored config cannot be read.
 #define CKPT_CONFIG_MAX (1 << 16)   // bytes of a stored config read (every key at its longest fits)
-static int ckpt_config_check(const trpo_config* cfg, const char* text, const char* ckpt,
-                             char* key, size_t nkey, char* err, size_t nerr) {
+
+// the config text stored in checkpoint file ckpt, parsed over *c; 0 or TRPO_EXIT_BADINPUT + message
+static int stored_config(trpo_config* c, const char* text, const char* ckpt, char* err,
+                         size_t nerr) {
   char name[TRPO_STRLEN + 96];
   snprintf(name, sizeof name, "%s (dataset config)", ckpt);
   if (strlen(text) + 1 >= CKPT_CONFIG_MAX)
     return snprintf(err, nerr, "%s: longer than %d bytes", name, CKPT_CONFIG_MAX - 1),
            TRPO_EXIT_BADINPUT;
+  return trpo_config_parse(c, text, name, err, nerr);
+}
+
+// A checkpoint carries the config of the run that wrote it. It must be cfg's, but for the keys a
+// resumption may change: config.ini may be missing, or not the checkpoints' (copied from another
+// run, edited). 0 the same; 1 a key differs (named in key); TRPO_EXIT_BADINPUT with a message
+// when the stored config cannot be read.
+static int ckpt_config_check(const trpo_config* cfg, const char* text, const char* ckpt,
+                             char* key, size_t nkey, char* err, size_t nerr) {
   trpo_config old;
   trpo_config_default(&old);
-  if (trpo_config_parse(&old, text, name, err, nerr)) return TRPO_EXIT_BADINPUT;
+  if (stored_config(&old, text, ckpt, err, nerr)) return TRPO_EXIT_BADINPUT;
   return same_config(&old, cfg, key, nkey) ? 0 : 1;
 }
 
@@ -712,9 +719,27 @@ int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_com
   trpo_config cfg;
   trpo_config_default(&cfg);
   snprintf(path, sizeof path, "%s/config.ini", run_dir);
-  if (trpo_config_load(&cfg, path, 0, NULL, err, sizeof err)) {
+  int have = access(path, F_OK) == 0 || errno != ENOENT;
+  if (have && trpo_config_load(&cfg, path, 0, NULL, err, sizeof err)) {
     if (comm->rank == 0) fprintf(stderr, "trpo: %s (is '%s' a run directory?)\n", err, run_dir);
     return TRPO_EXIT_BADINPUT;
+  }
+  if (!have) {
+    // checkpoints copied without their config.ini: the newest one whose config reads says how
+    // to build the policy (its items are checked against that config below)
+    char* text = trpo_alloc(CKPT_CONFIG_MAX);
+    int rc = trpo_checkpoint_read(run_dir, NULL, 0, NULL, used, sizeof used, text, CKPT_CONFIG_MAX,
+                                  NULL, NULL, err, sizeof err);
+    if (rc == 1) snprintf(err, sizeof err, "no config.ini and no checkpoint in '%s' (is it a run "
+                                           "directory?)", run_dir);
+    if (rc == 0) rc = stored_config(&cfg, text, used, err, sizeof err);
+    trpo_alloc_free(text);
+    if (rc) {
+      if (comm->rank == 0) fprintf(stderr, "trpo: %s\n", err);
+      return TRPO_EXIT_BADINPUT;
+    }
+    if (comm->rank == 0)
+      fprintf(stderr, "trpo: no config.ini in %s: using the config stored in %s\n", run_dir, used);
   }
   trpo_train* tr = NULL;
   int rc = trpo_train_make(&tr, &cfg, comm, err, sizeof err);

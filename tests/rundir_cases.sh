@@ -12,7 +12,8 @@
 #      other config's, a start with another config is refused by the config stored in the
 #      newest checkpoint (exit 2, naming the key and the file, nothing touched), and so is
 #      `trpo eval`; with config.ini gone and the run's own config the run resumes and ends
-#      identical to a fresh run.
+#      identical to a fresh run; `trpo eval` of the checkpoints copied without config.ini
+#      builds the policy from the stored config and returns what it returns in the run directory.
 #   usage: rundir_cases.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
 set -euo pipefail
 source "$(dirname "$0")/runlib.sh"
@@ -136,3 +137,14 @@ has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -qF "resuming from $(ckpt_
   fail "5: with config.ini gone the run's own config did not resume from iteration 3"
 [ -e "$dir/config.ini" ] || fail "5: the resumed run wrote no config.ini"
 same_as "$dir" "$work/fresh5" "5. config.ini gone, own config: resumed"
+mkdir "$work/copied"
+cp "$dir"/ckpt-*.h5 "$work/copied/"
+mpi 1 eval "$dir" episodes=2 >"$work/eval-dir.out"
+mpi 1 eval "$work/copied" episodes=2 >"$work/eval-copied.out" 2>"$work/eval-copied.err" ||
+  { cat "$work/eval-copied.err"; fail "5: eval of checkpoints without config.ini failed"; }
+grep -qF "no config.ini in $work/copied: using the config stored in $(ckpt_path "$work/copied" 5)" \
+  "$work/eval-copied.err" || { cat "$work/eval-copied.err"; fail "5: eval did not say which config it used"; }
+a=$(sed 's/ ([^)]*)//' "$work/eval-dir.out")
+b=$(sed 's/ ([^)]*)//' "$work/eval-copied.out")
+[ -n "$a" ] && [ "$a" = "$b" ] || fail "5: eval without config.ini: '$b', in the run directory: '$a'"
+echo "5. eval of checkpoints copied without config.ini: $b"
