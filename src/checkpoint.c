@@ -755,8 +755,8 @@ int trpo_checkpoint_read(const char* dir, trpo_ckptitem* items, int nitems, long
   return TRPO_EXIT_BADINPUT;
 }
 
-int trpo_checkpoint_set_aside(const char* dir, long after, void (*report)(void* ctx, const char* line),
-                              void* ctx) {
+int trpo_checkpoint_set_aside(const char* dir, long after,
+                              void (*report)(void* ctx, const char* line), void* ctx) {
   int moved = 0;
   // one name at a time, the directory listed afresh after each rename
   for (;;) {

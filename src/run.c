@@ -763,7 +763,8 @@ int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_com
     rc = trpo_checkpoint_read(run_dir, items, nitems, &iter, used, sizeof used, text,
                               CKPT_CONFIG_MAX, report_line, &r, err, sizeof err);
     if (rc == 1) snprintf(err, sizeof err, "no checkpoint in %s", run_dir);
-    // the policy is rebuilt from config.ini: it must be the checkpoint's own config
+    // the policy was built from config.ini (or the newest stored config): it must be the config
+    // of the checkpoint read
     char key[128];
     int c = rc ? 0 : ckpt_config_check(&cfg, text, used, key, sizeof key, err, sizeof err);
     trpo_alloc_free(text);
