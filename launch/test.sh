@@ -14,7 +14,11 @@ bash launch/build.sh build -DTRPO_SLURM_TESTS=ON
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 1200
 bash launch/build.sh build-san -DTRPO_SANITIZE=ON -DTRPO_LEARNING_TESTS=OFF
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:fast_unwind_on_malloc=0
+# use_tls=0: LeakSanitizer does not take thread-local storage as roots. GCC 12's LSan crashed
+# ("Tracer caught signal 11") while scanning a bogus dynamic-TLS range of MPI processes started
+# without mpirun, once the normal suite had run on the machine. Without those roots it can only
+# report more leaks, never fewer: a planted leak is still caught.
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:fast_unwind_on_malloc=0:use_tls=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-san --output-on-failure -j "$jobs" --timeout 1200
 echo "all tests passed (normal and sanitizer builds)"
