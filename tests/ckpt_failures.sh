@@ -43,6 +43,13 @@ flip() {
   printf "\\$(printf %03o $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
+# corrupt FILE: invert three bytes inside it (its data, which the checksums cover)
+corrupt() {
+  local size
+  size=$(stat -c %s "$1")
+  for off in $((size / 2)) $((size / 2 + 1000)) $((size / 3)); do flip "$1" $off; done
+}
+
 # finish DIR WHAT: rerun the command to N; it resumes from the newest good checkpoint FROM
 # (given) and ends identical to the reference
 finish() {
@@ -59,8 +66,7 @@ finish() {
 dir=$work/corrupt
 mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((4 * per))
 f=$(ckpt_path "$dir" 4)
-size=$(stat -c %s "$f")
-for off in $((size / 2)) $((size / 2 + 1000)) $((size / 3)); do flip "$f" $off; done
+corrupt "$f"
 sum=$(md5sum <"$f")
 logn=$(wc -l <"$dir/train.log")
 mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((N * per)) >"$work/corrupt.out" 2>&1 ||
@@ -192,11 +198,7 @@ finish "$dir" 2 "6. progress.csv cannot grow"
 # two counted among the 3 kept, writing 8 would have removed 4, the only good one older than 8
 dir=$work/aside
 mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((6 * per))
-for k in 5 6; do
-  f=$(ckpt_path "$dir" $k)
-  size=$(stat -c %s "$f")
-  for off in $((size / 2)) $((size / 2 + 1000)) $((size / 3)); do flip "$f" $off; done
-done
+for k in 5 6; do corrupt "$(ckpt_path "$dir" $k)"; done
 mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((8 * per)) checkpoint_every=4 >"$work/aside.out" 2>&1 ||
   { cat "$work/aside.out"; fail "7: the run after the corruption failed"; }
 files=$(cd "$dir" && ls ckpt-* | tr '\n' ' ')

@@ -105,23 +105,23 @@ if has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -q "resuming from"; the
 same_as "$dir" "$work/fresh" "4. --restart"
 
 # 5. config.ini missing or not the checkpoints': the stored config decides
+stored="the config stored in $(ckpt_path "$dir" 3)"
+# refused_seed3 NAME WHAT: a start with seed=3 exits 2 naming key seed and the checkpoint
+refused_seed3() {
+  local rc=0
+  mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((5 * per)) seed=3 >"$work/$1.out" 2>&1 || rc=$?
+  expect 2 $rc "$work/$1.out" "another config, $2"
+  grep -qF "holds a run with a different config (key 'seed' differs from $stored)" "$work/$1.out" ||
+    { cat "$work/$1.out"; fail "5: the refusal ($2) does not name key seed and the checkpoint"; }
+}
 rm "$dir/config.ini"
 before=$(state "$dir")
-stored="the config stored in $(ckpt_path "$dir" 3)"
-rc=0
-mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((5 * per)) seed=3 >"$work/noini.out" 2>&1 || rc=$?
-expect 2 $rc "$work/noini.out" "another config, config.ini gone"
-grep -qF "holds a run with a different config (key 'seed' differs from $stored)" "$work/noini.out" ||
-  { cat "$work/noini.out"; fail "5: the refusal does not name key seed and the checkpoint"; }
+refused_seed3 noini "config.ini gone"
 [ "$before" = "$(state "$dir")" ] || fail "5: the refused run (config.ini gone) changed the directory"
 mpi 2 train "${cfg[@]}" run_dir="$work/seed3" total_steps=$per seed=3
 cp "$work/seed3/config.ini" "$dir/config.ini"
 before=$(state "$dir")
-rc=0
-mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((5 * per)) seed=3 >"$work/swapped.out" 2>&1 || rc=$?
-expect 2 $rc "$work/swapped.out" "another config, config.ini swapped for it"
-grep -qF "holds a run with a different config (key 'seed' differs from $stored)" "$work/swapped.out" ||
-  { cat "$work/swapped.out"; fail "5: the refusal (config.ini swapped) does not name key seed and the checkpoint"; }
+refused_seed3 swapped "config.ini swapped for it"
 rc=0
 mpi 1 eval "$dir" episodes=1 >"$work/eval.out" 2>&1 || rc=$?
 expect 2 $rc "$work/eval.out" "eval with a swapped config.ini"
