@@ -2,8 +2,11 @@
 //
 // A checkpoint is a list of named arrays ("items"), string attributes and the config text, written
 // by one process (rank 0). Integrity has two layers: Fletcher32 on every (chunked) dataset covers
-// the data, and libver bounds V18..LATEST give version-2 object headers whose checksums cover the
-// metadata, attributes included. The file is built in memory (core driver, no backing store) and
+// the data, and libver bounds V110..LATEST give checksums on all the metadata: version-2 object
+// headers (attributes included) and the 1.10 chunk indexes (single chunk, fixed and extensible
+// arrays). The lower bound V18 would index chunks with version-1 B-trees, which carry no checksum:
+// there 87 of a small file's 19,711 one-bit changes loaded other data without a word (a chunk's
+// offset changed, so HDF5 read its fill value, zeros); test_checkpoint changes every byte. The file is built in memory (core driver, no backing store) and
 // its image written with plain write(2), then published: .tmp, fsync, rename, fsync(DIR). So every
 // disk error (ENOSPC, EIO, EFBIG) comes from our own system call with its errno, and HDF5 never
 // sees one (1.10.8 leaves a dangling file id after a failed H5Fclose, which crashes at exit). DIR
@@ -22,6 +25,10 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
+
+#if !H5_VERSION_GE(1, 10, 2)
+#error "trpo's checkpoints need HDF5 1.10.2 or later (H5F_LIBVER_V110: checksummed chunk indexes)"
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +40,7 @@
 
 #define PATHLEN 4096
 #define CHUNKBYTES ((size_t)1 << 20)   // largest chunk; one chunk covers most datasets whole
+static size_t chunkbytes = CHUNKBYTES;   // the largest chunk in use (tests may lower it)
 #define WHYLEN 512
 
 size_t trpo_ckpt_item_bytes(const trpo_ckptitem* it) {
@@ -216,8 +224,8 @@ static int putset(hid_t file, hid_t lcpl, const char* path, const char* desc, hi
     maxd[i] = dims[i] ? (hsize_t)dims[i] : H5S_UNLIMITED;
     nel *= dims[i];
   }
-  // chunks of at most CHUNKBYTES: whole rows of up to CHUNKBYTES each, as many as fit
-  size_t per = CHUNKBYTES / esize;
+  // chunks of at most chunkbytes: whole rows of up to chunkbytes each, as many as fit
+  size_t per = chunkbytes / esize;
   chunk[ndim - 1] = clampdim(dims[ndim - 1], per);
   if (ndim == 2) chunk[0] = clampdim(dims[0], per / chunk[1]);
   // dataset creation: chunked, Fletcher32
@@ -310,10 +318,11 @@ static int h5image(const trpo_ckptitem* items, int nitems, const trpo_ckptattr* 
   hid_t fapl = -1, lcpl = -1, file = -1;
   int rc = -1;
   *image = NULL;
-  // access: in memory, object header v2 (metadata checksums), closing closes everything in it
+  // access: in memory, 1.10 formats (checksums on all metadata, chunk indexes included), closing
+  // closes everything in it
   fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0 || H5Pset_fapl_core(fapl, CHUNKBYTES, 0) < 0 ||
-      H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0 ||
+      H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST) < 0 ||
       H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
     h5fail(out, nout, "file access properties");
     goto done;
@@ -386,6 +395,10 @@ done:
 // tests: milliseconds to pause in the middle of every checkpoint file write (0: none)
 static double stall_ms;
 void trpo_checkpoint_set_stall(double ms) { stall_ms = ms > 0 ? ms : 0; }
+
+void trpo_checkpoint_set_chunk(size_t bytes) {
+  chunkbytes = bytes >= 8 && bytes < CHUNKBYTES ? bytes : CHUNKBYTES;
+}
 
 // the first n bytes of p to fd, retrying short writes; the bytes left unwritten (0 on success,
 // errno set otherwise)

@@ -1,7 +1,8 @@
 // test_checkpoint.c: HDF5 checkpoints: bitwise round trip, h5dump-readable files, pruning, and
 // every way a file can be unusable (a flipped data bit, a flipped metadata bit, truncated,
 // empty, another format version, another shape), write failures (file size limit, a path through
-// a regular file, a rename onto a directory) and kill -9 during writes.
+// a regular file, a rename onto a directory), kill -9 during writes, and one bit changed in every
+// byte of a file in turn (no change may load other data, crash or hang).
 //
 // The test does not include <hdf5.h>: files are damaged at the byte level. The format-version
 // case patches the attribute value and recomputes the object header's Jenkins lookup3 checksum,
@@ -13,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -826,6 +828,84 @@ static void test_kill9(void** state) {
   rmtree(dir);
 }
 
+
+//---------------------------------- every byte ----------------------------------------------------
+
+// outcome of reading a directory whose newest checkpoint (2) has one byte changed
+enum { FLIP_SAME, FLIP_FELLBACK, FLIP_SILENT, FLIP_OTHER };
+
+static int flipoutcome(const char* dir, size_t nbig) {
+  fix g, want2, want1;
+  fixmake(&g, nbig);
+  fixmake(&want2, nbig);
+  fixmake(&want1, nbig);
+  fill(&want2, 2);
+  fill(&want1, 1);
+  long iteration = -1;
+  lines l;
+  char err[1024] = "";
+  trpo_ckptitem it[NITEM];
+  mkitems(it, &g, 0);
+  char path[4096], cfg[256] = "";
+  memset(&l, 0, sizeof l);
+  int rc = trpo_checkpoint_read(dir, it, NITEM, &iteration, path, sizeof path, cfg, sizeof cfg,
+                                collect, &l, err, sizeof err);
+  int out = FLIP_OTHER;
+  if (rc == 0 && iteration == 2 && l.n == 0)
+    out = fixequal(&g, &want2) && !strcmp(cfg, CONFIG) ? FLIP_SAME : FLIP_SILENT;
+  else if (rc == 0 && iteration == 1 && l.n == 1 && fixequal(&g, &want1) && !strcmp(cfg, CONFIG))
+    out = FLIP_FELLBACK;
+  fixfree(&g);
+  fixfree(&want2);
+  fixfree(&want1);
+  return out;
+}
+
+// Change one bit of every byte of checkpoint 2 in turn (a different bit at each offset) and read
+// the directory: every change must load checkpoint 2 whole and bit-identical (a byte that
+// nothing reads) or be rejected with checkpoint 1 loaded; never other data. A crash ends the
+// test, and a hang meets CTest's timeout.
+// With chunks of `chunk` bytes (0: the default), theta (nbig doubles) may span several chunks.
+static void flipall(size_t nbig, size_t chunk) {
+  char dir[64], err[1024] = "", p[4096];
+  newdir(dir);
+  trpo_checkpoint_set_chunk(chunk);
+  assert_int_equal(writeseed(dir, 1, nbig, 0, 3, err, sizeof err), 0);
+  assert_int_equal(writeseed(dir, 2, nbig, 0, 3, err, sizeof err), 0);
+  trpo_checkpoint_set_chunk(0);
+  ckptpath(p, sizeof p, dir, 2);
+  size_t n;
+  unsigned char* good = slurp(p, &n);
+  int count[4] = {0};
+  int fd = open(p, O_WRONLY);
+  assert_true(fd >= 0);
+  for (size_t at = 0; at < n; at++) {
+    unsigned char bad = good[at] ^ (unsigned char)(1u << (at % 8));
+    assert_int_equal(pwrite(fd, &bad, 1, (off_t)at), 1);
+    int o = flipoutcome(dir, nbig);
+    assert_int_equal(pwrite(fd, good + at, 1, (off_t)at), 1);
+    if (o == FLIP_SILENT || o == FLIP_OTHER) print_message("  byte %zu: outcome %d\n", at, o);
+    count[o]++;
+  }
+  print_message("  %zu-byte file, every byte changed: the same data %d, rejected %d, "
+                "other data %d, other outcome %d\n",
+                n, count[FLIP_SAME], count[FLIP_FELLBACK], count[FLIP_SILENT], count[FLIP_OTHER]);
+  assert_int_equal(count[FLIP_SILENT], 0);
+  assert_int_equal(count[FLIP_OTHER], 0);
+  // the file restored byte by byte reads as checkpoint 2
+  assert_int_equal(close(fd), 0);
+  assert_int_equal(flipoutcome(dir, nbig), FLIP_SAME);
+  trpo_alloc_free(good);
+  rmtree(dir);
+}
+
+// every dataset in one chunk; then theta in three chunks of 1 KiB (a chunk index of 3 entries)
+static void test_flip_every_byte(void** state) {
+  (void)state;
+  flipall(100, 0);
+  flipall(300, 1024);
+}
+
 int main(void) {
   trpo_test_traps();
   const struct CMUnitTest tests[] = {
@@ -837,6 +917,7 @@ int main(void) {
       cmocka_unit_test(test_none_usable),      cmocka_unit_test(test_no_files),
       cmocka_unit_test(test_write_notdir),     cmocka_unit_test(test_write_rename_fails),
       cmocka_unit_test(test_write_disk_full),  cmocka_unit_test(test_kill9),
+      cmocka_unit_test(test_flip_every_byte),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -480,9 +480,9 @@ int    trpo_stats_parse(trpo_stats* s, const char* line);           // CSV row b
 //---------------------------------- checkpoint: the HDF5 module -----------------------------------
 // The only module that includes <hdf5.h>. A checkpoint is a list of named arrays ("items") written
 // as one self-describing HDF5 file: groups from the '/'-separated paths, a "description" attribute
-// on every dataset, Fletcher32 on every (chunked) dataset and metadata checksums (libver bounds
-// V18..LATEST). Files are DIR/ckpt-NNNNNNNNN.h5 (iteration, 9 digits), published safely (write
-// .tmp, fsync, rename, fsync DIR); the newest `keep` are kept.
+// on every dataset, Fletcher32 on every (chunked) dataset and checksums on all metadata, chunk
+// indexes included (libver bounds V110..LATEST). Files are DIR/ckpt-NNNNNNNNN.h5 (iteration, 9
+// digits), published safely (write .tmp, fsync, rename, fsync DIR); the newest `keep` are kept.
 
 #define TRPO_CKPT_FORMAT 1
 typedef enum trpo_ckpttype_ { TRPO_CKPT_F64 = 0, TRPO_CKPT_I64 = 1, TRPO_CKPT_U64 = 2 } trpo_ckpttype;
@@ -538,6 +538,9 @@ int trpo_checkpoint_set_aside(const char* dir, long after,
 // tests: pause ms milliseconds halfway through every later checkpoint file write (0: no pause), so
 // that a kill lands inside the write however fast the disk is (trpo reads TRPO_TEST_CKPT_STALL_MS)
 void trpo_checkpoint_set_stall(double ms);
+// tests: the largest chunk of a dataset in bytes, 8 up to the default of 1 MiB (0: the default),
+// so that a small file has datasets of several chunks
+void trpo_checkpoint_set_chunk(size_t bytes);
 // the library versions string for file attributes: "hdf5 1.10.8"
 const char* trpo_checkpoint_libversion(void);
 
