@@ -21,7 +21,9 @@
 #      published, and the run is identical to the reference;
 #   7. SIGTERM while the writer thread is paused in the middle of a checkpoint file: the watcher
 #      waits for that file, then publishes the last completed iteration (with its row) and exits
-#      75; the resumed run is identical to the reference.
+#      75; the resumed run is identical to the reference;
+#   8. a run directory of the checkpoint layout before the 1.10 one (tests/data) resumes to the
+#      same bits as a fresh run, and writes its new checkpoints in the 1.10 layout.
 #   usage: resume.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
 set -euo pipefail
 source "$(dirname "$0")/runlib.sh"
@@ -150,4 +152,19 @@ mpi 2 train "${pend[@]}" run_dir="$dir" total_steps=$((6 * per))
 resumed "$dir" "$k"
 same_as "$dir" "$work/ref" "pendulum, SIGTERM while a checkpoint write was paused"
 echo "resume: 7. SIGTERM during a paused write: published iteration $k, resumed identical"
+# 8. a run directory written in the checkpoint layout before the 1.10 one (libver v18; build
+# 3b55546: Pendulum with 8-unit networks, stopped after 2 iterations) resumes to the same bits as
+# an uninterrupted run of this build; the checkpoints it writes hold no version-1 B-tree node
+# (signature "TREE", the chunk index without a checksum that the 1.10 layout replaced)
+small=("${pend[@]}" hidden=8 vf_hidden=8 keep_checkpoints=1)
+mpi 2 train "${small[@]}" run_dir="$work/ref8" total_steps=$((4 * per))
+dir=$work/v18
+mkdir -p "$dir"
+tar -xzf "$src/tests/data/resume-v18-pendulum.tar.gz" -C "$dir"
+LC_ALL=C grep -q TREE "$(ckpt_path "$dir" 2)" || fail "8: the fixture's checkpoint has no v18 chunk index"
+mpi 2 train "${small[@]}" run_dir="$dir" total_steps=$((4 * per))
+resumed "$dir" 2
+same_as "$dir" "$work/ref8" "pendulum, resumed from a checkpoint of the v18 layout"
+! LC_ALL=C grep -q TREE "$(ckpt_path "$dir" 4)" || fail "8: the new checkpoint has a version-1 B-tree"
+echo "resume: 8. a checkpoint of the v18 layout resumed identical; the new one is 1.10"
 echo "resume: all cases identical to their uninterrupted runs"
