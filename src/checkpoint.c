@@ -6,17 +6,18 @@
 // headers (attributes included) and the 1.10 chunk indexes (single chunk, fixed and extensible
 // arrays). The lower bound V18 would index chunks with version-1 B-trees, which carry no checksum:
 // there 87 of a small file's 19,711 one-bit changes loaded other data without a word (a chunk's
-// offset changed, so HDF5 read its fill value, zeros); test_checkpoint changes every byte. The file is built in memory (core driver, no backing store) and
-// its image written with plain write(2), then published: .tmp, fsync, rename, fsync(DIR). So every
-// disk error (ENOSPC, EIO, EFBIG) comes from our own system call with its errno, and HDF5 never
-// sees one (1.10.8 leaves a dangling file id after a failed H5Fclose, which crashes at exit). DIR
-// holds only complete checkpoints; a killed writer leaves at most a stale .tmp, removed by the next
-// write. Reading uses the default sec2 driver, walks the files newest first and falls back over
-// every one that fails. This module knows nothing of what the arrays mean (the trainer builds the
-// item list) and does no MPI: the caller broadcasts what rank 0 read. No trpo_alloc: the image
-// buffer is malloc'd and freed within the write (HDF5 mallocs internally anyway), so a checkpoint
-// inside the iteration loop leaves the allocation count alone. The dataset name "config" is
-// reserved for the config text.
+// offset changed, so HDF5 read its fill value, zeros); test_checkpoint changes every byte. The
+// file is built in memory (core driver, no backing store) and its image written with plain
+// write(2), then published: .tmp, fsync, rename, fsync(DIR). So every disk error (ENOSPC, EIO,
+// EFBIG) comes from our own system call with its errno, and HDF5 never sees one (1.10.8 leaves a
+// dangling file id after a failed H5Fclose, which crashes at exit). DIR holds only complete
+// checkpoints; a killed writer leaves at most a stale .tmp, removed by the next write. Reading uses
+// the default sec2 driver, walks the files newest first and falls back over every one that fails.
+// This module knows nothing of what the arrays mean (the trainer builds the item list) and does no
+// MPI: the caller broadcasts what rank 0 read. No trpo_alloc: the image buffer is malloc'd and
+// freed within the write (HDF5 mallocs internally anyway), so a checkpoint inside the iteration
+// loop leaves the allocation count alone. The dataset name "config" is reserved for the config
+// text.
 
 #define _POSIX_C_SOURCE 200809L
 
@@ -25,10 +26,6 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
-
-#if !H5_VERSION_GE(1, 10, 2)
-#error "trpo's checkpoints need HDF5 1.10.2 or later (H5F_LIBVER_V110: checksummed chunk indexes)"
-#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +34,10 @@
 #include <unistd.h>
 
 #include "trpo/trpo.h"
+
+#if !H5_VERSION_GE(1, 10, 2)
+#error "trpo's checkpoints need HDF5 1.10.2 or later (H5F_LIBVER_V110: checksummed chunk indexes)"
+#endif
 
 #define PATHLEN 4096
 #define CHUNKBYTES ((size_t)1 << 20)   // largest chunk; one chunk covers most datasets whole
