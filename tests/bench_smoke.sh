@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench_smoke.sh: the scaling, balancing, napping, checkpoint and node benchmark scripts run to
-# the end at tiny sizes and print every table they promise. Not a timing test (no figure is
+# the end at tiny sizes and print every table they promise; compare_published.sh gives the known
+# figures of two hand-made runs. Not a timing test (no figure is
 # judged): it keeps a broken script from reaching the 16-core machine, whose time is scarce.
 #   usage: bench_smoke.sh BUILD_DIR SRCDIR WORKDIR
 set -euo pipefail
@@ -162,4 +163,20 @@ OUT=$work/node4 BUDGET=120 MIN_STEP=5 STEPS=4 PACK=1 RANKS="1 2" REPS=1 WARMUP=1
   fail "bench_node.sh: PACK=1 did not pack keep/, the .err and the step files (or summary.txt lacks the step)"
 [ "$(find "$work/node4" -type f | wc -l)" -le 8 ] || fail "bench_node.sh: PACK=1 left more than 8 files"
 ! pgrep -f "run_dir=$work/" >/dev/null || fail "bench_node.sh: a rank of the stopped step still runs after it returned"
+
+# compare_published.sh on two hand-made seeds of Hopper whose figures are known: seed 1's
+# 10-episode curve is -, 15, 30, 30, 0 and seed 2's 40, 0, 0, 0, 10 (an iteration without episodes
+# keeps the window of the ones before), so the mean curve's best is 15 (iterations 3 and 4) and the
+# final returns 0 and 10 average 5
+cmp=$work/compare
+mkdir -p "$cmp/s1/hopper" "$cmp/s2/hopper"
+printf 'iteration,wall_s,episodes,return_mean\n1,1,5,10\n2,2,5,20\n3,3,10,30\n4,4,0,nan\n5,5,10,0\n' \
+  >"$cmp/s1/hopper/progress.csv"
+printf 'iteration,wall_s,episodes,return_mean\n1,2,10,40\n2,4,10,0\n3,6,10,0\n4,8,10,0\n5,9,10,10\n' \
+  >"$cmp/s2/hopper/progress.csv"
+bash "$src/launch/compare_published.sh" "$cmp/s1" "$cmp/s2" >"$cmp/out" || { cat "$cmp/out"; fail "compare_published.sh failed"; }
+cat "$cmp/out"
+grep -Eq '^Hopper-v4 +2 +5\.0 +15\.0 +- +2046\.0 +1400 +2100 +2200 +1200 +5,9$' "$cmp/out" ||
+  fail "compare_published.sh: the Hopper row is not seeds 2, final 5.0, best 15.0, eval -, the published figures, wall 5,9"
+[ "$(grep -c -- '-v4 ' "$cmp/out")" = 1 ] || fail "compare_published.sh: a row for a task without runs"
 echo "PASS"
