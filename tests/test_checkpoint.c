@@ -828,7 +828,6 @@ static void test_kill9(void** state) {
   rmtree(dir);
 }
 
-
 //---------------------------------- every byte ----------------------------------------------------
 
 // outcome of reading a directory whose newest checkpoint (2) has one byte changed
