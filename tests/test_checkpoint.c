@@ -136,14 +136,20 @@ static void collect(void* ctx, const char* line) {
   l->n++;
 }
 
-// read dir expecting the standard shapes with nbig; loads into g
-static int readinto(const char* dir, fix* g, long* iteration, lines* l, char* err, size_t nerr) {
+// read dir expecting the standard shapes with nbig; loads into g, the stored config into cfg (256)
+static int readcfg(const char* dir, fix* g, long* iteration, lines* l, char* cfg, char* err,
+                   size_t nerr) {
   trpo_ckptitem it[NITEM];
   mkitems(it, g, 0);
-  char path[4096], cfg[256];
+  char path[4096];
   memset(l, 0, sizeof *l);
-  return trpo_checkpoint_read(dir, it, NITEM, iteration, path, sizeof path, cfg, sizeof cfg,
-                              collect, l, err, nerr);
+  return trpo_checkpoint_read(dir, it, NITEM, iteration, path, sizeof path, cfg, 256, collect, l,
+                              err, nerr);
+}
+
+static int readinto(const char* dir, fix* g, long* iteration, lines* l, char* err, size_t nerr) {
+  char cfg[256];
+  return readcfg(dir, g, iteration, l, cfg, err, nerr);
 }
 
 // the read (theta of nbig) loads checkpoint `want` (seed want) after exactly `nreport` reports
@@ -833,31 +839,17 @@ static void test_kill9(void** state) {
 // outcome of reading a directory whose newest checkpoint (2) has one byte changed
 enum { FLIP_SAME, FLIP_FELLBACK, FLIP_SILENT, FLIP_OTHER };
 
-static int flipoutcome(const char* dir, size_t nbig) {
-  fix g, want2, want1;
-  fixmake(&g, nbig);
-  fixmake(&want2, nbig);
-  fixmake(&want1, nbig);
-  fill(&want2, 2);
-  fill(&want1, 1);
+// g: where to read (nbig of flipall); want1, want2: checkpoints 1 and 2 as written
+static int flipoutcome(const char* dir, fix* g, const fix* want1, const fix* want2) {
   long iteration = -1;
   lines l;
-  char err[1024] = "";
-  trpo_ckptitem it[NITEM];
-  mkitems(it, &g, 0);
-  char path[4096], cfg[256] = "";
-  memset(&l, 0, sizeof l);
-  int rc = trpo_checkpoint_read(dir, it, NITEM, &iteration, path, sizeof path, cfg, sizeof cfg,
-                                collect, &l, err, sizeof err);
-  int out = FLIP_OTHER;
+  char err[1024] = "", cfg[256] = "";
+  int rc = readcfg(dir, g, &iteration, &l, cfg, err, sizeof err);
   if (rc == 0 && iteration == 2 && l.n == 0)
-    out = fixequal(&g, &want2) && !strcmp(cfg, CONFIG) ? FLIP_SAME : FLIP_SILENT;
-  else if (rc == 0 && iteration == 1 && l.n == 1 && fixequal(&g, &want1) && !strcmp(cfg, CONFIG))
-    out = FLIP_FELLBACK;
-  fixfree(&g);
-  fixfree(&want2);
-  fixfree(&want1);
-  return out;
+    return fixequal(g, want2) && !strcmp(cfg, CONFIG) ? FLIP_SAME : FLIP_SILENT;
+  if (rc == 0 && iteration == 1 && l.n == 1 && fixequal(g, want1) && !strcmp(cfg, CONFIG))
+    return FLIP_FELLBACK;
+  return FLIP_OTHER;
 }
 
 // Change one bit of every byte of checkpoint 2 in turn (a different bit at each offset) and read
@@ -875,13 +867,19 @@ static void flipall(size_t nbig, size_t chunk) {
   ckptpath(p, sizeof p, dir, 2);
   size_t n;
   unsigned char* good = slurp(p, &n);
+  fix g, want1, want2;
+  fixmake(&g, nbig);
+  fixmake(&want1, nbig);
+  fixmake(&want2, nbig);
+  fill(&want1, 1);
+  fill(&want2, 2);
   int count[4] = {0};
   int fd = open(p, O_WRONLY);
   assert_true(fd >= 0);
   for (size_t at = 0; at < n; at++) {
     unsigned char bad = good[at] ^ (unsigned char)(1u << (at % 8));
     assert_int_equal(pwrite(fd, &bad, 1, (off_t)at), 1);
-    int o = flipoutcome(dir, nbig);
+    int o = flipoutcome(dir, &g, &want1, &want2);
     assert_int_equal(pwrite(fd, good + at, 1, (off_t)at), 1);
     if (o == FLIP_SILENT || o == FLIP_OTHER) print_message("  byte %zu: outcome %d\n", at, o);
     count[o]++;
@@ -893,7 +891,10 @@ static void flipall(size_t nbig, size_t chunk) {
   assert_int_equal(count[FLIP_OTHER], 0);
   // the file restored byte by byte reads as checkpoint 2
   assert_int_equal(close(fd), 0);
-  assert_int_equal(flipoutcome(dir, nbig), FLIP_SAME);
+  assert_int_equal(flipoutcome(dir, &g, &want1, &want2), FLIP_SAME);
+  fixfree(&g);
+  fixfree(&want1);
+  fixfree(&want2);
   trpo_alloc_free(good);
   rmtree(dir);
 }
