@@ -54,25 +54,25 @@ while read -r task name ts ac pp bl su; do
     FNR == 1 { f++; for (i = 1; i <= NF; i++) col[$i] = i; n[f] = 0; next }
     { k = ++n[f]; eps[f, k] = $(col["episodes"]); ret[f, k] = $(col["return_mean"])
       wall[f] = $(col["wall_s"]) }
-    # episode-weighted mean of the iterations up to i holding the last >= 10 episodes ("" if none)
-    function window(s, i,    j, c, t) {
+    # episode-weighted mean of the iterations up to i holding the last >= 10 episodes ("" when
+    # they hold fewer than need)
+    function window(s, i, need,    j, c, t) {
       c = 0; t = 0
       for (j = i; j >= 1 && c < 10; j--) if (eps[s, j] > 0) { t += eps[s, j] * ret[s, j]; c += eps[s, j] }
-      return c >= 10 ? t / c : ""
+      return c >= need && c > 0 ? t / c : ""
     }
     END {
       m = n[1]; for (s = 2; s <= f; s++) if (n[s] < m) m = n[s]
       best = ""; fin = 0; ws = ""
       for (i = 1; i <= m; i++) {
         t = 0; ok = 1
-        for (s = 1; s <= f; s++) { w = window(s, i); if (w == "") { ok = 0; break } t += w }
+        for (s = 1; s <= f; s++) { w = window(s, i, 10); if (w == "") { ok = 0; break } t += w }
         if (ok && (best == "" || t / f > best)) best = t / f
       }
       for (s = 1; s <= f; s++) {
-        # final: the last iterations of the whole run holding >= 10 episodes (even if < 10 in all)
-        c = 0; t = 0
-        for (j = n[s]; j >= 1 && c < 10; j--) if (eps[s, j] > 0) { t += eps[s, j] * ret[s, j]; c += eps[s, j] }
-        fin += (c > 0 ? t / c : 0) / f
+        # final: the window at the end of the run, taken even if the whole run holds fewer than 10
+        w = window(s, n[s], 1)
+        fin += (w == "" ? 0 : w) / f
         ws = ws (s > 1 ? "," : "") sprintf("%.0f", wall[s])
       }
       printf "%-26s %5d %9.1f %9s %9s %10s %7s %7s %9s %8s %12s\n", task, f, fin,
