@@ -132,6 +132,11 @@ struct trpo_train_ {
   double* vx;          // normalised observations of one slice (T x nobs)
   int* vperm;          // value-fit row order of each env      (nlocal, in the row block)
   double adv_mean, adv_inv;   // advantage normalisation, global (adv_norm 1: apply it)
+  // vf_norm: the value network's output is y, V = rmu + rsd y; (rmu, rsd) from rnorm, the running
+  // statistics of the lambda-returns (identity before the first batch and with vf_norm = 0)
+  trpo_normalizer rnorm;
+  double rmu, rsd;
+  double rstat[3];     // the checkpoint's copy of rnorm: count, mean, M2
   int adv_norm;
   int nmb;             // value-fit minibatches per epoch
   // the value fit's steps, which ride on the policy update's phases (see 7. value fit)
@@ -180,13 +185,14 @@ _Static_assert(NTIME == TRPO_RANK_NTIME, "TRPO_RANK_COLUMNS and the times gather
 // slots of t->fxs, the one reduction after sampling: advantage statistics (normalize_advantages),
 // episode statistics (sample), simulator faults, and the batch's observation sums about the
 // current mean (observation_sums, merged into the normaliser at the end of the iteration)
-#define S_ADV 0          // sum a, a^2, ret, ret^2, ret - v, (ret - v)^2
-#define S_EP 6           // episodes, sum return, return^2, length
-#define S_FAULTS 10      // simulator faults during sampling
-#define S_BAD 11         // rows whose advantage statistics are not finite (or out of range)
-#define S_OBSBAD 12      // rows whose observation sums are not finite (or out of range)
-#define S_TAKEN 13       // steps sampled by another rank than their environment's owner (steal)
-#define NSCALAR 14
+#define S_ADV 0          // sum a, a^2, ret, ret^2, ret - v, (ret - v)^2, ret - rmu, (ret - rmu)^2
+#define NADV 8
+#define S_EP 8           // episodes, sum return, return^2, length
+#define S_FAULTS 12      // simulator faults during sampling
+#define S_BAD 13         // rows whose advantage statistics are not finite (or out of range)
+#define S_OBSBAD 14      // rows whose observation sums are not finite (or out of range)
+#define S_TAKEN 15       // steps sampled by another rank than their environment's owner (steal)
+#define NSCALAR 16
 #define S_OBS NSCALAR    // sum (o - mean), then sum (o - mean)^2: 2 x nobs
 
 //---------------------------------- small helpers --------------------------------------------------
@@ -201,7 +207,18 @@ static double value1(trpo_train* t, const double* raw_obs) {
   // V of one raw observation (normalised first); one-row forward, the reference path
   double x[t->nobs];
   trpo_normalizer_apply(&t->norm, x, raw_obs, 1);
-  return trpo_mlp_forward(&t->vf, t->vtheta, &t->vone, x, 1)[0];
+  return t->rmu + t->rsd * trpo_mlp_forward(&t->vf, t->vtheta, &t->vone, x, 1)[0];
+}
+
+// (rmu, rsd) from the return statistics: the mean and sqrt(var + eps) of every lambda-return so
+// far, or (0, 1) before the first batch and with vf_norm = 0
+static void return_scale(trpo_train* t) {
+  const trpo_normalizer* z = &t->rnorm;
+  t->rmu = 0;
+  t->rsd = 1;
+  if (!t->cfg.vf_norm || !(z->count > 0)) return;
+  t->rmu = z->mean[0];
+  t->rsd = sqrt(fmax(z->m2[0] / z->count, 0.0) + z->eps);
 }
 
 //---------------------------------- make / free ----------------------------------------------------
@@ -289,6 +306,8 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   trpo_policy_randomize(&t->pol, t->theta, &r, cfg->init_logstd);
   trpo_mlp_randomize(&t->vf, t->vtheta, &r, 1.0);
   trpo_normalizer_make(&t->norm, t->nobs, cfg->obs_clip);
+  trpo_normalizer_make(&t->rnorm, 1, 0);
+  return_scale(t);
   trpo_adam_make(&t->adam, t->vf.nparam, cfg->vf_lr);
   trpo_rng_seed(&t->rng_shuffle, (uint64_t)cfg->seed, TRPO_RNG_GLOBAL, TRPO_RNG_SHUFFLE);
   trpo_rng_seed(&t->rng_subsample, (uint64_t)cfg->seed, TRPO_RNG_GLOBAL, TRPO_RNG_SUBSAMPLE);
@@ -364,6 +383,7 @@ void trpo_train_free(trpo_train* t) {
   trpo_alloc_free(t->blk);
   trpo_envs_free(t->envs);
   trpo_normalizer_free(&t->norm);
+  trpo_normalizer_free(&t->rnorm);
   trpo_adam_free(&t->adam);
   trpo_mlp_workfree(&t->pw);
   trpo_mlp_workfree(&t->vw);
@@ -686,7 +706,7 @@ static void prepare_env(trpo_train* t, envview* e) {
   const int T = t->T, nobs = t->nobs;
   if (t->cfg.obs_norm) observation_sums(t, e->obs, T);
   const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, e->nobs_b, T);
-  memcpy(e->value, v, sizeof(double) * T);
+  for (int s = 0; s < T; s++) e->value[s] = t->rmu + t->rsd * v[s];
   // V(final obs) at truncations, V(next obs) after the segment's last step
   for (int s = 0; s < T; s++) {
     int f = e->flags[s];
@@ -702,15 +722,15 @@ static void prepare_env(trpo_train* t, envview* e) {
   if ((*work_faults(t, e->r) & TRPO_TEST_NANADV) && e->i == t->share[e->r] - 1)
     e->adv[T - 1] = NAN;
   for (int s = 0; s < T; s++) {
-    double a = e->adv[s], d = e->ret[s] - e->value[s];
-    double x[6] = {a, a * a, e->ret[s], e->ret[s] * e->ret[s], d, d * d};
+    double a = e->adv[s], d = e->ret[s] - e->value[s], c = e->ret[s] - t->rmu;
+    double x[NADV] = {a, a * a, e->ret[s], e->ret[s] * e->ret[s], d, d * d, c, c * c};
     int fits = 1;
-    for (int k = 0; k < 6; k++) fits &= trpo_fxsum_fits(x[k]);
+    for (int k = 0; k < NADV; k++) fits &= trpo_fxsum_fits(x[k]);
     if (!fits) {
       trpo_fxsum_add1(&t->fxs, S_BAD, 1.0);
       continue;
     }
-    trpo_fxsum_add_range(&t->fxs, S_ADV, 6, x);
+    trpo_fxsum_add_range(&t->fxs, S_ADV, NADV, x);
   }
 }
 
@@ -886,6 +906,7 @@ static void vf_piece(trpo_train* t, const envview* e) {
   const int T = t->T, nobs = t->nobs, P = t->vf.nparam, n = t->vn;
   double t0 = trpo_time_now();
   double bscale = 1.0 / ((double)t->nenv_total * n);   // over the minibatch's rows
+  const double rmu = t->rmu, rinv = 1.0 / t->rsd;     // targets in the network's scale
   if (t->vs0 == 0) {
     // an epoch's first minibatch (the only one from row 0, as nmb <= T): the environment's row
     // order for this epoch
@@ -906,7 +927,7 @@ static void vf_piece(trpo_train* t, const envview* e) {
   const double* v = trpo_mlp_forward(&t->vf, t->vtheta, &t->vw, t->vx, n);
   double l = 0;
   for (int q = 0; q < n; q++) {
-    double d = v[q] - e->ret[p[q]];
+    double d = v[q] - (e->ret[p[q]] - rmu) * rinv;
     l += d * d;
     t->dmb[q] = 2.0 * d * bscale;
   }
@@ -983,6 +1004,37 @@ static void update_normalizer(trpo_train* t) {
     m2[k] = fmax(0.0, s2 - s1 * s1 / n);
   }
   if (finite_vec(mean, nobs) && finite_vec(m2, nobs)) trpo_normalizer_merge(&t->norm, n, mean, m2);
+}
+
+// vf_norm: fold this batch's lambda-returns (their sums about rmu, reduced after sampling) into the
+// return statistics, then rescale the value network's output layer so that V(s) stays what it was
+// (PopArt, van Hasselt et al. 2016): with f = rsd_old / rsd_new, W <- f W and
+// b <- (rsd_old b + rmu_old - rmu_new) / rsd_new. The fit's loss in the network's scale becomes f^2
+// times what it was, so Adam's moments are put in the new scale too: the output layer's gradient
+// scales by f (m by f, v by f^2), the hidden layers' by f^2 (m by f^2, v by f^4). Every rank
+// computes this from the same reduced sums: the same bits on every rank count.
+static void update_returns(trpo_train* t) {
+  if (!t->cfg.vf_norm || !(t->sc[S_BAD] == 0)) return;
+  double n = (double)t->N, s1 = t->sc[S_ADV + 6], s2 = t->sc[S_ADV + 7];
+  double mean = t->rmu + s1 / n, m2 = fmax(0.0, s2 - s1 * s1 / n);
+  if (!isfinite(mean) || !isfinite(m2)) return;
+  double mu0 = t->rmu, sd0 = t->rsd;
+  trpo_normalizer_merge(&t->rnorm, n, &mean, &m2);
+  return_scale(t);
+  const int L = t->vf.nlayer - 1, wo = t->vf.woff[L], bo = t->vf.boff[L];
+  const double f = sd0 / t->rsd, f2 = f * f;
+  for (int k = 0; k < wo; k++) {   // hidden layers: parameters kept, moments rescaled
+    t->adam.m[k] *= f2;
+    t->adam.v[k] *= f2 * f2;
+  }
+  for (int k = wo; k < bo; k++) {   // the output layer's weights (one output)
+    t->vtheta[k] *= f;
+    t->adam.m[k] *= f;
+    t->adam.v[k] *= f2;
+  }
+  t->vtheta[bo] = (sd0 * t->vtheta[bo] + mu0 - t->rmu) / t->rsd;
+  t->adam.m[bo] *= f;
+  t->adam.v[bo] *= f2;
 }
 
 //---------------------------------- the iteration --------------------------------------------------
@@ -1082,6 +1134,7 @@ int trpo_train_iterate(trpo_train* t, trpo_stats* st) {
 
   // 8. observation statistics of this batch (reduced after sampling), for the next iteration
   if (t->cfg.obs_norm) update_normalizer(t);
+  update_returns(t);
 
   // statistics; times as maxima over ranks, from every rank's times (gathered to every rank, so
   // that load balancing decides the same on every rank without a collective of its own)
@@ -1159,6 +1212,8 @@ const double* trpo_train_value(const trpo_train* t, int* nparam) {
 
 long trpo_train_iteration(const trpo_train* t) { return t->iteration; }
 
+double trpo_train_value_of(trpo_train* t, const double* raw_obs) { return value1(t, raw_obs); }
+
 static uint64_t fnv1a(const void* data, size_t n) {
   const unsigned char* b = data;
   uint64_t h = UINT64_C(14695981039346656037);
@@ -1224,6 +1279,9 @@ static void make_items(trpo_train* t) {
   item(t, "normalizer/mean", "running observation mean", TRPO_CKPT_F64, nobs, 0, t->norm.mean);
   item(t, "normalizer/m2", "running sum of squared deviations of observations", TRPO_CKPT_F64,
        nobs, 0, t->norm.m2);
+  if (t->cfg.vf_norm)
+    item(t, "value/returns", "running lambda-return statistics (vf_norm): count, mean, M2",
+         TRPO_CKPT_F64, 3, 0, t->rstat);
   item(t, "counters", "iteration, env_steps, episodes, skipped_updates, consecutive_skips, nenv_total",
        TRPO_CKPT_I64, 6, 0, t->counters);
   item(t, "scalars", "wall-clock seconds so far, normaliser sample count", TRPO_CKPT_F64, 2, 0,
@@ -1304,6 +1362,9 @@ void trpo_train_gather(trpo_train* t) {
   t->counters[5] = t->nenv_total;
   t->scal[0] = t->wall_before + (trpo_time_now() - t->t_start);
   t->scal[1] = t->norm.count;
+  t->rstat[0] = t->rnorm.count;
+  t->rstat[1] = t->rnorm.mean[0];
+  t->rstat[2] = t->rnorm.m2[0];
   memcpy(t->grng, t->rng_shuffle.s, 4 * sizeof(uint64_t));
   memcpy(t->grng + 4, t->rng_subsample.s, 4 * sizeof(uint64_t));
   t->adam_t = (uint64_t)t->adam.t;
@@ -1350,6 +1411,7 @@ void trpo_train_scatter(trpo_train* t) {
   trpo_comm_bcast(t->comm, t->norm.mean, t->nobs, 0);
   trpo_comm_bcast(t->comm, t->norm.m2, t->nobs, 0);
   trpo_comm_bcast(t->comm, t->scal, 2, 0);
+  trpo_comm_bcast(t->comm, t->rstat, 3, 0);
   trpo_comm_bcast_bytes(t->comm, t->counters, sizeof t->counters, 0);
   trpo_comm_bcast_bytes(t->comm, t->grng, sizeof t->grng, 0);
   trpo_comm_bcast_bytes(t->comm, &t->adam_t, sizeof t->adam_t, 0);
@@ -1361,6 +1423,12 @@ void trpo_train_scatter(trpo_train* t) {
   t->wall_before = t->scal[0];
   t->t_start = trpo_time_now();
   t->norm.count = t->scal[1];
+  if (t->cfg.vf_norm) {
+    t->rnorm.count = t->rstat[0];
+    t->rnorm.mean[0] = t->rstat[1];
+    t->rnorm.m2[0] = t->rstat[2];
+  }
+  return_scale(t);
   memcpy(t->rng_shuffle.s, t->grng, 4 * sizeof(uint64_t));
   memcpy(t->rng_subsample.s, t->grng + 4, 4 * sizeof(uint64_t));
   t->adam.t = (long)t->adam_t;

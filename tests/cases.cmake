@@ -17,7 +17,13 @@ add_test(NAME mpi_invariance_tcp
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/invariance.sh ${TRPO_BIN} ${MPIEXEC_EXECUTABLE} ${TRPO_WORK} tcp
                  ${CMAKE_SOURCE_DIR}/configs/pendulum.ini ${MPIEXEC_PREFLAGS} --mca btl self,tcp --
                  nenv=4 nsteps=128 total_steps=2560 vf_minibatch=64 vf_epochs=3)
-set_tests_properties(mpi_invariance_pendulum mpi_invariance_cartpole mpi_invariance_tcp
+# value targets scaled by running return statistics (vf_norm = 1): the statistics, merged from
+# exact sums, and the output layer's rescaling are the same bits on every rank count
+add_test(NAME mpi_invariance_vfnorm
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/invariance.sh ${TRPO_BIN} ${MPIEXEC_EXECUTABLE} ${TRPO_WORK} vfnorm
+                 ${CMAKE_SOURCE_DIR}/configs/pendulum.ini ${MPIEXEC_PREFLAGS} --
+                 nenv=4 nsteps=128 total_steps=2560 vf_minibatch=64 vf_epochs=3 vf_norm=1)
+set_tests_properties(mpi_invariance_pendulum mpi_invariance_cartpole mpi_invariance_tcp mpi_invariance_vfnorm
                      PROPERTIES LABELS mpi TIMEOUT 600 RUN_SERIAL TRUE)
 # exact sums through MPI_Allreduce alone give the same bits as through node shared memory, and so
 # do node sums without the timing barrier (their own node barrier then), and each rank working

@@ -23,7 +23,8 @@
 #      waits for that file, then publishes the last completed iteration (with its row) and exits
 #      75; the resumed run is identical to the reference;
 #   8. a run directory of the checkpoint layout before the 1.10 one (tests/data) resumes to the
-#      same bits as a fresh run, and writes its new checkpoints in the 1.10 layout.
+#      same bits as a fresh run, and writes its new checkpoints in the 1.10 layout;
+#   9. vf_norm = 1 (the return statistics in the checkpoint), stopped on 2 ranks, resumed on 3.
 #   usage: resume.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
 set -euo pipefail
 source "$(dirname "$0")/runlib.sh"
@@ -167,4 +168,15 @@ resumed "$dir" 2
 same_as "$dir" "$work/ref8" "pendulum, resumed from a checkpoint of the v18 layout"
 ! LC_ALL=C grep -q TREE "$(ckpt_path "$dir" 4)" || fail "8: the new checkpoint has a version-1 B-tree"
 echo "resume: 8. a checkpoint of the v18 layout resumed identical; the new one is 1.10"
+# 9. value targets scaled by the running return statistics (vf_norm = 1): the statistics travel in
+# the checkpoint (value/returns), so a run stopped after 2 iterations on 2 ranks and resumed on 3
+# ends with the bits of one uninterrupted run on 1 rank
+vn=("${pend[@]}" vf_norm=1)
+mpi 1 train "${vn[@]}" run_dir="$work/ref9" total_steps=$((4 * per))
+mpi 2 train "${vn[@]}" run_dir="$work/vn" total_steps=$((2 * per))
+[ -n "$(values "$(ckpt_path "$work/vn" 2)" /value/returns)" ] || fail "9: no value/returns in the checkpoint"
+mpi 3 train "${vn[@]}" run_dir="$work/vn" total_steps=$((4 * per))
+resumed "$work/vn" 2
+same_as "$work/vn" "$work/ref9" "pendulum with vf_norm, 2 -> 3 ranks"
+echo "resume: 9. vf_norm's return statistics resumed identical on another rank count"
 echo "resume: all cases identical to their uninterrupted runs"

@@ -221,6 +221,54 @@ static void bench_slowdown_same_bits(void** state) {
   comm.slow = 0;
 }
 
+// vf_norm: rescaling the value network's output layer to new return statistics keeps V(s). With
+// no value fit (vf_epochs = 0) and no observation normalisation, V of fixed observations stays
+// what it was, iteration after iteration, while the output layer changes with the statistics
+// (read through the checkpoint item "value/returns": every lambda-return so far)
+static void value_norm_keeps_values(void** state) {
+  (void)state;
+  trpo_config c;
+  trpo_test_config(&c, "Pendulum-v1", 3, 2, 100);
+  c.vf_norm = 1;
+  c.vf_epochs = 0;
+  c.obs_norm = 0;
+  trpo_train* t = trpo_test_trainer(&comm, &c);
+  double obs[4][3] = {{1, 0, 0}, {0, 1, -3}, {-1, 0, 8}, {0.6, -0.8, 2}}, v0[4];
+  for (int k = 0; k < 4; k++) v0[k] = trpo_train_value_of(t, obs[k]);
+  int nv = 0;
+  const double* vt = trpo_train_value(t, &nv);
+  double b0 = vt[nv - 1], w0 = vt[nv - 2];   // the output bias and the last output weight
+  trpo_stats st;
+  for (int i = 1; i <= 3; i++) {
+    assert_int_equal(trpo_train_iterate(t, &st), 0);
+    for (int k = 0; k < 4; k++) {
+      double v = trpo_train_value_of(t, obs[k]);
+      if (!(fabs(v - v0[k]) <= 1e-10 * (1 + fabs(v0[k]))))
+        fail_msg("iteration %d: V(obs %d) = %.17g, was %.17g", i, k, v, v0[k]);
+    }
+  }
+  trpo_ckptitem* it;
+  int n = trpo_train_items(t, &it);
+  trpo_train_gather(t);
+  const double* rs = NULL;
+  for (int k = 0; k < n; k++)
+    if (!strcmp(it[k].path, "value/returns")) rs = it[k].data;
+  assert_non_null(rs);
+  // 3 iterations of 2 x 100 rows; Pendulum pays -16..0 a step, so the returns are negative
+  assert_true(rs[0] == 600 && rs[1] < -1 && rs[2] > 0);
+  double sd = sqrt(rs[2] / rs[0]);
+  print_message("  returns: mean %.2f, std %.2f; output bias %.4g -> %.4g\n", rs[1], sd, b0, vt[nv - 1]);
+  assert_true(sd > 1);
+  assert_true(fabs(vt[nv - 2]) < fabs(w0));   // the weights shrink by the old over the new std
+  trpo_train_free(t);
+  // without vf_norm the checkpoint holds no such item
+  c.vf_norm = 0;
+  t = trpo_test_trainer(&comm, &c);
+  n = trpo_train_items(t, &it);
+  for (int k = 0; k < n; k++) assert_true(strcmp(it[k].path, "value/returns") != 0);
+  trpo_train_free(t);
+}
+
 static void evaluation_is_separate_and_repeatable(void** state) {
   (void)state;
   trpo_train* a = make("CartPole-v1", 6, 2, 64);
@@ -258,6 +306,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(nonfinite_observation_skips_merge),
       cmocka_unit_test(bench_slowdown_same_bits),
       cmocka_unit_test(evaluation_is_separate_and_repeatable),
+      cmocka_unit_test(value_norm_keeps_values),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   trpo_comm_finalize(&comm);

@@ -412,6 +412,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(INT, vf_epochs, 5, 0, 10000, "value-function epochs per iteration")                          \
   X(INT, vf_minibatch, 64, 1, 100000000, "value minibatch rows, an equal share from each env")   \
   X(DOUBLE, vf_lr, 1e-3, 1e-9, 10, "value-function Adam learning rate")                          \
+  X(INT, vf_norm, 0, 0, 1, "value net fits returns scaled by their running mean/std (PopArt)")   \
   X(INT, obs_norm, 1, 0, 1, "normalise observations with running statistics")                    \
   X(DOUBLE, obs_clip, 10.0, 0, 1e9, "clip normalised observations to +-obs_clip")                \
   X(INT, norm_adv, 1, 0, 1, "normalise advantages to zero mean, unit std")                       \
@@ -590,6 +591,8 @@ void trpo_train_free(trpo_train* t);
 int  trpo_train_iterate(trpo_train* t, trpo_stats* st);
 const double* trpo_train_policy(const trpo_train* t, int* nparam);   // policy theta
 const double* trpo_train_value(const trpo_train* t, int* nparam);    // value theta
+// V(s) of one raw observation, in the returns' units (observation normalised, vf_norm undone)
+double trpo_train_value_of(trpo_train* t, const double* raw_obs);
 long trpo_train_iteration(const trpo_train* t);                      // iterations done
 long trpo_train_env_steps(const trpo_train* t);                      // env steps done (all ranks)
 // checkpoint items of the whole run (per-environment rows for all nenv_total environments live
