@@ -992,17 +992,20 @@ static void observation_sums(trpo_train* t, const double* obs, int n) {
   }
 }
 
+// a batch's mean and M2 from its n values' sums about c: s1 = sum (x - c), s2 = sum (x - c)^2
+static void shifted_moments(double n, double c, double s1, double s2, double* mean, double* m2) {
+  *mean = c + s1 / n;
+  *m2 = fmax(0.0, s2 - s1 * s1 / n);
+}
+
 // fold the reduced sums (t->sc) into the running normaliser; a bad row skips the merge
 static void update_normalizer(trpo_train* t) {
   const int nobs = t->nobs;
   if (!(t->sc[S_OBSBAD] == 0)) return;
   double n = (double)t->N;
   double mean[nobs], m2[nobs];
-  for (int k = 0; k < nobs; k++) {
-    double s1 = t->sc[S_OBS + k], s2 = t->sc[S_OBS + nobs + k];
-    mean[k] = t->norm.mean[k] + s1 / n;
-    m2[k] = fmax(0.0, s2 - s1 * s1 / n);
-  }
+  for (int k = 0; k < nobs; k++)
+    shifted_moments(n, t->norm.mean[k], t->sc[S_OBS + k], t->sc[S_OBS + nobs + k], &mean[k], &m2[k]);
   if (finite_vec(mean, nobs) && finite_vec(m2, nobs)) trpo_normalizer_merge(&t->norm, n, mean, m2);
 }
 
@@ -1015,8 +1018,8 @@ static void update_normalizer(trpo_train* t) {
 // computes this from the same reduced sums: the same bits on every rank count.
 static void update_returns(trpo_train* t) {
   if (!t->cfg.vf_norm || !(t->sc[S_BAD] == 0)) return;
-  double n = (double)t->N, s1 = t->sc[S_ADV + 6], s2 = t->sc[S_ADV + 7];
-  double mean = t->rmu + s1 / n, m2 = fmax(0.0, s2 - s1 * s1 / n);
+  double n = (double)t->N, mean, m2;
+  shifted_moments(n, t->rmu, t->sc[S_ADV + 6], t->sc[S_ADV + 7], &mean, &m2);
   if (!isfinite(mean) || !isfinite(m2)) return;
   double mu0 = t->rmu, sd0 = t->rsd;
   trpo_normalizer_merge(&t->rnorm, n, &mean, &m2);
