@@ -149,7 +149,7 @@ if(TRPO_LEARNING_TESTS)
   # same bits as any rank count): 609, 478 and 1275 measured against random policies' 21 +- 21,
   # 3 +- 6 and -282 +- 78 (README, Performance). The thresholds sit about halfway: they catch
   # broken learning in a minute rather than in a 1M-step run, not every slowdown (with max_kl
-  # ten times smaller HalfCheetah ends at 274 and fails; Hopper ended at 844). 6-25 s each.
+  # ten times smaller HalfCheetah ends at 274 and fails; Hopper ended at 844). 11-25 s each.
   foreach(task hopper:300 walker2d:200 half_cheetah:500)
     string(REPLACE ":" ";" pair ${task})
     list(GET pair 0 name)
