@@ -30,9 +30,9 @@ set -euo pipefail
 source "$(dirname "$0")/runlib.sh"
 runlib_init resume "$@"
 
-# the values of dataset D of checkpoint F, one line: its own DATA block only, not the DATA block of
-# its "description" attribute that h5dump prints after it
-values() { h5dump -d "$2" -y -w 0 "$1" | awk '/DATA \{/ && !seen { on = seen = 1; next } on && /\}/ { on = 0 } on' | tr -d ' \n'; }
+# the values of dataset D of checkpoint F, one line (-A 0: without its attributes, whose own DATA
+# blocks would follow)
+values() { h5dump -A 0 -d "$2" -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' \n'; }
 
 # resumed DIR ITER: the newest part of DIR/train.log says it resumed from ckpt ITER
 resumed() {
