@@ -203,10 +203,17 @@ static int finite_vec(const double* x, int n) {
   return 1;
 }
 
+// the network input of one raw observation: normalised and clipped with the running statistics,
+// or the observation itself with obs_norm = 0 (no statistics, no clipping)
+static void net_input(const trpo_train* t, double* x, const double* raw_obs) {
+  if (t->cfg.obs_norm) trpo_normalizer_apply(&t->norm, x, raw_obs, 1);
+  else memcpy(x, raw_obs, sizeof(double) * (size_t)t->nobs);
+}
+
 static double value1(trpo_train* t, const double* raw_obs) {
   // V of one raw observation (normalised first); one-row forward, the reference path
   double x[t->nobs];
-  trpo_normalizer_apply(&t->norm, x, raw_obs, 1);
+  net_input(t, x, raw_obs);
   return t->rmu + t->rsd * trpo_mlp_forward(&t->vf, t->vtheta, &t->vone, x, 1)[0];
 }
 
@@ -429,7 +436,7 @@ static void sample_steps(trpo_train* t, int k, int r, int i, int s0, int s1) {
     double* a = act + (size_t)row * nad;
     // act: pi(.|normalise(s)) from the one-row reference forward, sampled from the env's stream
     memcpy(o, cur, sizeof(double) * nobs);
-    trpo_normalizer_apply(&t->norm, x, o, 1);
+    net_input(t, x, o);
     trpo_policy_dist(&t->pol, t->theta, &t->one, dist, x, 1);
     trpo_policy_sample(&t->pol, dist, &t->rng_act[k], a);
     // the env gets the action clipped to its Box; the batch keeps the sample itself
@@ -1706,7 +1713,7 @@ int trpo_train_evaluate(trpo_train* t, int episodes, int deterministic, double* 
     trpo_envs_reset(ev, 0, obs);
     while (!(f & (TRPO_ENV_TERMINATED | TRPO_ENV_TRUNCATED))) {
       // the frozen normaliser, then the mode or a sample
-      trpo_normalizer_apply(&t->norm, x, obs, 1);
+      net_input(t, x, obs);
       trpo_policy_dist(&t->pol, t->theta, &t->one, dist, x, 1);
       if (deterministic) trpo_policy_mode(&t->pol, dist, a);
       else trpo_policy_sample(&t->pol, dist, &rng, a);

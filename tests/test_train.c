@@ -269,6 +269,39 @@ static void value_norm_keeps_values(void** state) {
   trpo_train_free(t);
 }
 
+// obs_norm = 0: the networks see the raw observation, neither normalised nor clipped to obs_clip.
+// Oracle: the value network's own forward pass on the raw observation, through trpo_mlp alone.
+// With obs_norm = 1 the same trainer's V differs (normalised, and 100 clipped to obs_clip = 10).
+static void raw_observations_without_obs_norm(void** state) {
+  (void)state;
+  double obs[3][3] = {{1, 0, 100}, {0.6, -0.8, -37}, {0, 1, 2}};
+  for (int norm = 0; norm <= 1; norm++) {
+    trpo_config c;
+    trpo_test_config(&c, "Pendulum-v1", 5, 2, 100);
+    c.obs_norm = norm;
+    c.vf_epochs = 1;
+    trpo_train* t = trpo_test_trainer(&comm, &c);
+    trpo_stats st;
+    assert_int_equal(trpo_train_iterate(t, &st), 0);
+    int nv = 0;
+    const double* vt = trpo_train_value(t, &nv);
+    trpo_mlp m;
+    int hidden[2] = {64, 64};
+    trpo_mlp_init(&m, 3, hidden, 2, 1);
+    assert_int_equal(m.nparam, nv);
+    trpo_mlpwork w;
+    trpo_mlp_workmake(&m, &w, 1);
+    for (int k = 0; k < 3; k++) {
+      double want = trpo_mlp_forward(&m, vt, &w, obs[k], 1)[0];
+      double got = trpo_train_value_of(t, obs[k]);
+      if (norm == 0 && got != want) fail_msg("obs %d: V = %.17g, raw forward %.17g", k, got, want);
+      if (norm == 1 && got == want) fail_msg("obs %d: obs_norm = 1 gave the raw forward", k);
+    }
+    trpo_mlp_workfree(&w);
+    trpo_train_free(t);
+  }
+}
+
 static void evaluation_is_separate_and_repeatable(void** state) {
   (void)state;
   trpo_train* a = make("CartPole-v1", 6, 2, 64);
@@ -307,6 +340,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(bench_slowdown_same_bits),
       cmocka_unit_test(evaluation_is_separate_and_repeatable),
       cmocka_unit_test(value_norm_keeps_values),
+      cmocka_unit_test(raw_observations_without_obs_norm),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   trpo_comm_finalize(&comm);
