@@ -619,6 +619,17 @@ int  trpo_train_evaluate(trpo_train* t, int episodes, int deterministic, double*
 // tests only: the last iteration's policy gradient g, CG direction s ~ F^-1 g and Fisher product
 // (F + damping I) s, nparam doubles each, valid until the next iterate
 void trpo_train_vectors(const trpo_train* t, const double** g, const double** s, const double** fs);
+// tests only: the last iteration's rows of this rank's local environment i (its nsteps rows, as
+// sampled): raw observations (T x nobs), rewards, TRPO_ENV_* flags, the raw final observation of
+// each truncated row (T x nobs; other rows unspecified), the observation after the segment (nobs),
+// and the lambda-returns the value network is fitted to (in the returns' units); valid until the
+// next iterate
+typedef struct trpo_train_rows_ {
+  int T, nobs;
+  const double *obs, *rew, *final_obs, *boot_obs, *ret;
+  const int* flags;
+} trpo_train_rows;
+void trpo_train_rows_of(const trpo_train* t, int i, trpo_train_rows* rows);
 void trpo_train_gather(trpo_train* t);   // collective: local env state -> rank 0's item buffers
 void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers -> every rank
 // load balancing, collective. trpo_train_rebalance: between iterations, move environments from
