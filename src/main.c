@@ -112,23 +112,24 @@ int main(int argc, char** argv) {
   }
   trpo_config cfg;
   trpo_config_default(&cfg);
-  if (trpo_config_load(&cfg, path, nover, over, err, sizeof err)) {
-    fprintf(stderr, "trpo: %s\n", err);
-    return TRPO_EXIT_BADINPUT;
-  }
+  int bad = trpo_config_load(&cfg, path, nover, over, err, sizeof err);
   static char text[65536];
-  trpo_config_write(&cfg, text, sizeof text);
   if (!strcmp(cmd, "config")) {
-    fputs(text, stdout);
-    return 0;
+    if (bad) fprintf(stderr, "trpo: %s\n", err);
+    else trpo_config_write(&cfg, text, sizeof text), fputs(text, stdout);
+    return bad ? TRPO_EXIT_BADINPUT : 0;
   }
+  if (!bad) trpo_config_write(&cfg, text, sizeof text);
 
-  // train: every rank parsed the same config; the run directory belongs to rank 0. The stop
-  // signals are caught from here on, so one that arrives inside MPI_Init is not fatal.
+  // train: a config error is said once for the job, not once per rank (or by the ranks that alone
+  // refuse theirs), after MPI_Init; every rank runs rank 0's config (checked in trpo_run_train);
+  // the run directory belongs to rank 0. The stop signals are caught from here on, so one that
+  // arrives inside MPI_Init is not fatal.
   trpo_signal_install();
   trpo_comm comm;
   trpo_comm_init(&comm, &argc, &argv);
-  int rc = trpo_run_train(&cfg, text, restart, &comm);
+  int rc = trpo_run_agree(&comm, bad ? TRPO_EXIT_BADINPUT : 0, err);
+  if (!rc) rc = trpo_run_train(&cfg, text, restart, &comm);
   trpo_comm_finalize(&comm);
   return rc;
 }

@@ -506,6 +506,54 @@ static int load(runctx* r) {
 
 //---------------------------------- the run --------------------------------------------------------
 
+int trpo_run_agree(trpo_comm* comm, int rc, const char* err) {
+  // rank 0 says its own error; the others say theirs only when rank 0 had none (a file that only
+  // some nodes lack), each line tagged with its rank, so a config that every rank refuses is one
+  // line, not one per rank
+  int said = rc && err && err[0];   // a rank that failed no check of its own has no message
+  int s[2] = {rc, comm->rank == 0 && said};
+  trpo_comm_max_int(comm, s, 2);
+  if (said && (comm->rank == 0 || !s[1])) {
+    if (comm->rank == 0) fprintf(stderr, "trpo: %s\n", err);
+    else fprintf(stderr, "trpo: rank %d: %s\n", comm->rank, err);
+    fflush(stderr);
+  }
+  return s[0];
+}
+
+// every rank must run the config that rank 0 runs (a per-node file, or one edited while the job
+// started, would otherwise hang the ranks in collectives of different shapes): rank 0's resolved
+// text reaches every rank, and a rank whose text differs names its first differing line
+static int ranks_same_config(trpo_comm* comm, const char* text, char* err, size_t nerr) {
+  if (comm->nrank == 1) return 0;
+  size_t n = strlen(text) + 1;
+  long len = (long)n;
+  trpo_comm_bcast_bytes(comm, &len, sizeof len, 0);
+  char* root = trpo_alloc((size_t)len);
+  if (comm->rank == 0) memcpy(root, text, n);
+  trpo_comm_bcast_bytes(comm, root, (size_t)len, 0);
+  int rc = 0;
+  if (strcmp(root, text)) {
+    // the first line that differs, as this rank has it and as rank 0 has it
+    const char *a = text, *b = root;
+    for (;;) {
+      const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+      size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
+      if (la != lb || memcmp(a, b, la) || !ea || !eb) {
+        snprintf(err, nerr, "this rank's config differs from rank 0's: '%.*s' where rank 0 has "
+                 "'%.*s' (every rank must read the same config file and overrides)",
+                 (int)(la < 200 ? la : 200), a, (int)(lb < 200 ? lb : 200), b);
+        break;
+      }
+      a = ea + 1;
+      b = eb + 1;
+    }
+    rc = TRPO_EXIT_BADINPUT;
+  }
+  trpo_alloc_free(root);
+  return rc;
+}
+
 static void console_line(runctx* r, const trpo_stats* s) {
   say(r, 0,
       "iter %4.0f | steps %9.0f | return %9.2f +- %7.2f (%3.0f eps, len %6.1f) | kl %.5f | "
@@ -533,11 +581,12 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
   // otherwise kill the rank by its default action; it is honoured at the first boundary
   trpo_signal_install();
 
-  // every rank builds its trainer (the same config gives the same error everywhere)
-  int rc = trpo_train_make(&r->tr, cfg, comm, err, sizeof err);
-  trpo_comm_max_int(comm, &rc, 1);
+  // every rank builds its trainer from the same config (the same config gives the same error
+  // everywhere; a rank that alone fails says so)
+  int rc = trpo_run_agree(comm, ranks_same_config(comm, config_text, err, sizeof err), err);
+  if (rc) return rc;
+  rc = trpo_run_agree(comm, trpo_train_make(&r->tr, cfg, comm, err, sizeof err), err);
   if (rc) {
-    if (comm->rank == 0) fprintf(stderr, "trpo: %s\n", err[0] ? err : "environment setup failed on another rank");
     trpo_train_free(r->tr);
     return rc;
   }
@@ -742,10 +791,8 @@ int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_com
       fprintf(stderr, "trpo: no config.ini in %s: using the config stored in %s\n", run_dir, used);
   }
   trpo_train* tr = NULL;
-  int rc = trpo_train_make(&tr, &cfg, comm, err, sizeof err);
-  trpo_comm_max_int(comm, &rc, 1);
+  int rc = trpo_run_agree(comm, trpo_train_make(&tr, &cfg, comm, err, sizeof err), err);
   if (rc) {
-    if (comm->rank == 0) fprintf(stderr, "trpo: %s\n", err[0] ? err : "setup failed on another rank");
     trpo_train_free(tr);
     return rc;
   }

@@ -247,11 +247,14 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->cfg = *cfg;
   t->comm = comm;
   t->nenv_total = cfg->nenv;
+  // every check of this rank's setup sets rc; one reduction below, before the first collective,
+  // tells every rank whether any failed (a model file that only some nodes can read must not leave
+  // the other ranks waiting in a collective the failed rank never reaches)
+  int rc = 0;
   if (cfg->nenv < comm->nrank) {
     snprintf(err, nerr, "key 'nenv': %d environments cannot be shared by %d ranks (need nenv >= ranks)",
              cfg->nenv, comm->nrank);
-    trpo_alloc_free(t);
-    return TRPO_EXIT_BADINPUT;
+    rc = TRPO_EXIT_BADINPUT;
   }
   // benchmarks: TRPO_BENCH_SLOW_RANK="RANK FACTOR [PERIOD]" makes that rank's work between
   // collectives take FACTOR times as long (a busy wait in src/comm.c before each collective; the
@@ -259,7 +262,7 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   // slow core moves on to the next rank every PERIOD iterations (RANK, RANK+1, ... mod nrank), as
   // the slow cores of a virtual machine on busy hosts do
   const char* slow = getenv("TRPO_BENCH_SLOW_RANK");
-  if (slow && *slow) {
+  if (!rc && slow && *slow) {
     int r = -1, n = 0, got;
     double f = 0;
     long period = 0;
@@ -272,26 +275,33 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
     if (got != 2 || slow[n] || r < 0 || !(f >= 1 && f <= 1000)) {
       snprintf(err, nerr, "environment variable TRPO_BENCH_SLOW_RANK='%s': expected \"RANK FACTOR "
                "[PERIOD]\" with RANK >= 0, 1 <= FACTOR <= 1000 and PERIOD >= 1 iterations", slow);
-      trpo_alloc_free(t);
-      return TRPO_EXIT_BADINPUT;
+      rc = TRPO_EXIT_BADINPUT;
+    } else {
+      t->slow_rank = r;
+      t->slow_factor = f;
+      t->slow_period = period;
+      if (r == comm->rank) comm->slow = f;
     }
-    t->slow_rank = r;
-    t->slow_factor = f;
-    t->slow_period = period;
-    if (r == comm->rank) comm->slow = f;
   }
-  trpo_shard_range(cfg->nenv, comm->rank, comm->nrank, &t->env_begin, &t->nenv);
+  if (rc) t->nenv = 0;   // a failed check: the environments are not made, the ranks still meet
+  else trpo_shard_range(cfg->nenv, comm->rank, comm->nrank, &t->env_begin, &t->nenv);
   // with load balancing a rank may hold up to twice the even share
   int even = (cfg->nenv + comm->nrank - 1) / comm->nrank;
   t->cap = cfg->rebalance && comm->nrank > 1 ? (2 * even < cfg->nenv ? 2 * even : cfg->nenv) : t->nenv;
 
   // environments of this rank (and with work sharing a spare slot for one taken from another rank)
   t->spare = cfg->steal && comm->nrank > 1;
-  int rc = trpo_envs_make_cap(&t->envs, cfg->env, cfg->model, (uint64_t)cfg->seed, t->env_begin,
-                              t->nenv, t->cap + t->spare, err, nerr);
-  if (rc) {
+  if (!rc)
+    rc = trpo_envs_make_cap(&t->envs, cfg->env, cfg->model, (uint64_t)cfg->seed, t->env_begin,
+                            t->nenv, t->cap + t->spare, err, nerr);
+  int any = rc;
+  trpo_comm_max_int(comm, &any, 1);
+  if (any) {
+    // the failed ranks' messages are in their err; a rank that failed no check leaves its empty
+    if (!rc && nerr) err[0] = 0;
+    trpo_envs_free(t->envs);
     trpo_alloc_free(t);
-    return rc;
+    return any;
   }
   t->info = *trpo_envs_info(t->envs);
   t->nobs = t->info.nobs;

@@ -103,6 +103,12 @@ add_test(NAME mpi_shm_fail
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/shm_fail.sh ${TRPO_BIN} ${MPIEXEC_EXECUTABLE} ${TRPO_WORK}
                  ${CMAKE_SOURCE_DIR}/configs/pendulum.ini ${MPIEXEC_PREFLAGS})
 set_tests_properties(mpi_shm_fail PROPERTIES LABELS mpi TIMEOUT 300 RUN_SERIAL TRUE)
+# input that only some ranks see (a per-node config or model file): exit code 2 at once with one
+# line naming the rank, the file and the key, no hang; input every rank refuses is said once
+add_test(NAME mpi_rank_inputs
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/rank_inputs.sh ${TRPO_BIN} ${MPIEXEC_EXECUTABLE} ${TRPO_WORK}
+                 ${CMAKE_SOURCE_DIR} ${MPIEXEC_PREFLAGS})
+set_tests_properties(mpi_rank_inputs PROPERTIES LABELS mpi TIMEOUT 300 RUN_SERIAL TRUE)
 # ranks.csv (rank_times = 1): every rank's times agree with progress.csv's maxima; rows after the
 # checkpoint are dropped on resume (on another rank count, and with rank_times = 0); preempt,
 # cpu and cpu_time beside a busy loop; a rank waiting for a slower one naps (comm_nap = 1) or

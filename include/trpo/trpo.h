@@ -584,6 +584,8 @@ typedef struct trpo_train_ trpo_train;
 
 #define TRPO_STOP_SKIPS 1      // iterate: too many consecutive skipped updates
 
+// collective: a failure on any rank fails it on every rank (one reduction before the first other
+// collective), with this rank's message in err, empty where only another rank failed
 int  trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, char* err,
                      size_t nerr);
 void trpo_train_free(trpo_train* t);
@@ -662,6 +664,10 @@ const double* trpo_train_rank_times(const trpo_train* t);
 // Config, lock, resume, progress.csv, checkpoints, signals; returns a TRPO_EXIT_* code.
 
 int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart, trpo_comm* comm);
+// collective: rc of every rank reduced (the largest); an error message (err, empty on a rank that
+// only learned of another's failure) is said once, by rank 0 when it has one, else by each rank
+// that has one (tagged with its rank); returns the reduced code
+int trpo_run_agree(trpo_comm* comm, int rc, const char* err);
 // load run_dir's config and newest good checkpoint, evaluate on rank 0, print the result
 int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_comm* comm);
 
