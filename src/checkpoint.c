@@ -64,6 +64,17 @@ static long ckptnum(const char* name, int tmp) {
   return strcmp(name, canon) ? -1 : v;
 }
 
+int trpo_checkpoint_file(const char* name) {
+  if (ckptnum(name, 0) >= 0 || ckptnum(name, 1) >= 0) return 1;
+  // ckpt-N.h5.bad: a file set aside (trpo_checkpoint_set_aside)
+  size_t n = strlen(name);
+  char base[64];
+  if (n < 4 || n - 4 >= sizeof base || strcmp(name + n - 4, ".bad")) return 0;
+  memcpy(base, name, n - 4);
+  base[n - 4] = 0;
+  return ckptnum(base, 0) >= 0;
+}
+
 // over DIR's checkpoint files: count them, the largest number below `below` (-1 if none) and
 // the smallest number other than `skip` (-1 if none); -1 with errno set when DIR is unreadable
 static int scan(const char* dir, long below, long skip, long* largest, long* smallest,

@@ -396,7 +396,8 @@ static int open_dir(runctx* r, int restart, int* resume) {
     if (k == 0) trpo_checkpoint_set_stall(ms);
     else r->row_stall_ms = ms;
   }
-  if (trpo_rundir_make(dir, err, sizeof err)) return say(r, 1, "trpo: %s", err), TRPO_EXIT_IOERROR;
+  int made = trpo_rundir_make(dir, err, sizeof err);
+  if (made) return say(r, 1, "trpo: %s", err), made;
   int stale = 0;
   if (trpo_rundir_lock(dir, &stale, err, sizeof err)) return say(r, 1, "trpo: %s", err), TRPO_EXIT_BADINPUT;
   if (stale) say(r, 1, "trpo: took over the stale lock of a dead job in %s", dir);
@@ -431,7 +432,7 @@ static int open_dir(runctx* r, int restart, int* resume) {
     DIR* d = opendir(dir);
     struct dirent* e;
     while (d && (e = readdir(d)))
-      if (strncmp(e->d_name, "ckpt-", 5) == 0) {
+      if (trpo_checkpoint_file(e->d_name)) {
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         if (unlink(p)) {
           closedir(d);

@@ -127,8 +127,8 @@ static int alive(long pid) {
 int trpo_rundir_make(const char* dir, char* err, size_t nerr) {
   char p[PATHLEN];
   if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p || !p[0]) {
-    snprintf(err, nerr, "cannot create run directory '%s': empty or too long", dir);
-    return TRPO_EXIT_IOERROR;
+    snprintf(err, nerr, "key 'run_dir': cannot create run directory '%s': empty or too long", dir);
+    return TRPO_EXIT_BADINPUT;
   }
   // each prefix ending before a '/', then the whole path
   for (char* s = p + 1;; s++) {
@@ -138,8 +138,11 @@ int trpo_rundir_make(const char* dir, char* err, size_t nerr) {
     struct stat st;
     if (mkdir(p, 0777) < 0 && !(errno == EEXIST && stat(p, &st) == 0 && S_ISDIR(st.st_mode))) {
       if (errno == EEXIST) errno = ENOTDIR;
-      snprintf(err, nerr, "cannot create run directory %s (at %s): %s", dir, p, strerror(errno));
-      return TRPO_EXIT_IOERROR;
+      int e = errno;
+      snprintf(err, nerr, "key 'run_dir': cannot create run directory %s (at %s): %s", dir, p,
+               strerror(e));
+      // a path that cannot be a directory here is bad input; a full or failing disk is not
+      return e == ENOSPC || e == EIO || e == EDQUOT ? TRPO_EXIT_IOERROR : TRPO_EXIT_BADINPUT;
     }
     *s = c;
     if (!c) break;

@@ -99,9 +99,14 @@ done
 echo "4. another config: refused with exit 2 ($(grep -o "key '[a-z_]*' differs" "$work/other-config.out"), ...), directory untouched"
 mpi 2 train "${cfg[@]}" run_dir="$work/fresh" total_steps=$((3 * per)) seed=2
 logn=$(wc -l <"$dir/train.log")
+# the user's own files that merely start like a checkpoint's name survive --restart
+echo notes >"$dir/ckpt-notes.txt"
+echo mine >"$dir/ckpt-important.h5"
 mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((3 * per)) seed=2 --restart
 if has_line "$(tail -n +$((logn + 1)) "$dir/train.log")" -q "resuming from"; then fail "--restart resumed"; fi
 [ "$(newest_ckpt "$dir")" = 3 ] || fail "--restart left checkpoints of the old run: $(ls "$dir")"
+[ -f "$dir/ckpt-notes.txt" ] && [ -f "$dir/ckpt-important.h5" ] || fail "--restart removed files not its own: $(ls "$dir")"
+rm "$dir/ckpt-notes.txt" "$dir/ckpt-important.h5"
 same_as "$dir" "$work/fresh" "4. --restart"
 
 # 5. config.ini missing or not the checkpoints': the stored config decides

@@ -58,12 +58,15 @@ static void test_make(void** state) {
   snprintf(p, sizeof p, "%s/file", dir);
   put(p, "x");
   snprintf(p, sizeof p, "%s/file/sub", dir);
-  assert_int_equal(trpo_rundir_make(p, err, sizeof err), TRPO_EXIT_IOERROR);
+  assert_int_equal(trpo_rundir_make(p, err, sizeof err), TRPO_EXIT_BADINPUT);
   print_message("  err: %s\n", err);
   assert_non_null(strstr(err, p));
   assert_non_null(strstr(err, strerror(ENOTDIR)));
   snprintf(p, sizeof p, "%s/file", dir);
-  assert_int_equal(trpo_rundir_make(p, err, sizeof err), TRPO_EXIT_IOERROR);
+  assert_int_equal(trpo_rundir_make(p, err, sizeof err), TRPO_EXIT_BADINPUT);
+  // an empty path: bad input naming the key
+  assert_int_equal(trpo_rundir_make("", err, sizeof err), TRPO_EXIT_BADINPUT);
+  assert_non_null(strstr(err, "key 'run_dir'"));
   rmtree(dir);
 }
 

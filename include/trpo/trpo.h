@@ -536,6 +536,9 @@ int trpo_checkpoint_read(const char* dir, trpo_ckptitem* items, int nitems, long
 // failure, which stops the moves and only costs space) reported as one line. Returns the moves.
 int trpo_checkpoint_set_aside(const char* dir, long after,
                               void (*report)(void* ctx, const char* line), void* ctx);
+// 1 if a file name is one that this module writes: ckpt-N.h5, ckpt-N.h5.tmp or ckpt-N.h5.bad, N
+// the 9-digit iteration (what --restart removes; other files in the directory are the user's)
+int trpo_checkpoint_file(const char* name);
 // tests: pause ms milliseconds halfway through every later checkpoint file write (0: no pause), so
 // that a kill lands inside the write however fast the disk is (trpo reads TRPO_TEST_CKPT_STALL_MS)
 void trpo_checkpoint_set_stall(double ms);
@@ -548,7 +551,8 @@ const char* trpo_checkpoint_libversion(void);
 //---------------------------------- rundir: run directory, lock, signals ---------------------------
 // Plain POSIX, no third-party library.
 
-// create dir (and parents); 0 or TRPO_EXIT_IOERROR + message
+// create dir (and parents); 0, TRPO_EXIT_BADINPUT (empty or too long, a file in the way, no
+// permission, a read-only file system) or TRPO_EXIT_IOERROR (no space, an I/O error) + message
 int  trpo_rundir_make(const char* dir, char* err, size_t nerr);
 // take DIR/lock (O_EXCL, holding "host pid"); a lock whose process is gone on this host is
 // stale and taken over (*stale = 1). 0, or TRPO_EXIT_BADINPUT + message naming the holder.
