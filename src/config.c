@@ -6,14 +6,16 @@
 //
 // Files are flat INI ("key = value" lines, '#' or ';' comment lines, "value ; comment" inline
 // comments), parsed by libinih through a line reader of ours that counts lines, refuses [section]
-// headers and lines without '=', and strips leading blanks (so no line is ever read as a
-// multi-line continuation). Lines up to MAXLINE characters are allowed, longer than inih's default
-// 200: this uses the run-time knobs of Debian's libinih build (ini_use_stack, ini_max_line, ...),
-// set for the duration of one parse and restored after. Values are checked fully: an integer
-// must be all digits and in range, a double finite and in range, a string short enough and free
-// of what would not survive a write and a reload. trpo_config_load applies the file, then the
-// overrides, on top of what *c holds (normally trpo_config_default's values); a failed load
-// leaves *c untouched.
+// headers, lines without '=' and NUL bytes (which would cut a line short unseen), and strips
+// leading blanks (so no line is ever read as a multi-line continuation). Lines up to MAXLINE
+// characters are allowed, longer than inih's default 200: this uses the run-time knobs of Debian's
+// libinih build (ini_use_stack, ini_max_line, ...), set for the duration of one parse and restored
+// after. Values are checked fully: an integer must be all digits and in range, a double finite
+// and in range, a string short enough and free of what would not survive a write and a reload. A
+// key may appear once in a file and once on the command line: given twice, one of the values
+// would be lost unseen. trpo_config_load applies the file, then the overrides, on top of what *c
+// holds (normally trpo_config_default's values), then checks the relations between keys; a
+// failed load leaves *c untouched. Messages show bytes other than printable ASCII as \xNN.
 //
 // Not a general INI library: no sections, no includes, no environment-variable expansion.
 
@@ -149,13 +151,26 @@ static int str_ok(const char* s) {
   return 1;
 }
 
-// a value as shown in a message: control characters as '?', a long one cut with "..."
+// a value as shown in a message: bytes other than printable ASCII as \xNN (so a stray byte is
+// seen, and an escape sequence cannot drive the terminal), a long one cut with "..."
 #define SHOWN 128
+static int printable(unsigned char ch) { return ch >= 0x20 && ch < 0x7f; }
 static const char* shown_value(char* buf, const char* v) {
-  size_t len = strlen(v), keep = len < SHOWN ? len : SHOWN - 4;
-  for (size_t k = 0; k < keep; k++) buf[k] = iscntrl((unsigned char)v[k]) ? '?' : v[k];
-  if (keep < len) memcpy(buf + keep, "...", 4);
-  else buf[keep] = 0;
+  // the whole shown width decides whether it is cut
+  size_t width = 0;
+  for (const char* p = v; *p && width < SHOWN; p++) width += printable((unsigned char)*p) ? 1 : 4;
+  size_t room = width < SHOWN ? SHOWN - 1 : SHOWN - 4, k = 0;
+  // whole characters and escapes while they fit
+  for (; *v; v++) {
+    unsigned char ch = (unsigned char)*v;
+    size_t w = printable(ch) ? 1 : 4;
+    if (k + w > room) break;
+    if (w == 1) buf[k] = (char)ch;
+    else snprintf(buf + k, 5, "\\x%02x", ch);
+    k += w;
+  }
+  if (*v) memcpy(buf + k, "...", 4);
+  else buf[k] = 0;
   return buf;
 }
 
@@ -253,6 +268,7 @@ typedef struct source_ {
   char line[MAXLINE];       // current line, leading blanks removed
   size_t len, pos;          // its length, and how much was handed to inih
   int failed;               // an error is in err; stop
+  int* seen;                // line of each key (index in keys) in this file, 0 not yet
   trpo_config* c;
   char* err;
   size_t nerr;
@@ -266,11 +282,26 @@ static const char* shown(source* s, char* buf) {
 
 // read and check the next line; 0 at the end of the file or on an error
 static int next_line(source* s) {
-  // one whole line, not longer than MAXLINE
-  if (!fgets(s->line, sizeof s->line, s->f)) return 0;
+  // one whole line, newline kept, up to a NUL byte (fgets would hide one: its line would end
+  // there, what follows it dropped unseen)
+  size_t len = 0;
+  int ch = EOF;
+  while (len < sizeof s->line - 1 && (ch = getc(s->f)) != EOF && ch != 0) {
+    s->line[len++] = (char)ch;
+    if (ch == '\n') break;
+  }
+  s->line[len] = 0;
+  if (len == 0 && ch == EOF) return 0;
   s->lineno++;
-  size_t len = strlen(s->line);
-  if (len == sizeof s->line - 1 && s->line[len - 1] != '\n' && !feof(s->f)) {
+  if (ch == 0) {
+    s->failed = 1;
+    fail(s->err, s->nerr, "%s:%d: NUL byte at column %zu: expected a text file", s->path,
+         s->lineno, len + 1);
+    return 0;
+  }
+
+  // not longer than MAXLINE
+  if (len == sizeof s->line - 1 && s->line[len - 1] != '\n' && getc(s->f) != EOF) {
     s->failed = 1;
     fail(s->err, s->nerr, "%s:%d: line longer than %d characters", s->path, s->lineno,
          MAXLINE - 2);
@@ -325,22 +356,34 @@ static int handler(void* user, const char* section, const char* name, const char
   char where[WHERELEN];
   snprintf(where, sizeof where, "%s:%d", s->path, s->lineno);
   // a section inih found (behind a byte-order mark, say) is refused like any other
+  char sn[SHOWN], ss[SHOWN];
   if (section[0]) {
     s->failed = 1;
     fail(s->err, s->nerr, "%s: key '%s' is in section [%s]: sections are not allowed", where,
-         name, section);
+         shown_value(sn, name), shown_value(ss, section));
+    return 0;
+  }
+  // a key given again would silently replace the first value: which one was meant?
+  const key* k = find(name);
+  if (k && s->seen[k - keys]) {
+    s->failed = 1;
+    fail(s->err, s->nerr, "%s: key '%s' given twice (first on line %d): expected each key once",
+         where, name, s->seen[k - keys]);
     return 0;
   }
   if (trpo_config_set(s->c, name, value, where, s->err, s->nerr)) {
     s->failed = 1;
     return 0;
   }
+  s->seen[k - keys] = s->lineno;   // set() succeeded: a known key
   return 1;
 }
 
-// parse one stream, named `path` in messages; the caller closes f
-static int parse_stream(trpo_config* c, FILE* f, const char* path, char* err, size_t nerr) {
-  source* s = &(source){.f = f, .path = path, .c = c, .err = err, .nerr = nerr};
+// parse one stream, named `path` in messages, noting the line of each key in seen[NKEY] (zeroed
+// by the caller); the caller closes f
+static int parse_stream(trpo_config* c, int* seen, FILE* f, const char* path, char* err,
+                        size_t nerr) {
+  source* s = &(source){.f = f, .path = path, .seen = seen, .c = c, .err = err, .nerr = nerr};
 
   // inih with a growing heap line buffer for this parse, its defaults restored after
   bool stack = ini_use_stack, grow = ini_allow_realloc, multi = ini_allow_multiline;
@@ -363,10 +406,10 @@ static int parse_stream(trpo_config* c, FILE* f, const char* path, char* err, si
   return 0;
 }
 
-static int load_file(trpo_config* c, const char* path, char* err, size_t nerr) {
+static int load_file(trpo_config* c, int* seen, const char* path, char* err, size_t nerr) {
   FILE* f = fopen(path, "r");
   if (!f) return fail(err, nerr, "cannot open config file '%s': %s", path, strerror(errno));
-  int rc = parse_stream(c, f, path, err, nerr);
+  int rc = parse_stream(c, seen, f, path, err, nerr);
   fclose(f);
   return rc;
 }
@@ -378,7 +421,8 @@ int trpo_config_parse(trpo_config* c, const char* text, const char* name, char* 
   if (!f) TRPO_FATAL("fmemopen of %zu bytes: %s", n, strerror(errno));
   trpo_config* t = &(trpo_config){0};
   memcpy(t, c, sizeof *t);
-  int rc = parse_stream(t, f, name, err, nerr);
+  int seen[NKEY] = {0};
+  int rc = parse_stream(t, seen, f, name, err, nerr);
   fclose(f);
   if (!rc) memcpy(c, t, sizeof *c);
   return rc;
@@ -386,8 +430,10 @@ int trpo_config_parse(trpo_config* c, const char* text, const char* name, char* 
 
 //---------------------------------- load ----------------------------------------------------------
 
-// one "key=value" override; blanks around key and value are ignored
-static int load_override(trpo_config* c, const char* arg, char* err, size_t nerr) {
+// one "key=value" override; blanks around key and value are ignored. given[NKEY] holds the
+// argument that already set each key, if any
+static int load_override(trpo_config* c, const char** given, const char* arg, char* err,
+                         size_t nerr) {
   const char* eq = strchr(arg, '=');
   char sv[SHOWN];
   if (!eq)
@@ -403,6 +449,18 @@ static int load_override(trpo_config* c, const char* arg, char* err, size_t nerr
   if (nk >= sizeof name) nk = sizeof name - 1;   // longer than any key: stays unknown
   memcpy(name, b, nk);
   name[nk] = 0;
+
+  // a key given again would silently replace the first value: which one was meant?
+  const key* k = find(name);
+  if (k && given[k - keys]) {
+    char sv2[SHOWN];
+    return fail(err, nerr,
+                "command line: key '%s' given twice ('%s', then '%s'): expected each key once",
+                name, shown_value(sv, given[k - keys]), shown_value(sv2, arg));
+  }
+  if (k) given[k - keys] = arg;
+
+  // the value
   b = eq + 1;
   e = b + strlen(b);
   while (b < e && isspace((unsigned char)*b)) b++;
@@ -416,19 +474,53 @@ static int load_override(trpo_config* c, const char* arg, char* err, size_t nerr
   return trpo_config_set(c, name, value, "command line", err, nerr);
 }
 
+// where key `name` got its value in a load, for messages: "line N" of the file, "command line"
+// or "default"
+static const char* origin(char* buf, size_t n, const char* name, const int* seen,
+                          const char* const* given) {
+  int i = (int)(find(name) - keys);
+  if (given[i]) return "command line";
+  if (!seen[i]) return "default";
+  snprintf(buf, n, "line %d", seen[i]);
+  return buf;
+}
+
+// relations between keys that no single range can say; where each key came from is in seen
+// (file lines) and given (override arguments), and `place` leads the message
+static int check_keys(const trpo_config* c, const int* seen, const char* const* given,
+                      const char* place, char* err, size_t nerr) {
+  char o1[32], o2[32], o3[32];
+
+  // one row in the whole batch: its advantage normalises to (A - mean) / std = 0, and with it
+  // every policy gradient (the run would stop after max_skips "non-finite" updates)
+  if (c->norm_adv && c->nenv == 1 && c->nsteps == 1)
+    return fail(err, nerr,
+                "%s: nenv = 1 (%s) and nsteps = 1 (%s) give one row per batch, and norm_adv = 1 "
+                "(%s) normalises its advantage to 0, a zero policy gradient: expected "
+                "nenv * nsteps >= 2 or norm_adv = 0",
+                place, origin(o1, sizeof o1, "nenv", seen, given),
+                origin(o2, sizeof o2, "nsteps", seen, given),
+                origin(o3, sizeof o3, "norm_adv", seen, given));
+  return 0;
+}
+
 int trpo_config_load(trpo_config* c, const char* path, int noverride, char** overrides, char* err,
                      size_t nerr) {
   // work on a copy: a failed load changes nothing
   trpo_config* t = &(trpo_config){0};
   memcpy(t, c, sizeof *t);
+  int seen[NKEY] = {0};
+  const char* given[NKEY] = {0};
   if (path) {
-    int rc = load_file(t, path, err, nerr);
+    int rc = load_file(t, seen, path, err, nerr);
     if (rc) return rc;
   }
   for (int i = 0; i < noverride; i++) {
-    int rc = load_override(t, overrides[i], err, nerr);
+    int rc = load_override(t, given, overrides[i], err, nerr);
     if (rc) return rc;
   }
+  int rc = check_keys(t, seen, given, path ? path : "command line", err, nerr);
+  if (rc) return rc;
   memcpy(c, t, sizeof *c);
   return 0;
 }

@@ -14,18 +14,19 @@
 static char paths[128][256];
 static int npath;
 
-// a temporary file holding text; removed at the end of the program
-static const char* file_with(const char* text) {
+// a temporary file holding n bytes of text (NUL bytes too); removed at the end of the program
+static const char* file_with_bytes(const char* text, size_t n) {
   assert_true(npath < 128);
   char* p = paths[npath++];
   snprintf(p, 256, "%s/test_config_XXXXXX", TRPO_BINARY_DIR);
   int fd = mkstemp(p);
   assert_true(fd >= 0);
-  size_t n = strlen(text);
   assert_true(write(fd, text, n) == (ssize_t)n);
   close(fd);
   return p;
 }
+
+static const char* file_with(const char* text) { return file_with_bytes(text, strlen(text)); }
 
 static void cleanup(void) {
   for (int i = 0; i < npath; i++) unlink(paths[i]);
@@ -75,19 +76,18 @@ static void test_config_file_and_overrides(void** state) {
       "vf_hidden =\n"
       "seed = 4294967295\r\n"
       "gamma = 1\n"
-      "run_dir = /tmp/a;b\n"
-      "max_kl = 0.04\n");
+      "run_dir = /tmp/a;b\n");
   trpo_config c;
   trpo_config_default(&c);
-  char* ov[] = {"nenv=16", " max_kl = 0.02 ", "cg_iters=20", "cg_iters=30", "model="};
+  char* ov[] = {"nenv=16", " max_kl = 0.02 ", "cg_iters=30", "model="};
   char err[512] = "";
-  int rc = trpo_config_load(&c, path, 5, ov, err, sizeof err);
+  int rc = trpo_config_load(&c, path, 4, ov, err, sizeof err);
   if (rc) printf("%s\n", err);
   assert_int_equal(rc, 0);
   assert_string_equal(c.env, "Hopper-v4");
-  assert_true(c.max_kl == 0.02);              // override over the file's two lines
+  assert_true(c.max_kl == 0.02);              // override over the file
   assert_int_equal(c.nenv, 16);               // override over the file
-  assert_int_equal(c.cg_iters, 30);           // later override over earlier
+  assert_int_equal(c.cg_iters, 30);
   assert_true(c.seed == 4294967295L && c.gamma == 1);
   assert_string_equal(c.run_dir, "/tmp/a;b"); // ';' without a blank before it is text
   assert_string_equal(c.hidden, "128, 32 ,16");
@@ -104,18 +104,20 @@ static void test_config_file_and_overrides(void** state) {
   assert_true(d.gamma == 0.5);
 }
 
-// one failing load: code, message parts, and the config untouched
-static void expect_error(const char* text, int nov, char** ov, const char* const* parts) {
+// one failing load of n bytes of file text (none: no file): code, message parts, only printable
+// ASCII in the message, and the config untouched
+static void expect_error_bytes(const char* text, size_t n, int nov, char** ov,
+                               const char* const* parts) {
   trpo_config c, before;
   trpo_config_default(&c);
   c.max_kl = 0.03;   // not the default: a failed load must keep it
   memcpy(&before, &c, sizeof c);
   char err[1024] = "";
-  const char* path = text ? file_with(text) : NULL;
+  const char* path = text ? file_with_bytes(text, n) : NULL;
   int rc = trpo_config_load(&c, path, nov, ov, err, sizeof err);
   printf("  %s\n", err);
   assert_int_equal(rc, TRPO_EXIT_BADINPUT);
-  assert_null(strchr(err, '\n'));
+  for (const char* p = err; *p; p++) assert_true(*p >= 0x20 && *p < 0x7f);
   for (int i = 0; parts[i]; i++) {
     if (!strstr(err, parts[i])) printf("  missing: %s\n", parts[i]);
     assert_non_null(strstr(err, parts[i]));
@@ -127,6 +129,10 @@ static void expect_error(const char* text, int nov, char** ov, const char* const
     if (parts[0][0] >= '0' && parts[0][0] <= '9') assert_non_null(strstr(err, where));
   }
   assert_memory_equal(&c, &before, sizeof c);
+}
+
+static void expect_error(const char* text, int nov, char** ov, const char* const* parts) {
+  expect_error_bytes(text, text ? strlen(text) : 0, nov, ov, parts);
 }
 
 #define PARTS(...) ((const char* const[]){__VA_ARGS__, NULL})
@@ -216,8 +222,8 @@ static void test_config_other_errors(void** state) {
   // strings that would not survive a write and reload
   expect_error(NULL, 1, (char*[]){"run_dir=a ;b"}, PARTS("command line", "'run_dir'", "';'"));
   expect_error(NULL, 1, (char*[]){"run_dir=a\tb\nc"},
-               PARTS("command line", "'run_dir'", "'a?b?c'"));
-  expect_error(NULL, 1, (char*[]){"a\nb=1"}, PARTS("command line: unknown key 'a?b'"));
+               PARTS("command line", "'run_dir'", "'a\\x09b\\x0ac'"));
+  expect_error(NULL, 1, (char*[]){"a\nb=1"}, PARTS("command line: unknown key 'a\\x0ab'"));
 
   // set() directly names its caller's place
   trpo_config_default(&c);
@@ -227,6 +233,106 @@ static void test_config_other_errors(void** state) {
                       "resume.ini:7: key 'cg_iters': expected an integer in [1, 1000], got '0'");
   assert_int_equal(trpo_config_set(&c, "cg_iters", "1000", "x", err, sizeof err), 0);
   assert_int_equal(c.cg_iters, 1000);
+}
+
+// a key given twice is refused, in a file and on the command line: the earlier value would be
+// lost unseen (which one was meant?); a command-line value still overrides the file's
+static void test_config_duplicates(void** state) {
+  (void)state;
+  expect_error("nenv = 2\nnenv = 4\n", 0, NULL,
+               PARTS("2: key 'nenv' given twice (first on line 1)", "each key once"));
+  expect_error("env = a\n# c\n  hidden = 8\nmax_kl = 0.1\nhidden=8\n", 0, NULL,
+               PARTS("5:", "'hidden'", "twice", "line 3"));
+  expect_error("max_kl = 0.1\nmax_kl = 0.1\n", 0, NULL, PARTS("2:", "'max_kl'", "line 1"));
+  expect_error(NULL, 3, (char*[]){"cg_iters=20", "gamma=0.5", " cg_iters = 30"},
+               PARTS("command line: key 'cg_iters' given twice ('cg_iters=20', then "
+                     "' cg_iters = 30')",
+                     "each key once"));
+  expect_error("nenv = 2\n", 2, (char*[]){"nenv=3", "nenv=4"},
+               PARTS("command line", "'nenv'", "twice"));
+
+  // the file, then the command line: an override, not a duplicate
+  trpo_config c;
+  trpo_config_default(&c);
+  char err[512] = "";
+  assert_int_equal(trpo_config_load(&c, file_with("nenv = 2\n"), 1, (char*[]){"nenv=4"}, err,
+                                    sizeof err), 0);
+  assert_int_equal(c.nenv, 4);
+
+  // from memory too (a checkpoint's stored config)
+  trpo_config d;
+  trpo_config_default(&c);
+  memcpy(&d, &c, sizeof c);
+  assert_int_equal(trpo_config_parse(&c, "seed = 7\n\nseed = 8\n", "k.h5 (dataset config)", err,
+                                     sizeof err), TRPO_EXIT_BADINPUT);
+  printf("  %s\n", err);
+  assert_non_null(strstr(err, "k.h5 (dataset config):3: key 'seed' given twice (first on line 1)"));
+  assert_config_equal(&c, &d);
+}
+
+// a NUL byte would cut its line short unseen ("nenv = 4\0garbage" read as nenv = 4): refused
+static void test_config_nul(void** state) {
+  (void)state;
+  static const char a[] = "nenv = 4\0garbage\n";
+  expect_error_bytes(a, sizeof a - 1, 0, NULL, PARTS("1: NUL byte at column 9"));
+  static const char b[] = "env = a\nnenv = 4\0";   // the last line, no newline after it
+  expect_error_bytes(b, sizeof b - 1, 0, NULL, PARTS("2:", "NUL byte"));
+  static const char c[] = "env = a\n# note\0\nnenv = 4\n";   // in a comment too
+  expect_error_bytes(c, sizeof c - 1, 0, NULL, PARTS("2:", "NUL byte"));
+  static const char d[] = "\0";
+  expect_error_bytes(d, 1, 0, NULL, PARTS("1:", "NUL byte at column 1"));
+}
+
+// bytes other than printable ASCII are shown as \xNN in messages, never raw (an escape sequence
+// in a key would drive the terminal; a stray byte would be invisible)
+static void test_config_escapes(void** state) {
+  (void)state;
+  expect_error("\xff\xfe = 1\n", 0, NULL, PARTS("1:", "unknown key '\\xff\\xfe'"));
+  expect_error("env = a\nma\x1b[2Jx = 1\n", 0, NULL, PARTS("2:", "unknown key 'ma\\x1b[2Jx'"));
+  expect_error("n\x7f\x80v = 1\n", 0, NULL, PARTS("1:", "unknown key 'n\\x7f\\x80v'"));
+  expect_error(NULL, 1, (char*[]){"r\xc3\xa9=1"}, PARTS("command line: unknown key 'r\\xc3\\xa9'"));
+  // a section inih still finds (behind a second byte-order mark): its name and key escaped too
+  expect_error("\xEF\xBB\xBF\xEF\xBB\xBF[s\xff]=x\nn\x01=2\n", 0, NULL,
+               PARTS("2:", "key 'n\\x01' is in section [s\\xff]"));
+  expect_error("run_dir = d\xe9j\xe0\x01\n", 0, NULL,
+               PARTS("1:", "'run_dir'", "'d\\xe9j\\xe0\\x01'"));
+
+  // a long one is cut whole escapes at a time, with "..."
+  static char text[400];
+  memset(text, 1, 300);
+  strcpy(text + 300, " = 1\n");
+  expect_error(text, 0, NULL, PARTS("1:", "unknown key '\\x01\\x01", "\\x01...'"));
+  // a printable key of 127 characters is shown whole
+  memset(text, 'k', 127);
+  strcpy(text + 127, " = 1\n");
+  char want[160];
+  snprintf(want, sizeof want, "unknown key '%.127s'", text);
+  expect_error(text, 0, NULL, PARTS("1:", want));
+}
+
+// one row in the whole batch (nenv * nsteps == 1) with norm_adv: the one advantage normalises to
+// 0, so every policy gradient is 0; refused at load, naming where each of the three keys came from
+static void test_config_cross_keys(void** state) {
+  (void)state;
+  expect_error(NULL, 2, (char*[]){"nenv=1", "nsteps=1"},
+               PARTS("command line", "nenv = 1 (command line)", "nsteps = 1 (command line)",
+                     "norm_adv = 1 (default)", "nenv * nsteps >= 2 or norm_adv = 0"));
+  expect_error("# c\nnenv = 1\nnsteps = 1\n", 0, NULL,
+               PARTS("nenv = 1 (line 2)", "nsteps = 1 (line 3)", "norm_adv = 1 (default)"));
+  expect_error("nsteps = 1\nnorm_adv = 1\n", 1, (char*[]){"nenv=1"},
+               PARTS("nenv = 1 (command line)", "nsteps = 1 (line 1)", "norm_adv = 1 (line 2)"));
+
+  // without norm_adv, or with two rows, it loads
+  const char* ok[][3] = {{"nenv=1", "nsteps=1", "norm_adv=0"}, {"nenv=1", "nsteps=2", "norm_adv=1"},
+                         {"nenv=2", "nsteps=1", "norm_adv=1"}};
+  for (int i = 0; i < 3; i++) {
+    trpo_config c;
+    trpo_config_default(&c);
+    char err[512] = "";
+    int rc = trpo_config_load(&c, NULL, 3, (char**)ok[i], err, sizeof err);
+    if (rc) printf("%s\n", err);
+    assert_int_equal(rc, 0);
+  }
 }
 
 // write -> load gives an identical struct, for defaults and for awkward values
@@ -316,6 +422,7 @@ static void test_config_help(void** state) {
   assert_non_null(strstr(buf, "Pendulum-v1"));
   assert_non_null(strstr(buf, "[0, 4294967295]"));
   assert_non_null(strstr(buf, "trust region radius"));
+  assert_non_null(strstr(buf, "to +-obs_clip (0: no clipping)"));
   free(buf);
 }
 
@@ -324,6 +431,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_defaults),     cmocka_unit_test(test_config_file_and_overrides),
       cmocka_unit_test(test_config_file_errors),  cmocka_unit_test(test_config_other_errors),
+      cmocka_unit_test(test_config_duplicates),   cmocka_unit_test(test_config_nul),
+      cmocka_unit_test(test_config_escapes),      cmocka_unit_test(test_config_cross_keys),
       cmocka_unit_test(test_config_round_trip),   cmocka_unit_test(test_config_help),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

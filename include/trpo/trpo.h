@@ -414,7 +414,7 @@ void trpo_adam_step(trpo_adam* a, double* theta, const double* grad);
   X(DOUBLE, vf_lr, 1e-3, 1e-9, 10, "value-function Adam learning rate")                          \
   X(INT, vf_norm, 0, 0, 1, "value net fits returns scaled by their running mean/std (PopArt)")   \
   X(INT, obs_norm, 1, 0, 1, "normalise observations with running statistics (0: raw, unclipped)")\
-  X(DOUBLE, obs_clip, 10.0, 0, 1e9, "clip normalised observations to +-obs_clip")                \
+  X(DOUBLE, obs_clip, 10.0, 0, 1e9, "clip normalised observations to +-obs_clip (0: no clipping)")\
   X(INT, norm_adv, 1, 0, 1, "normalise advantages to zero mean, unit std")                       \
   X(INT, clip_actions, 1, 0, 1, "clip sampled actions to the Box bounds before env step")        \
   X(INT, max_skips, 5, 1, 1000000, "consecutive skipped (non-finite) updates before stopping")   \
