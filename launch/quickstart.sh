@@ -9,8 +9,11 @@ bash launch/install-deps.sh
 source launch/env.sh
 bash launch/build.sh build
 ranks=$(nproc)
-mpirun -np "$ranks" build/trpo train configs/hopper.ini total_steps=200000 \
-  run_dir=runs/quickstart --restart "$@"
+# 200k env steps unless an extra argument sets total_steps (trpo refuses a key given twice)
+steps=(total_steps=200000)
+for a in "$@"; do case $a in total_steps=*) steps=() ;; esac; done
+mpirun -np "$ranks" build/trpo train configs/hopper.ini "${steps[@]}" run_dir=runs/quickstart \
+  --restart "$@"
 bash launch/plot.sh runs/quickstart "Hopper-v4, $ranks ranks"
 build/trpo eval runs/quickstart episodes=5
 echo "outputs: runs/quickstart/{progress.csv,progress.png,train.log,config.ini,ckpt-*.h5}"
