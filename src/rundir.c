@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,52 @@ static int split(char* line, char** f, int max) {
   }
 }
 
+// the commas among the first n bytes of s
+static long commas(const char* s, size_t n) {
+  long k = 0;
+  for (size_t i = 0; i < n; i++) k += s[i] == ',';
+  return k;
+}
+
+// whether line (n bytes, newline-terminated, k commas) can be the header of path: column names,
+// `iteration` first, no NUL byte (a crash can leave blocks of them; C strings would stop there
+// while the commas go on). 0, or TRPO_EXIT_BADINPUT + message
+static int checkhead(const char* path, const char* line, size_t n, long k, char* err, size_t nerr) {
+  const char* nul = memchr(line, 0, n);
+  const char* why = "does not have 'iteration' as its first column";
+  char at[64];
+  if (nul) {
+    snprintf(at, sizeof at, "holds a NUL byte at byte %ld", (long)(nul - line) + 1);
+    why = at;
+  } else if (k >= INT_MAX) {
+    why = "has too many columns";
+  } else if (!strncmp(line, "iteration", 9) && (line[9] == ',' || line[9] == '\n')) {
+    return 0;
+  }
+  snprintf(err, nerr, "cannot rewind %s: line 1, its header, %s; the file is left as it was: "
+           "repair that line or move the file aside", path, why);
+  return TRPO_EXIT_BADINPUT;
+}
+
+// the file's header line head (nold names, checked; split in place into name) against ours
+// (ncol names): map[j] = the file's column named as our column j, or -1
+static void mapcols(char* head, char** name, int nold, const char* header, int* map, int ncol,
+                    const char* path) {
+  char* ours = strdup(header);
+  char** mine = malloc(sizeof(char*) * (size_t)ncol);
+  if (!ours || !mine) TRPO_FATAL("out of memory rewriting %s", path);
+  // every name set: nold and ncol are the comma counts plus one, and neither line holds a NUL
+  int nhead = split(head, name, nold), nours = split(ours, mine, ncol);
+  TRPO_CHECK(nhead == nold && nours == ncol);
+  for (int j = 0; j < ncol; j++) {
+    map[j] = -1;
+    for (int i = 0; i < nold && map[j] < 0; i++)
+      if (!strcmp(mine[j], name[i])) map[j] = i;
+  }
+  free(mine);
+  free(ours);
+}
+
 // a row in the columns of the current header: the field of the same name, "nan" for a column
 // the file did not have; written to fd, 0 or -1 with errno
 static int write_mapped(int fd, char** field, const int* map, int ncol) {
@@ -271,80 +318,67 @@ int trpo_rundir_truncate_csv(const char* path, long last, const char* header, in
     snprintf(err, nerr, "cannot read %s: %s", path, strerror(errno));
     return TRPO_EXIT_IOERROR;
   }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) {
-    snprintf(err, nerr, "cannot write %s: %s", tmp, strerror(errno));
-    fclose(in);
-    return TRPO_EXIT_IOERROR;
-  }
-  // the header, then the complete rows (newline-terminated, as many columns as the header)
-  // whose iteration is <= last; a torn last row of a killed run is dropped. A file written by a
-  // build with other columns is rewritten in the current header's columns (matched by name).
+  // the file's header, refused (the file untouched) unless it is one; as ours, or the map from
+  // our columns to its columns. A torn first line (a killed first write) leaves no header to keep
   char* buf = NULL;
   size_t cap = 0;
-  long ncomma = -1;
-  int bad = 0, ncol = 0, nold = 0, *map = NULL;
+  int rc = 0, bad = 0, ncol = 0, nold = 0, *map = NULL;
   char** field = NULL;
-  char* oldhead = NULL;
-  for (ssize_t n; !bad && (n = getline(&buf, &cap, in)) > 0;) {
-    if (buf[n - 1] != '\n') continue;
-    long k = 0;
-    for (ssize_t i = 0; i < n; i++) k += buf[i] == ',';
-    if (ncomma < 0) {
-      // the file's header: as ours, or the map from our columns to its columns
-      ncomma = k;
-      nold = (int)k + 1;
-      if (header && (strncmp(buf, header, (size_t)n - 1) || header[n - 1])) {
-        ncol = 1;
-        for (const char* c = header; *c; c++) ncol += *c == ',';
-        map = malloc(sizeof(int) * (size_t)ncol);
-        field = malloc(sizeof(char*) * (size_t)nold);
-        oldhead = strdup(buf);
-        char* ours = strdup(header);
-        if (!map || !field || !oldhead || !ours) TRPO_FATAL("out of memory rewriting %s", path);
-        char** name = field;   // the file's column names (field holds them until the rows need it)
-        split(oldhead, name, nold);
-        char** mine = malloc(sizeof(char*) * (size_t)ncol);
-        if (!mine) TRPO_FATAL("out of memory rewriting %s", path);
-        split(ours, mine, ncol);
-        for (int j = 0; j < ncol; j++) {
-          map[j] = -1;
-          for (int i = 0; i < nold && map[j] < 0; i++)
-            if (!strcmp(mine[j], name[i])) map[j] = i;
-        }
-        free(mine);
-        free(ours);
-        if (converted) *converted = 1;
-        if (writeall(fd, header, strlen(header)) < 0 || writeall(fd, "\n", 1) < 0) bad = 1;
-      } else if (writeall(fd, buf, (size_t)n) < 0) {
-        bad = 1;
-      }
-      continue;
-    }
-    char* end = NULL;
-    double it = strtod(buf, &end);
-    if (k != ncomma || end == buf || (*end != ',' && *end != '\n') || it > (double)last) continue;
-    if (map) {
-      split(buf, field, nold);
-      if (write_mapped(fd, field, map, ncol) < 0) bad = 1;
-    } else if (writeall(fd, buf, (size_t)n) < 0) {
-      bad = 1;
+  long ncomma = -1;
+  ssize_t n = getline(&buf, &cap, in);
+  if (n > 0 && buf[n - 1] == '\n') {
+    ncomma = commas(buf, (size_t)n);
+    rc = checkhead(path, buf, (size_t)n, ncomma, err, nerr);
+    // no NUL in buf, so header[n - 1] is at most header's terminator
+    if (!rc && header && (strncmp(buf, header, (size_t)n - 1) || header[n - 1])) {
+      nold = (int)ncomma + 1;
+      ncol = (int)commas(header, strlen(header)) + 1;
+      map = malloc(sizeof(int) * (size_t)ncol);
+      field = malloc(sizeof(char*) * (size_t)nold);   // the file's names, then each row's fields
+      if (!map || !field) TRPO_FATAL("out of memory rewriting %s", path);
+      mapcols(buf, field, nold, header, map, ncol, path);
+      if (converted) *converted = 1;
     }
   }
-  int rerr = ferror(in);
+  // the rewound file beside the original, starting with the header
+  int fd = -1;
+  if (!rc && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
+    snprintf(err, nerr, "cannot write %s: %s", tmp, strerror(errno));
+    rc = TRPO_EXIT_IOERROR;
+  }
+  if (!rc && ncomma >= 0)
+    bad = map ? writeall(fd, header, strlen(header)) < 0 || writeall(fd, "\n", 1) < 0
+              : writeall(fd, buf, (size_t)n) < 0;
+  // the complete rows (newline-terminated, no NUL byte, as many columns as the header) whose
+  // iteration is <= last; any other row, such as the torn last row of a killed run, is dropped.
+  // A file written by a build with other columns is rewritten in the current header's columns
+  while (!rc && !bad && (n = getline(&buf, &cap, in)) > 0) {
+    char* end = NULL;
+    if (buf[n - 1] != '\n' || commas(buf, (size_t)n) != ncomma || memchr(buf, 0, (size_t)n))
+      continue;
+    double it = strtod(buf, &end);
+    if (end == buf || (*end != ',' && *end != '\n') || it > (double)last) continue;
+    if (map) bad = split(buf, field, nold) == nold && write_mapped(fd, field, map, ncol) < 0;
+    else bad = writeall(fd, buf, (size_t)n) < 0;
+  }
+  // the loop ends at the end of the file, or else on an error (a read error, a line too long for
+  // memory, a write error), which must not pass for the end
+  int rerr = !rc && !bad && !feof(in);
   int e = errno;
   free(buf);
   free(map);
   free(field);
-  free(oldhead);
   fclose(in);
-  if (bad || rerr) {
+  if (!rc && (bad || rerr)) {
     snprintf(err, nerr, "cannot rewrite %s: %s %s: %s", path, bad ? "writing" : "reading",
              bad ? tmp : path, strerror(e));
+    rc = TRPO_EXIT_IOERROR;
+  }
+  if (rc && fd >= 0) {
     close(fd);
     unlink(tmp);
-    return TRPO_EXIT_IOERROR;
   }
+  if (rc) return rc;
   // replace the original
   return publish(fd, tmp, path, err, nerr);
 }

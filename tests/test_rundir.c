@@ -41,6 +41,14 @@ static void put(const char* p, const char* text) {
   assert_int_equal(fclose(f), 0);
 }
 
+// write n bytes (NUL bytes included)
+static void putn(const char* p, const char* text, size_t n) {
+  FILE* f = fopen(p, "w");
+  assert_non_null(f);
+  assert_int_equal(fwrite(text, 1, n, f), n);
+  assert_int_equal(fclose(f), 0);
+}
+
 static void test_make(void** state) {
   (void)state;
   char dir[64], p[256], err[512] = "";
@@ -206,6 +214,60 @@ static void test_truncate_csv_columns(void** state) {
   rmtree(dir);
 }
 
+// a NUL byte (a crash can leave blocks of them), a row of another width: a data row holding one
+// is dropped like a torn row, in either mode; a header that is not `iteration,...` (a NUL, no
+// columns, other first column) is refused with TRPO_EXIT_BADINPUT naming the file and line 1,
+// the file untouched and no temporary left
+static void test_truncate_csv_nul(void** state) {
+  (void)state;
+  char dir[64], p[128], tmp[160], err[512] = "", buf[1024];
+  const char* ours = "iteration,return_mean,kl";
+  newdir(dir);
+  snprintf(p, sizeof p, "%s/progress.csv", dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", p);
+  // data rows: a NUL in a field, rows of more and fewer fields, a NUL-filled line and tail
+  static const char rows[] = "iteration,return_mean,kl\n1,-10.5,0.01\n2,-9\0x,0.02\n2,-9,0.02\n"
+                             "2,-9,0.02,7\n2,-9\n\0\0\0\n3,-8,0.01\n\0\0\0\0";
+  for (int mode = 0; mode < 2; mode++) {
+    const char* head = mode ? "iteration,kl,return_mean" : ours;
+    putn(p, rows, sizeof rows - 1);
+    int converted = -1;
+    assert_int_equal(trpo_rundir_truncate_csv(p, 3, head, &converted, err, sizeof err), 0);
+    assert_int_equal(converted, mode);
+    assert_true(trpo_rundir_read_file(p, buf, sizeof buf) > 0);
+    assert_string_equal(buf, mode
+        ? "iteration,kl,return_mean\n1,0.01,-10.5\n2,0.02,-9\n3,0.01,-8\n"
+        : "iteration,return_mean,kl\n1,-10.5,0.01\n2,-9,0.02\n3,-8,0.01\n");
+    assert_false(exists(tmp));
+  }
+  // headers: a NUL inside a name, after our header's length (one that matched up to it), as the
+  // whole line; no columns; another first column
+#define BAD(text, why) {text, sizeof text - 1, why}
+  static const struct { const char* text; size_t n; const char* why; } bad[] = {
+      BAD("iter\0ation,return_mean,kl\n1,2,3\n", "NUL byte at byte 5"),
+      BAD("iteration,return_mean,kl\0,x\n1,2,3,4\n", "NUL byte at byte 25"),
+      BAD("\0\0\0\n1,2,3\n", "NUL byte at byte 1"),
+      BAD("\n1,2,3\n", "first column"),
+      BAD("return_mean,iteration,kl\n1,2,3\n", "first column"),
+  };
+#undef BAD
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    for (int mode = 0; mode < 2; mode++) {
+      putn(p, bad[i].text, bad[i].n);
+      snprintf(err, sizeof err, "(none)");
+      assert_int_equal(trpo_rundir_truncate_csv(p, 9, mode ? ours : NULL, NULL, err, sizeof err),
+                       TRPO_EXIT_BADINPUT);
+      print_message("  err: %s\n", err);
+      assert_non_null(strstr(err, p));
+      assert_non_null(strstr(err, "line 1"));
+      assert_non_null(strstr(err, bad[i].why));
+      assert_int_equal(trpo_rundir_read_file(p, buf, sizeof buf), (long)bad[i].n);
+      assert_memory_equal(buf, bad[i].text, bad[i].n);
+      assert_false(exists(tmp));
+    }
+  rmtree(dir);
+}
+
 static void test_write_read_file(void** state) {
   (void)state;
   char dir[64], p[128], err[512] = "", buf[64];
@@ -241,7 +303,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_make),         cmocka_unit_test(test_lock),
       cmocka_unit_test(test_lock_stale),   cmocka_unit_test(test_truncate_csv),
-      cmocka_unit_test(test_truncate_csv_columns),
+      cmocka_unit_test(test_truncate_csv_columns), cmocka_unit_test(test_truncate_csv_nul),
       cmocka_unit_test(test_write_read_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
