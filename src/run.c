@@ -127,11 +127,26 @@ static int build(runctx* r, trpo_ckptimage* im, char* err, size_t nerr) {
                                nerr);
 }
 
+// rank 0: progress.csv and ranks.csv durable before a checkpoint is published. Their rows up to
+// the checkpoint's iteration were written (fflush) before its state was copied; without this, a
+// crash of the node could keep checkpoint N and lose rows up to N, and the resume would continue
+// the file from N with a gap that stays. 0 or TRPO_EXIT_IOERROR + message
+static int sync_rows(runctx* r, char* err, size_t nerr) {
+  FILE* f[2] = {r->csv, r->rcsv};
+  const char* path[2] = {r->path, r->rpath};
+  for (int k = 0; k < 2; k++)
+    if (f[k] && fsync(fileno(f[k])) < 0)
+      return snprintf(err, nerr, "cannot write %s: fsync: %s", path[k], strerror(errno)),
+             TRPO_EXIT_IOERROR;
+  return 0;
+}
+
 // rank 0, holding wlock and lock: build and write the snapshot now; 0 or TRPO_EXIT_IOERROR
 static int publish(runctx* r, char* err, size_t nerr) {
   trpo_ckptimage im;
   double t0 = trpo_time_now();
   int rc = build(r, &im, err, nerr);
+  if (rc == 0) rc = sync_rows(r, err, nerr);
   if (rc == 0) rc = trpo_checkpoint_put(r->cfg->run_dir, &im, r->cfg->keep_checkpoints, err, nerr);
   trpo_checkpoint_image_free(&im);
   if (rc == 0) {
@@ -154,7 +169,8 @@ static void* write_loop(void* arg) {
     pthread_mutex_lock(&r->wlock);
     char err[1024] = "";
     double t0 = trpo_time_now();
-    int rc = trpo_checkpoint_put(r->cfg->run_dir, &im, r->cfg->keep_checkpoints, err, sizeof err);
+    int rc = sync_rows(r, err, sizeof err);
+    if (!rc) rc = trpo_checkpoint_put(r->cfg->run_dir, &im, r->cfg->keep_checkpoints, err, sizeof err);
     double dt = trpo_time_now() - t0;
     pthread_mutex_lock(&r->lock);
     if (rc) {
@@ -174,12 +190,13 @@ static void* write_loop(void* arg) {
 
 // rank 0: drop the rows of PATH after the loaded iteration (rewriting it in the columns of HEAD if
 // an older build wrote others), then open it for appending (with HEAD if it is new) into *out;
-// out NULL: rewind only. 0 or TRPO_EXIT_IOERROR, said
+// out NULL: rewind only. 0, TRPO_EXIT_BADINPUT (a file that is not such a CSV, left as it was)
+// or TRPO_EXIT_IOERROR, said
 static int open_csv(runctx* r, const char* path, const char* head, FILE** out) {
   char err[1024] = "";
   int converted = 0;
-  if (trpo_rundir_truncate_csv(path, trpo_train_iteration(r->tr), head, &converted, err, sizeof err))
-    return say(r, 1, "trpo: %s", err), TRPO_EXIT_IOERROR;
+  int rc = trpo_rundir_truncate_csv(path, trpo_train_iteration(r->tr), head, &converted, err, sizeof err);
+  if (rc) return say(r, 1, "trpo: %s", err), rc;
   if (converted)
     say(r, 0, "%s had the columns of another build: its rows are rewritten in this build's "
               "columns (nan where a column is new)", path);
@@ -346,6 +363,10 @@ static void* watch(void* arg) {
         fprintf(r->log, "%s\n", line);
         fflush(r->log);
       }
+      // nothing of this run writes to the directory any more (the writer waits on wlock, the
+      // other ranks write nothing there): the lock goes, so that a requeued job on another node
+      // can resume (a lock of another host is never taken over)
+      trpo_rundir_unlock(r->cfg->run_dir);
       _exit(rc ? TRPO_EXIT_IOERROR : TRPO_EXIT_CHECKPOINTED);
     }
     nanosleep(&tick, NULL);
@@ -447,8 +468,9 @@ static int open_dir(runctx* r, int restart, int* resume) {
 // rank 0: config.ini, once the checkpoint to resume from (if any) is known to be this config's
 static int write_config(runctx* r) {
   char err[1024];
-  snprintf(r->path, sizeof r->path, "%s/config.ini", r->cfg->run_dir);
-  if (trpo_rundir_write_file(r->path, r->config_text, strlen(r->config_text), err, sizeof err))
+  char path[TRPO_STRLEN + 64];   // not r->path: that names progress.csv from here on
+  snprintf(path, sizeof path, "%s/config.ini", r->cfg->run_dir);
+  if (trpo_rundir_write_file(path, r->config_text, strlen(r->config_text), err, sizeof err))
     return say(r, 1, "trpo: %s", err), TRPO_EXIT_IOERROR;
   return 0;
 }
@@ -609,8 +631,6 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
       if (l == 0) state[1] = 1;
       else if (l != 1) state[0] = l;
       else if (resume) say(r, 1, "trpo: %s has this config but no checkpoint: starting from scratch", cfg->run_dir);
-      // a refused start leaves config.ini as it found it
-      if (!state[0]) state[0] = write_config(r);
     }
   }
   trpo_comm_max_int(comm, state, 2);
@@ -629,6 +649,8 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
     if (!state[0])
       state[0] = open_csv(r, r->rpath, "iteration,rank,nenv," TRPO_RANK_COLUMNS,
                           cfg->rank_times ? &r->rcsv : NULL);
+    // a refused start (at the checkpoint or at these files) leaves config.ini as it found it
+    if (!state[0]) state[0] = write_config(r);
   }
   trpo_comm_max_int(comm, state, 1);
   if (state[0]) goto done_err;

@@ -93,19 +93,52 @@ static void hostname(char* h, size_t n) {
   h[n - 1] = 0;
 }
 
-// "host pid" of a lock file: 0, or -1 if it cannot be read or parsed
-static int readlock(const char* path, char* host, size_t nhost, long* pid) {
-  char buf[HOSTLEN + 64];
+// A lock holds "host pid", and under Slurm " JOBID RESTART" after them: the job's id and its
+// SLURM_RESTART_COUNT, so that a requeued job (same id, a higher count: Slurm starts it again only
+// once the earlier run has ended) may take over the lock its earlier run left on another node.
+typedef struct {
+  char host[HOSTLEN];
+  long pid;
+  char job[64];    // "" outside Slurm
+  long restart;
+} lockline;
+
+// this process's lock line
+static void mylock(lockline* l) {
+  hostname(l->host, sizeof l->host);
+  l->pid = (long)getpid();
+  const char* job = getenv("SLURM_JOB_ID");
+  const char* rs = getenv("SLURM_RESTART_COUNT");
+  snprintf(l->job, sizeof l->job, "%s", job && strspn(job, "0123456789_") == strlen(job) ? job : "");
+  l->restart = rs ? atol(rs) : 0;
+}
+
+// a lock file's fields: 0, or -1 if it cannot be read or parsed
+static int readlock(const char* path, lockline* l) {
+  char buf[HOSTLEN + 160];
   long n = trpo_rundir_read_file(path, buf, sizeof buf);
-  if (n <= 0) return -1;
+  if (n <= 0 || memchr(buf, 0, (size_t)n)) return -1;
   char* sp = strchr(buf, ' ');
-  if (!sp || (size_t)(sp - buf) >= nhost) return -1;
-  memcpy(host, buf, (size_t)(sp - buf));
-  host[sp - buf] = 0;
+  if (!sp || (size_t)(sp - buf) >= sizeof l->host) return -1;
+  memcpy(l->host, buf, (size_t)(sp - buf));
+  l->host[sp - buf] = 0;
   char* end = NULL;
-  *pid = strtol(sp + 1, &end, 10);
-  if (end == sp + 1 || *pid <= 0 || (*end && *end != '\n')) return -1;
-  return 0;
+  l->pid = strtol(sp + 1, &end, 10);
+  if (end == sp + 1 || l->pid <= 0) return -1;
+  l->job[0] = 0;
+  l->restart = 0;
+  if (*end == ' ') {
+    // " JOBID RESTART"
+    char* job = end + 1;
+    size_t nj = strspn(job, "0123456789_");
+    if (nj == 0 || nj >= sizeof l->job || job[nj] != ' ') return -1;
+    memcpy(l->job, job, nj);
+    l->job[nj] = 0;
+    char* rs = job + nj + 1;
+    l->restart = strtol(rs, &end, 10);
+    if (end == rs || l->restart < 0) return -1;
+  }
+  return *end && *end != '\n' ? -1 : 0;
 }
 
 // whether process pid of this host can hold a lock. kill(pid, 0) also succeeds for a zombie, which
@@ -151,26 +184,39 @@ int trpo_rundir_make(const char* dir, char* err, size_t nerr) {
   return 0;
 }
 
+// whether the holder of lock l is gone, as far as this process can tell: a process of this host
+// that is not running (or is this process: a pid of an earlier container, now ours), or an earlier
+// run of this Slurm job (requeued, so that run has ended, on whichever node it ran)
+static int holder_gone(const lockline* l, const lockline* me) {
+  if (!strcmp(l->host, me->host) && (l->pid == me->pid || !alive(l->pid))) return 1;
+  return l->job[0] && !strcmp(l->job, me->job) && l->restart < me->restart;
+}
+
 int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
-  char lock[PATHLEN], aside[PATHLEN], fresh[PATHLEN], me[HOSTLEN], line[HOSTLEN + 32];
+  char lock[PATHLEN], aside[PATHLEN], fresh[PATHLEN], line[HOSTLEN + 160];
   if (stale) *stale = 0;
   snprintf(lock, sizeof lock, "%s/lock", dir);
   snprintf(aside, sizeof aside, "%s/lock.stale.%ld", dir, (long)getpid());
   snprintf(fresh, sizeof fresh, "%s/lock.new.%ld", dir, (long)getpid());
-  hostname(me, sizeof me);
-  int nline = snprintf(line, sizeof line, "%s %ld\n", me, (long)getpid());
+  lockline me;
+  mylock(&me);
+  int nline = me.job[0] ? snprintf(line, sizeof line, "%s %ld %s %ld\n", me.host, me.pid, me.job, me.restart)
+                        : snprintf(line, sizeof line, "%s %ld\n", me.host, me.pid);
   // our lock, whole and durable, under a private name
+  // a full or failing disk is exit 3 (free space, rerun), a directory we may not write is input
   int fd = open(fresh, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
-    snprintf(err, nerr, "cannot create lock %s: %s", fresh, strerror(errno));
-    return TRPO_EXIT_BADINPUT;
+    int e = errno;
+    snprintf(err, nerr, "cannot create lock %s: %s", fresh, strerror(e));
+    return e == ENOSPC || e == EIO || e == EDQUOT ? TRPO_EXIT_IOERROR : TRPO_EXIT_BADINPUT;
   }
   int bad = writeall(fd, line, (size_t)nline) < 0 || fsync(fd) < 0;
   int e = errno;
   if (close(fd) < 0 || bad) {
-    snprintf(err, nerr, "cannot write lock %s: %s", fresh, strerror(bad ? e : errno));
+    e = bad ? e : errno;
+    snprintf(err, nerr, "cannot write lock %s: %s", fresh, strerror(e));
     unlink(fresh);
-    return TRPO_EXIT_BADINPUT;
+    return e == ENOSPC || e == EIO || e == EDQUOT ? TRPO_EXIT_IOERROR : TRPO_EXIT_BADINPUT;
   }
   int rc = TRPO_EXIT_BADINPUT, round = 0;
   // a few rounds: each either takes the lock, refuses, or clears one stale lock
@@ -185,25 +231,24 @@ int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
       break;
     }
     // who holds it
-    char host[HOSTLEN];
-    long pid = 0;
-    if (readlock(lock, host, sizeof host, &pid) < 0) {
+    lockline held;
+    if (readlock(lock, &held) < 0) {
       if (access(lock, F_OK) < 0) continue;   // released meanwhile
       snprintf(err, nerr, "run directory %s is locked, but lock %s is unreadable or not "
                "\"host pid\"; if no run uses %s, remove %s", dir, lock, dir, lock);
       break;
     }
     // a live holder, or one we cannot check, keeps it
-    if (strcmp(host, me) || alive(pid)) {
+    if (!holder_gone(&held, &me)) {
       snprintf(err, nerr, "run directory %s is in use by pid %ld on host %s (lock %s); if that "
-               "run is gone, remove %s", dir, pid, host, lock, lock);
+               "run is gone, remove %s", dir, held.pid, held.host, lock, lock);
       break;
     }
     // stale: move it aside, and make sure what we moved is the lock we judged dead
     if (rename(lock, aside) < 0) continue;
-    char host2[HOSTLEN];
-    long pid2 = 0;
-    if (readlock(aside, host2, sizeof host2, &pid2) < 0 || pid2 != pid || strcmp(host2, host)) {
+    lockline moved;
+    if (readlock(aside, &moved) < 0 || moved.pid != held.pid || strcmp(moved.host, held.host) ||
+        strcmp(moved.job, held.job) || moved.restart != held.restart) {
       // a racer's fresh lock: put it back unless another lock appeared meanwhile
       if (link(aside, lock) < 0 && errno != EEXIST) {
         snprintf(err, nerr, "cannot restore lock %s from %s: %s", lock, aside, strerror(errno));
@@ -223,11 +268,11 @@ int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
 
 void trpo_rundir_unlock(const char* dir) {
   // only a lock holding our own host and pid
-  char lock[PATHLEN], me[HOSTLEN], host[HOSTLEN];
-  long pid = 0;
+  char lock[PATHLEN];
+  lockline held, me;
   snprintf(lock, sizeof lock, "%s/lock", dir);
-  hostname(me, sizeof me);
-  if (readlock(lock, host, sizeof host, &pid) == 0 && pid == (long)getpid() && !strcmp(host, me))
+  mylock(&me);
+  if (readlock(lock, &held) == 0 && held.pid == me.pid && !strcmp(held.host, me.host))
     unlink(lock);
 }
 

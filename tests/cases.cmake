@@ -129,6 +129,16 @@ set_tests_properties(bench_scripts_smoke PROPERTIES LABELS "mpi;bench" TIMEOUT 6
 # Serial: they time signals and kills, and the mount cases need the machine to themselves.
 # slurm.sh starts a single-node Slurm (installing the Debian packages if missing: root and the
 # package archive) unless SLURM_CONF names a running one; it runs when TRPO_SLURM_TESTS is ON.
+# durability.sh: the order of fsync and rename calls, from an LD_PRELOAD shim (no sanitizer
+# flags: it is loaded before the runtime): progress.csv and ranks.csv synced before each checkpoint
+add_library(syscall_log MODULE ${CMAKE_CURRENT_SOURCE_DIR}/syscall_log.c)
+target_link_libraries(syscall_log PRIVATE ${CMAKE_DL_LIBS})
+set_target_properties(syscall_log PROPERTIES PREFIX "")
+target_compile_options(syscall_log PRIVATE -fno-sanitize=all)
+add_test(NAME resilience_durability
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/durability.sh ${TRPO_BIN} $<TARGET_FILE:syscall_log>
+                 ${TRPO_WORK} ${CMAKE_SOURCE_DIR})
+set_tests_properties(resilience_durability PROPERTIES LABELS resilience TIMEOUT 300)
 set(TRPO_RESILIENCE_CASES resume killpoints signals_mpi rundir_cases ckpt_failures)
 if(TRPO_SLURM_TESTS)
   list(APPEND TRPO_RESILIENCE_CASES slurm)

@@ -36,8 +36,8 @@ run bad-value 2 "exec $trpo train $src/configs/pendulum.ini nenv=abc run_dir=$ba
 [ "$(lines "^trpo: command line: key 'nenv'")" -eq 1 ] || fail "bad-value: the line does not name the key"
 
 cp "$src/configs/pendulum.ini" c0.ini
-cp "$src/configs/pendulum.ini" c1.ini
-echo "nsteps = 256" >>c1.ini
+sed 's/^nsteps *=.*/nsteps = 256/' "$src/configs/pendulum.ini" >c1.ini
+grep -q '^nsteps = 256$' c1.ini || fail "configs/pendulum.ini has no nsteps line to change"
 run configs-differ 2 "exec $trpo train c\$R.ini run_dir=$base/r2 total_steps=4096"
 [ "$(lines "^trpo: rank 1: this rank's config differs from rank 0's: 'nsteps = 256' where rank 0 has 'nsteps = ")" -eq 1 ] ||
   fail "configs-differ: no line naming rank 1 and its differing key"

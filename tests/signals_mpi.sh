@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # signals_mpi.sh: the signal protocol through the real binary on 3 ranks under mpirun. One run
-# directory goes through five interrupted stages, each resumed by rerunning the same command, and
+# directory goes through six interrupted stages, each resumed by rerunning the same command, and
 # must end identical (final parameters, progress.csv without wall-clock columns) to an
 # uninterrupted reference run. checkpoint_every is off, so every checkpoint comes from a signal.
 #   A. SIGUSR1 to rank 2 only: every rank exits 75 at the same iteration K (exit codes recorded
@@ -12,6 +12,7 @@
 #      (the code a batch script turns into a requeue);
 #   E. SIGUSR1 to rank 1 during start-up, while rank 0 loads the checkpoint: honoured at the first
 #      boundary (exit 75), not the signal's default action;
+#   F. SIGTERM to rank 0 only: it publishes, and its lock is gone when the job has ended;
 #   B. SIGTERM to mpirun, which forwards it (Open MPI 4.1: SIGCONT at once, SIGTERM 1 s later,
 #      SIGKILL as soon as one rank exits): the last completed iteration is published within ~1 s
 #      (checked: under 1.5 s from the signal to the file). Last, since the run goes on meanwhile.
@@ -145,6 +146,15 @@ finish
 K=$(stopped_at)
 echo "E: SIGUSR1 to rank 1 while rank 0 loads iteration $from: stopped after iteration $K, exit code 75"
 
+# F. one SIGTERM to rank 0: its watcher publishes, removes the lock and leaves with 75, so that a
+# requeue on another node (whose lock it would never take over) can resume
+launch 0
+kill -TERM "${pids[0]}"
+finish
+K=$(stopped_at)
+[ ! -e "$dir/lock" ] || fail "F: the lock outlived rank 0: $(cat "$dir/lock")"
+echo "F: SIGTERM to rank 0 of 3: iteration $K published, lock removed"
+
 # B. SIGTERM to mpirun
 launch 0
 t0=$(now)
@@ -163,4 +173,4 @@ logn=$(wc -l <"$dir/train.log")
 mpi 3 train "${cfg[@]}" run_dir="$dir"
 since -qF "resuming from $(ckpt_path "$dir" "$from") (iteration $from)" || fail "final: did not resume from $from"
 if grep -q unusable "$dir/train.log"; then fail "a checkpoint was reported unusable"; fi
-same_as "$dir" "$work/ref" "signals A, C, D, E, B then resume"
+same_as "$dir" "$work/ref" "signals A, C, D, E, F, B then resume"

@@ -561,7 +561,10 @@ void trpo_rundir_unlock(const char* dir);
 // keep the header and the rows of iteration <= last of a CSV file whose first column is
 // `iteration`; rewrite it safely. With header (the current column names, comma separated) a file
 // with other columns (an older build's) is rewritten in those columns, matched by name, "nan"
-// where it had none, and *converted (if given) is set. 0, or TRPO_EXIT_IOERROR + message.
+// where it had none, and *converted (if given) is set. Rows that are not complete (no newline,
+// another number of fields, a NUL byte) are dropped. 0; TRPO_EXIT_BADINPUT + message, the file
+// untouched, when its first line is not a header (`iteration` first, no NUL byte); or
+// TRPO_EXIT_IOERROR + message.
 int  trpo_rundir_truncate_csv(const char* path, long last, const char* header, int* converted,
                               char* err, size_t nerr);
 // write a whole small file safely (tmp, fsync, rename, fsync dir). 0 or TRPO_EXIT_IOERROR.
