@@ -194,6 +194,14 @@ static int envsmake(void** state, trpo_envinfo* info, const char* task, const ch
     mj_deleteModel(m);
     return TRPO_EXIT_BADINPUT;
   }
+  // rewards divide by dt = timestep x frame_skip: a zero or negative step (MuJoCo accepts both)
+  // would fault every step or train on time running backwards
+  if (!(m->opt.timestep > 0) || !isfinite(m->opt.timestep)) {
+    snprintf(err, nerr, "%s: model '%s': <option timestep=\"%g\">: expected a positive time step",
+             t->name, path, m->opt.timestep);
+    mj_deleteModel(m);
+    return TRPO_EXIT_BADINPUT;
+  }
 
   // one mjData per environment
   mjenvs* s = trpo_alloc(sizeof *s);

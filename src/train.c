@@ -241,6 +241,33 @@ static void unpack_env(trpo_train* t, int i, const double* p);
 
 static void* A(size_t n, size_t size) { return trpo_alloc(n * size); }
 
+// parameters of an MLP nin -> hidden... -> nout, counted without overflow
+static long mlp_params(long nin, const int* hidden, int nh, long nout) {
+  long n = 0, a = nin;
+  for (int l = 0; l < nh; l++) n += a * hidden[l] + hidden[l], a = hidden[l];
+  return n + a * nout + nout;
+}
+
+// the sizes this build can index, checked before anything large is allocated (int offsets in the
+// networks, int counts in the exact sums' reductions): 0 or TRPO_EXIT_BADINPUT naming the keys
+#define MAX_ROWS 2147483647L       // nenv * nsteps
+#define MAX_PARAMS (1L << 28)      // one network's parameters (4 words each in an exact sum)
+static int sizes_fit(const trpo_config* cfg, const trpo_envinfo* in, char* err, size_t nerr) {
+  long rows = (long)cfg->nenv * cfg->nsteps;
+  if (rows > MAX_ROWS)
+    return snprintf(err, nerr, "keys 'nenv' and 'nsteps': %d x %d = %ld rows per iteration, more "
+                    "than %ld", cfg->nenv, cfg->nsteps, rows, MAX_ROWS), TRPO_EXIT_BADINPUT;
+  if (!in) return 0;   // the rows alone, before the environments are made
+  long pol = mlp_params(in->nobs, cfg->hidden_sizes, cfg->nhidden, 2L * in->nact);
+  long val = mlp_params(in->nobs, cfg->vf_hidden_sizes, cfg->nvf_hidden, 1);
+  if (pol > MAX_PARAMS || val > MAX_PARAMS)
+    return snprintf(err, nerr, "key '%s' = %s: a network of about %ld parameters, more than %ld",
+                    pol > MAX_PARAMS ? "hidden" : "vf_hidden",
+                    pol > MAX_PARAMS ? cfg->hidden : cfg->vf_hidden, pol > MAX_PARAMS ? pol : val,
+                    MAX_PARAMS), TRPO_EXIT_BADINPUT;
+  return 0;
+}
+
 int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, char* err,
                     size_t nerr) {
   trpo_train* t = A(1, sizeof *t);
@@ -291,9 +318,11 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
 
   // environments of this rank (and with work sharing a spare slot for one taken from another rank)
   t->spare = cfg->steal && comm->nrank > 1;
+  if (!rc) rc = sizes_fit(cfg, NULL, err, nerr);
   if (!rc)
     rc = trpo_envs_make_cap(&t->envs, cfg->env, cfg->model, (uint64_t)cfg->seed, t->env_begin,
                             t->nenv, t->cap + t->spare, err, nerr);
+  if (!rc) rc = sizes_fit(cfg, trpo_envs_info(t->envs), err, nerr);
   int any = rc;
   trpo_comm_max_int(comm, &any, 1);
   if (any) {
@@ -365,7 +394,6 @@ int trpo_train_make(trpo_train** out, const trpo_config* cfg, trpo_comm* comm, c
   t->dmb = A(t->T, sizeof(double));
   t->vx = A((size_t)t->T * nobs, sizeof(double));
   t->sc = A(NSCALAR + 2 * (size_t)nobs, sizeof(double));
-  if (t->N > 2147483647L) TRPO_FATAL("global batch of %ld rows is too large", t->N);
 
   trpo_mlp_workmake(&t->vf, &t->vone, 1);
   make_items(t);

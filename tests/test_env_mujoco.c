@@ -819,6 +819,11 @@ static void test_bad_models(void** st) {
   // another control range
   p = writevariant(hopper, "ctrlrange=\"-1 1\"", "ctrlrange=\"-2 2\"", "range.xml");
   expect_bad("Hopper-v4", p, (const char* const[]){p, "ctrlrange"}, 2);
+  // a time step that is not positive (MuJoCo compiles it; rewards divide by it)
+  p = writevariant(hopper, "timestep=\"0.002\"", "timestep=\"0\"", "dt0.xml");
+  expect_bad("Hopper-v4", p, (const char* const[]){p, "timestep=\"0\"", "positive"}, 3);
+  p = writevariant(hopper, "timestep=\"0.002\"", "timestep=\"-0.002\"", "dtneg.xml");
+  expect_bad("Hopper-v4", p, (const char* const[]){p, "timestep=\"-0.002\"", "positive"}, 3);
   // a renamed body
   p = writevariant(reacher, "body name=\"fingertip\"", "body name=\"tip\"", "body.xml");
   expect_bad("Reacher-v4", p, (const char* const[]){p, "body", "fingertip"}, 3);

@@ -449,6 +449,28 @@ static void raw_observations_without_obs_norm(void** state) {
   }
 }
 
+// sizes past what the build indexes (int offsets, int counts in the exact sums) are refused
+// before anything large is allocated, naming the keys, not left to overflow
+static void oversized_configs_refused(void** state) {
+  (void)state;
+  struct { const char *key, *value, *want; } cases[] = {
+      {"nsteps", "10000000", "keys 'nenv' and 'nsteps': 300 x 10000000"},
+      {"hidden", "50000,50000", "key 'hidden' = 50000,50000"},
+      {"vf_hidden", "30000,30000", "key 'vf_hidden' = 30000,30000"},
+  };
+  for (int k = 0; k < 3; k++) {
+    trpo_config c;
+    trpo_test_config(&c, "Pendulum-v1", 1, k == 0 ? 300 : 2, k == 0 ? 100 : 64);
+    char over[64], err[512] = "", *ov[1] = {over};
+    snprintf(over, sizeof over, "%s=%s", cases[k].key, cases[k].value);
+    assert_int_equal(trpo_config_load(&c, NULL, 1, ov, err, sizeof err), 0);
+    trpo_train* t = NULL;
+    assert_int_equal(trpo_train_make(&t, &c, &comm, err, sizeof err), TRPO_EXIT_BADINPUT);
+    assert_null(t);
+    if (!strstr(err, cases[k].want)) fail_msg("message '%s' lacks '%s'", err, cases[k].want);
+  }
+}
+
 static void evaluation_is_separate_and_repeatable(void** state) {
   (void)state;
   trpo_train* a = make("CartPole-v1", 6, 2, 64);
@@ -483,6 +505,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(step_matches_quadratic_model),
       cmocka_unit_test(gae_wiring_matches_oracle),
       cmocka_unit_test(value_fit_reaches_targets),
+      cmocka_unit_test(oversized_configs_refused),
       cmocka_unit_test(rejected_search_restores_bitwise),
       cmocka_unit_test(nonfinite_skips_and_stops),
       cmocka_unit_test(nonfinite_advantage_skips),
