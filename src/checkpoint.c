@@ -743,6 +743,16 @@ int trpo_checkpoint_read(const char* dir, trpo_ckptitem* items, int nitems, long
                          char* path, size_t npath, char* config_text, size_t nconfig,
                          void (*report)(void* ctx, const char* line), void* ctx, char* err,
                          size_t nerr) {
+  return trpo_checkpoint_read_checked(dir, items, nitems, iteration, path, npath, config_text,
+                                      nconfig, NULL, report, ctx, err, nerr);
+}
+
+int trpo_checkpoint_read_checked(const char* dir, trpo_ckptitem* items, int nitems,
+                                 long* iteration, char* path, size_t npath, char* config_text,
+                                 size_t nconfig,
+                                 int (*check)(void* ctx, long iteration, char* why, size_t nwhy),
+                                 void (*report)(void* ctx, const char* line), void* ctx, char* err,
+                                 size_t nerr) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   // the newest file; a missing directory holds no checkpoint
   long cur = -1;
@@ -758,7 +768,9 @@ int trpo_checkpoint_read(const char* dir, trpo_ckptitem* items, int nitems, long
   int ntried = 0;
   while (cur >= 0) {
     snprintf(fp, sizeof fp, "%s/ckpt-%09ld.h5", dir, cur);
-    if (h5read(fp, items, nitems, config_text, nconfig, reason, sizeof reason) == 0) {
+    // readable, and (with check) holding what a checkpoint of that number holds
+    if (h5read(fp, items, nitems, config_text, nconfig, reason, sizeof reason) == 0 &&
+        (!check || check(ctx, cur, reason, sizeof reason) == 0)) {
       if (iteration) *iteration = cur;
       if (path && npath) snprintf(path, npath, "%s", fp);
       return 0;

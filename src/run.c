@@ -501,12 +501,18 @@ static int ckpt_config_check(const trpo_config* cfg, const char* text, const cha
 }
 
 // rank 0: load the newest good checkpoint; 0 resumed, 1 none, else exit code
+// a checkpoint's contents judged by the trainer (the file's number against its counters, ...)
+static int check_items(void* ctx, long iteration, char* why, size_t nwhy) {
+  return trpo_train_items_check(((runctx*)ctx)->tr, iteration, why, nwhy);
+}
+
 static int load(runctx* r) {
   char err[2048], used[TRPO_STRLEN + 64];
   long iter = 0;
   char* text = trpo_alloc(CKPT_CONFIG_MAX);
-  int rc = trpo_checkpoint_read(r->cfg->run_dir, r->items, r->nitems, &iter, used, sizeof used,
-                                text, CKPT_CONFIG_MAX, report_line, r, err, sizeof err);
+  int rc = trpo_checkpoint_read_checked(r->cfg->run_dir, r->items, r->nitems, &iter, used,
+                                        sizeof used, text, CKPT_CONFIG_MAX, check_items,
+                                        report_line, r, err, sizeof err);
   char key[128];
   int c = rc ? 0 : ckpt_config_check(r->cfg, text, used, key, sizeof key, err, sizeof err);
   trpo_alloc_free(text);
@@ -829,9 +835,11 @@ int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_com
     memset(&r, 0, sizeof r);
     r.cfg = &cfg;
     r.comm = comm;
+    r.tr = tr;
     char* text = trpo_alloc(CKPT_CONFIG_MAX);
-    rc = trpo_checkpoint_read(run_dir, items, nitems, &iter, used, sizeof used, text,
-                              CKPT_CONFIG_MAX, report_line, &r, err, sizeof err);
+    rc = trpo_checkpoint_read_checked(run_dir, items, nitems, &iter, used, sizeof used, text,
+                                      CKPT_CONFIG_MAX, check_items, report_line, &r, err,
+                                      sizeof err);
     if (rc == 1) snprintf(err, sizeof err, "no checkpoint in %s", run_dir);
     // the policy was built from config.ini (or the newest stored config): it must be the config
     // of the checkpoint read

@@ -1357,6 +1357,31 @@ static void make_items(trpo_train* t) {
        t->g_t);
 }
 
+int trpo_train_items_check(const trpo_train* t, long iteration, char* why, size_t nwhy) {
+  const long* c = t->counters;
+  if (c[0] != iteration)
+    return snprintf(why, nwhy, "item counters says iteration %ld, the file's name %ld",
+                    c[0], iteration), 1;
+  if (c[5] != t->nenv_total)
+    return snprintf(why, nwhy, "item counters says %ld environments, the config %d",
+                    c[5], t->nenv_total), 1;
+  if (c[1] != iteration * t->N)
+    return snprintf(why, nwhy, "item counters says %ld env steps, %ld iterations of %ld make %ld",
+                    c[1], iteration, t->N, iteration * t->N), 1;
+  if (c[2] < 0 || c[3] < 0 || c[4] < 0 || c[4] > c[3])
+    return snprintf(why, nwhy, "item counters holds impossible counts (episodes %ld, skipped "
+                    "%ld, consecutive %ld)", c[2], c[3], c[4]), 1;
+  for (int e = 0; e < t->nenv_total; e++)
+    if (t->g_t[e] < 0 || t->g_t[e] >= t->info.max_steps)
+      return snprintf(why, nwhy, "item envs/t: environment %d at step %ld of an episode (the "
+                      "time limit is %d)", e, (long)t->g_t[e], t->info.max_steps), 1;
+  if (!finite_vec(t->theta, t->pol.nparam) || !finite_vec(t->vtheta, t->vf.nparam) ||
+      !finite_vec(t->scal, 2) || !(t->scal[1] >= 0))
+    return snprintf(why, nwhy, "items policy/theta, value/theta or scalars hold a non-finite or "
+                    "negative value"), 1;
+  return 0;
+}
+
 int trpo_train_items(trpo_train* t, trpo_ckptitem** items) {
   *items = t->items;
   return t->nitems;

@@ -16,6 +16,8 @@
 #      that iteration's checkpoint never published;
 #   7. unusable checkpoints newer than the one resumed from never displace a good one: they are
 #      moved aside (ckpt-N.h5.bad, case 1 too) before the run writes its own.
+#   8. a checkpoint renamed to a later number: its contents (counters) do not match its name, it
+#      is reported and moved aside like a damaged one, and the run resumes from the newest good one.
 # Cases 3 and 4 need mount (root); where mount is not permitted the script says so and relies on
 # case 5 for the failing write (5 and 6 always run; nothing is skipped silently).
 #   usage: ckpt_failures.sh TRPO MPIEXEC WORKDIR SRCDIR [mpirun args...]
@@ -206,3 +208,18 @@ files=$(cd "$dir" && ls ckpt-* | tr '\n' ' ')
   { cat "$work/aside.out"; fail "7: expected checkpoints 4 and 8 and the two moved aside, got: $files"; }
 echo "7. two unusable newer checkpoints moved aside; 4 and 8 kept: $files"
 finish "$dir" 8 "7. unusable newer checkpoints"
+
+# 8. a checkpoint under another number (renamed, or copied from elsewhere): its counters say
+# iteration 3, its name 9; it is judged by its contents, reported, and never resumed from (a
+# resume from it would start at "iteration 9" with the state of 3, and the file, the newest
+# forever, would be read first by every later start)
+dir=$work/renamed
+mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((4 * per))
+mv "$(ckpt_path "$dir" 3)" "$(ckpt_path "$dir" 9)"
+mpi 2 train "${cfg[@]}" run_dir="$dir" total_steps=$((N * per)) >"$work/renamed.out" 2>&1 ||
+  { cat "$work/renamed.out"; fail "8: the run after the rename failed"; }
+grep -qF "trpo: checkpoint $(ckpt_path "$dir" 9) unusable: item counters says iteration 3, the file's name 9; trying ckpt-000000004.h5" "$work/renamed.out" ||
+  { cat "$work/renamed.out"; fail "8: no report naming the file, its counters and the fallback"; }
+[ -e "$(ckpt_path "$dir" 9).bad" ] || fail "8: the renamed file was not moved aside"
+echo "8. renamed checkpoint: $(grep -m1 unusable "$work/renamed.out" | cut -c1-160)..."
+same_as "$dir" "$work/ref" "8. renamed checkpoint, rerun"

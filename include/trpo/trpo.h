@@ -530,6 +530,14 @@ int trpo_checkpoint_read(const char* dir, trpo_ckptitem* items, int nitems, long
                          char* path, size_t npath, char* config_text, size_t nconfig,
                          void (*report)(void* ctx, const char* line), void* ctx, char* err,
                          size_t nerr);
+// the same, with check(ctx, number, why, nwhy) judging each file that reads well by its contents
+// (called with the items filled): 0 usable, else unusable for the reason written to why
+int trpo_checkpoint_read_checked(const char* dir, trpo_ckptitem* items, int nitems,
+                                 long* iteration, char* path, size_t npath, char* config_text,
+                                 size_t nconfig,
+                                 int (*check)(void* ctx, long iteration, char* why, size_t nwhy),
+                                 void (*report)(void* ctx, const char* line), void* ctx, char* err,
+                                 size_t nerr);
 // after a resume from checkpoint `after`: every checkpoint file of dir newer than it (each one
 // the reader found unusable) renamed to ckpt-N.h5.bad, so that it is kept for inspection but
 // never read, never counted by keep_checkpoints and never displaces a good one; each move (or a
@@ -639,6 +647,10 @@ typedef struct trpo_train_rows_ {
   const int* flags;
 } trpo_train_rows;
 void trpo_train_rows_of(const trpo_train* t, int i, trpo_train_rows* rows);
+// rank 0, a checkpoint read into the item buffers: whether what they hold can be the state of this
+// run's config after `iteration` iterations (the file's number; counters consistent with it and
+// the config, episode clocks within the time limit, finite parameters): 0, or 1 with the reason
+int  trpo_train_items_check(const trpo_train* t, long iteration, char* why, size_t nwhy);
 void trpo_train_gather(trpo_train* t);   // collective: local env state -> rank 0's item buffers
 void trpo_train_scatter(trpo_train* t);  // collective: rank 0's item buffers -> every rank
 // load balancing, collective. trpo_train_rebalance: between iterations, move environments from
