@@ -633,6 +633,9 @@ int trpo_run_train(const trpo_config* cfg, const char* config_text, int restart,
       char lp[TRPO_STRLEN + 64];
       snprintf(lp, sizeof lp, "%s/train.log", cfg->run_dir);
       r->log = fopen(lp, "a");
+      if (!r->log)   // the run goes on; its lines still reach stdout and stderr
+        say(r, 1, "trpo: warning: cannot open %s: %s; the run's log lines go to stdout and stderr "
+                  "only", lp, strerror(errno));
       int l = load(r);
       if (l == 0) state[1] = 1;
       else if (l != 1) state[0] = l;
@@ -818,6 +821,14 @@ int trpo_run_eval(const char* run_dir, int episodes, int deterministic, trpo_com
     }
     if (comm->rank == 0)
       fprintf(stderr, "trpo: no config.ini in %s: using the config stored in %s\n", run_dir, used);
+  }
+  // evaluation runs on rank 0; the trainer it loads into still shares the run's environments
+  if (cfg.nenv < comm->nrank) {
+    if (comm->rank == 0)
+      fprintf(stderr, "trpo: eval: the run in %s has %d environments, fewer than the %d ranks "
+              "started; evaluation runs on rank 0: start it on one rank\n", run_dir, cfg.nenv,
+              comm->nrank);
+    return TRPO_EXIT_BADINPUT;
   }
   trpo_train* tr = NULL;
   int rc = trpo_run_agree(comm, trpo_train_make(&tr, &cfg, comm, err, sizeof err), err);
