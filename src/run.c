@@ -420,7 +420,8 @@ static int open_dir(runctx* r, int restart, int* resume) {
   int made = trpo_rundir_make(dir, err, sizeof err);
   if (made) return say(r, 1, "trpo: %s", err), made;
   int stale = 0;
-  if (trpo_rundir_lock(dir, &stale, err, sizeof err)) return say(r, 1, "trpo: %s", err), TRPO_EXIT_BADINPUT;
+  int locked = trpo_rundir_lock(dir, &stale, err, sizeof err);
+  if (locked) return say(r, 1, "trpo: %s", err), locked;
   if (stale) say(r, 1, "trpo: took over the stale lock of a dead job in %s", dir);
 
   // a directory that holds another config's run is refused unless told to start over
@@ -500,12 +501,12 @@ static int ckpt_config_check(const trpo_config* cfg, const char* text, const cha
   return same_config(&old, cfg, key, nkey) ? 0 : 1;
 }
 
-// rank 0: load the newest good checkpoint; 0 resumed, 1 none, else exit code
 // a checkpoint's contents judged by the trainer (the file's number against its counters, ...)
 static int check_items(void* ctx, long iteration, char* why, size_t nwhy) {
   return trpo_train_items_check(((runctx*)ctx)->tr, iteration, why, nwhy);
 }
 
+// rank 0: load the newest good checkpoint; 0 resumed, 1 none, else exit code
 static int load(runctx* r) {
   char err[2048], used[TRPO_STRLEN + 64];
   long iter = 0;

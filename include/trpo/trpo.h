@@ -562,8 +562,10 @@ const char* trpo_checkpoint_libversion(void);
 // create dir (and parents); 0, TRPO_EXIT_BADINPUT (empty or too long, a file in the way, no
 // permission, a read-only file system) or TRPO_EXIT_IOERROR (no space, an I/O error) + message
 int  trpo_rundir_make(const char* dir, char* err, size_t nerr);
-// take DIR/lock (O_EXCL, holding "host pid"); a lock whose process is gone on this host is
-// stale and taken over (*stale = 1). 0, or TRPO_EXIT_BADINPUT + message naming the holder.
+// take DIR/lock (O_EXCL, holding "host pid", and under Slurm the job id and restart count); a
+// lock whose holder is gone (a process of this host that is not running or has our own pid, or an
+// earlier run of this Slurm job) is taken over (*stale = 1). 0, TRPO_EXIT_BADINPUT + message
+// naming the holder, or TRPO_EXIT_IOERROR when the lock cannot be written for lack of space.
 int  trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr);
 void trpo_rundir_unlock(const char* dir);
 // keep the header and the rows of iteration <= last of a CSV file whose first column is
