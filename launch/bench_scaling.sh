@@ -68,7 +68,12 @@
 # TRAIN_ARGS="key=value ..." (more settings for every training run, e.g. "rebalance=0"), KEEP=DIR
 # (keep every run's raw output there: DIR/MODE-N-REP/ with the training run's progress.csv,
 # ranks.csv and train.log, and physics.txt, the physics-only run's output; on the device machine
-# KEEP=$OUT/runs brings them back for analysis after the call).
+# KEEP=$OUT/runs brings them back for analysis after the call), FIRST="1 16" (measure these rank
+# counts first, for every mode in turn, then the rest of RANKS in ascending order, for every mode in
+# turn: a run stopped by a time limit then has every mode's smallest and largest rank counts, the
+# rows the targets come from. Main rows are printed as measured, so in that order; the waiting table
+# at the end is in the usual order. FIRST must hold the smallest of RANKS: a mode's speedups are over
+# its first row).
 # About 3 minutes per repetition on 16 cores (all four modes; measured with 2 warm-up iterations,
 # the 6 now add an estimated half minute), so about 10 with REPS=3: where one
 # command may run at most 10 minutes, split the modes over two calls (MODES="weak-mb strong-mb",
@@ -99,8 +104,7 @@ reps=${REPS:-3}
 train_args=${TRAIN_ARGS:-}
 vf_mb=$(config_value "$config" vf_minibatch)
 ncpu=$(nproc)
-ncore=$(lscpu -p=CORE,SOCKET 2>/dev/null | grep -v '^#' | sort -u | wc -l)
-[ "$ncore" -gt 0 ] || ncore=$ncpu
+ncore=$(bench_cores)
 if [ -n "${RANKS:-}" ]; then
   ranks=$RANKS
 else
@@ -110,12 +114,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench_scaling.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# binding: one rank per core; more ranks than cores (development only) run unbound
-bindflags() {
-  if [ "$1" -le "$ncore" ]; then echo "--bind-to core --map-by core"
-  elif [ "$1" -le "$ncpu" ]; then echo "--bind-to hwthread --map-by hwthread"
-  else echo "--bind-to none"; fi
-}
+# binding: benchlib.sh's bindflags (one rank per core, then hardware threads; ncore and ncpu above)
 
 quota=$(cgroup_quota)
 
@@ -221,63 +220,90 @@ echo "bench_scaling: $task, nsteps $nsteps, $warmup+$iters iterations per run, $
 printf "%-7s %5s %5s %7s %11s %11s %7s %7s %7s %6s %6s %6s %6s %6s %6s %6s %6s %8s %7s %6s %6s %6s %7s\n" \
   mode ranks nenv rows train/s phys/s tr/ph speedup ph_spd eff% pair% sync% bal% comm% wait% wmin% other% \
   t_iter sample grad cg ls vf
+# the points "MODE N" in the order they are measured: mode by mode, RANKS in its order; with
+# FIRST, FIRST's rank counts for every mode, then the others (both ascending)
+points=()
+if [ -z "${FIRST:-}" ]; then
+  for mode in $modes; do for n in $ranks; do points+=("$mode $n"); done; done
+else
+  sorted=$(tr ' ' '\n' <<<"$ranks" | awk 'NF' | sort -n -u)
+  read -ra first <<<"$FIRST"
+  [[ " ${first[*]} " == *" $(head -1 <<<"$sorted") "* ]] ||
+    { echo "bench_scaling.sh: FIRST ('$FIRST') must hold the smallest of RANKS ($(head -1 <<<"$sorted")): a mode's speedups are over its first row" >&2; exit 2; }
+  for phase in first rest; do
+    for mode in $modes; do
+      for n in $sorted; do
+        if [[ " ${first[*]} " == *" $n "* ]]; then [ "$phase" = first ] || continue
+        else [ "$phase" = rest ] || continue; fi
+        points+=("$mode $n")
+      done
+    done
+  done
+fi
+# per mode: its first row's rates (the speedups' base) and its largest rank count's row (the targets)
+declare -A base_rate base_phys base_pair last lastn
+# the waiting table's rows by point, and the points in the order measured
+declare -A wrow
 summary=()
 waits=()
-for mode in $modes; do
-  base_rate="" base_phys="" base_pair="" last=""
-  for n in $ranks; do
-    case $mode in
-      weak) nenv=$((weak_nenv * n)) mb=$vf_mb ;;
-      weak-mb) nenv=$((weak_nenv * n)) mb=$((vf_mb * n)) ;;
-      strong) nenv=$strong_nenv mb=$vf_mb ;;
-      strong-mb) nenv=$strong_nenv mb=$strong_mb ;;
-      *) echo "bench_scaling.sh: unknown mode $mode" >&2; exit 2 ;;
-    esac
-    [ "$nenv" -ge "$n" ] || continue
-    echo "  $mode, $n rank(s), $nenv environments: physics and training, $reps time(s) ..." >&2
-    phys_out="" train_out=""
-    for ((k = 0; k < reps; k++)); do
-      tag="$mode-$n-$((k + 1))"
-      ph=$(physics "$n" "$nenv")
-      [[ $ph =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+\ [0-9.]+$ ]] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
-      phys_out+="$ph"$'\n'
-      res=$(train "$n" "$nenv" "$mb") || { echo "bench_scaling.sh: training at $n ranks failed" >&2; exit 1; }
-      train_out+="$res"$'\n'
-    done
-    p=$(awk 'NF { print $1 }' <<<"$phys_out" | median)
-    ps=$(awk 'NF { print $2 }' <<<"$phys_out" | median)
-    # the best whole-environment split's rate, as a share of the free-running rate: per repetition,
-    # then the median
-    pb=$(awk 'NF { print 100 * $5 / $1 }' <<<"$phys_out" | median)
-    # physics: the slowest rank's rate over the mean (median of the repetitions), and the slowest
-    # rank of each repetition
-    pmin=$(awk 'NF { print $3 }' <<<"$phys_out" | median | awk '{ printf "%.3f", $1 }')
-    pslow=$(awk 'NF { printf "%s%s", (k++ ? "," : ""), $4 }' <<<"$phys_out")
-    # the repetition with the median training rate (the lower middle one for an even count)
-    res=$(awk 'NF' <<<"$train_out" | sort -g -k1,1 | sed -n "$(((reps + 1) / 2))p")
-    read -r rate comm wait wmin other titer ts tg tcg tl tv bimb simb slow slowpct wg wcg wls wvf pre prank \
-      bcpu steal stealmax thr <<<"$res"
-    # each repetition's training rate over the physics rate measured just before it, the median:
-    # drift of the machine's speed between repetitions cancels within a pair
-    pr=$(paste -d' ' <(awk 'NF { print $1 }' <<<"$train_out") <(awk 'NF { print $1 }' <<<"$phys_out") |
-      awk '{ print $1 / $2 }' | median)
-    [ -n "$base_rate" ] || { base_rate=$rate; base_phys=$p; base_pair=$pr; }
-    over=""; [ "$n" -le "$ncpu" ] || over="*"
-    line=$(awk -v m="$mode" -v n="$n$over" -v e="$nenv" -v rows=$((nenv * nsteps)) -v r="$rate" \
-      -v p="$p" -v ps="$ps" -v pb="$pb" -v br="$base_rate" -v bp="$base_phys" -v pr="$pr" -v bpr="$base_pair" -v c="$comm" -v w="$wait" -v wm="$wmin" -v o="$other" -v ti="$titer" \
-      -v ts="$ts" -v tg="$tg" -v tcg="$tcg" -v tl="$tl" -v tv="$tv" 'BEGIN {
-        sp = r / br; phs = p / bp
-        printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
-               m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * pr / bpr, 100 * ps / p, pb, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
-    echo "$line"
-    last="$n $(awk '{ print $10, $14 }' <<<"$line")"
-    waits+=("$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %9s %6s %6s %6s %6s %12s" "$mode" "$n$over" \
-      "$bimb" "$simb" "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf" "$pre" "$prank" "$bcpu" "$steal" "$stealmax" \
-      "$quota" "$thr" "$pmin") $pslow")
-    # also now, on stderr: a run cut short by a time limit keeps the rows it reached
-    echo "  waiting: ${waits[${#waits[@]} - 1]}" >&2
+for point in "${points[@]}"; do
+  read -r mode n <<<"$point"
+  case $mode in
+    weak) nenv=$((weak_nenv * n)) mb=$vf_mb ;;
+    weak-mb) nenv=$((weak_nenv * n)) mb=$((vf_mb * n)) ;;
+    strong) nenv=$strong_nenv mb=$vf_mb ;;
+    strong-mb) nenv=$strong_nenv mb=$strong_mb ;;
+    *) echo "bench_scaling.sh: unknown mode $mode" >&2; exit 2 ;;
+  esac
+  [ "$nenv" -ge "$n" ] || continue
+  echo "  $mode, $n rank(s), $nenv environments: physics and training, $reps time(s) ..." >&2
+  phys_out="" train_out=""
+  for ((k = 0; k < reps; k++)); do
+    tag="$mode-$n-$((k + 1))"
+    ph=$(physics "$n" "$nenv")
+    [[ $ph =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+\ [0-9.]+$ ]] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
+    phys_out+="$ph"$'\n'
+    res=$(train "$n" "$nenv" "$mb") || { echo "bench_scaling.sh: training at $n ranks failed" >&2; exit 1; }
+    train_out+="$res"$'\n'
   done
-  [ -n "$last" ] && summary+=("$mode $last")
+  p=$(awk 'NF { print $1 }' <<<"$phys_out" | median)
+  ps=$(awk 'NF { print $2 }' <<<"$phys_out" | median)
+  # the best whole-environment split's rate, as a share of the free-running rate: per repetition,
+  # then the median
+  pb=$(awk 'NF { print 100 * $5 / $1 }' <<<"$phys_out" | median)
+  # physics: the slowest rank's rate over the mean (median of the repetitions), and the slowest
+  # rank of each repetition
+  pmin=$(awk 'NF { print $3 }' <<<"$phys_out" | median | awk '{ printf "%.3f", $1 }')
+  pslow=$(awk 'NF { printf "%s%s", (k++ ? "," : ""), $4 }' <<<"$phys_out")
+  # the repetition with the median training rate (the lower middle one for an even count)
+  res=$(awk 'NF' <<<"$train_out" | sort -g -k1,1 | sed -n "$(((reps + 1) / 2))p")
+  read -r rate comm wait wmin other titer ts tg tcg tl tv bimb simb slow slowpct wg wcg wls wvf pre prank \
+    bcpu steal stealmax thr <<<"$res"
+  # each repetition's training rate over the physics rate measured just before it, the median:
+  # drift of the machine's speed between repetitions cancels within a pair
+  pr=$(paste -d' ' <(awk 'NF { print $1 }' <<<"$train_out") <(awk 'NF { print $1 }' <<<"$phys_out") |
+    awk '{ print $1 / $2 }' | median)
+  [ -n "${base_rate[$mode]:-}" ] || { base_rate[$mode]=$rate; base_phys[$mode]=$p; base_pair[$mode]=$pr; }
+  over=""; [ "$n" -le "$ncpu" ] || over="*"
+  line=$(awk -v m="$mode" -v n="$n$over" -v e="$nenv" -v rows=$((nenv * nsteps)) -v r="$rate" \
+    -v p="$p" -v ps="$ps" -v pb="$pb" -v br="${base_rate[$mode]}" -v bp="${base_phys[$mode]}" -v pr="$pr" -v bpr="${base_pair[$mode]}" -v c="$comm" -v w="$wait" -v wm="$wmin" -v o="$other" -v ti="$titer" \
+    -v ts="$ts" -v tg="$tg" -v tcg="$tcg" -v tl="$tl" -v tv="$tv" 'BEGIN {
+      sp = r / br; phs = p / bp
+      printf "%-7s %5s %5d %7d %11.0f %11.0f %7.3f %7.2f %7.2f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %8.1f %7.1f %6.1f %6.1f %6.1f %7.1f\n",
+             m, n, e, rows, r, p, r / p, sp, phs, 100 * sp / phs, 100 * pr / bpr, 100 * ps / p, pb, c, w, wm, o, ti, ts, tg, tcg, tl, tv }')
+  echo "$line"
+  if [ -z "${lastn[$mode]:-}" ] || [ "$n" -gt "${lastn[$mode]}" ]; then
+    lastn[$mode]=$n last[$mode]="$n $(awk '{ print $10, $14 }' <<<"$line")"
+  fi
+  wrow[$point]="$(printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %9s %6s %6s %6s %6s %12s" "$mode" "$n$over" \
+    "$bimb" "$simb" "$slow:$slowpct%" "$wg" "$wcg" "$wls" "$wvf" "$pre" "$prank" "$bcpu" "$steal" "$stealmax" \
+    "$quota" "$thr" "$pmin") $pslow"
+  waits+=("$point")
+  # also now, on stderr: a run cut short by a time limit keeps the rows it reached
+  echo "  waiting: ${wrow[$point]}" >&2
+done
+for mode in $modes; do
+  if [ -n "${last[$mode]:-}" ]; then summary+=("$mode ${last[$mode]}"); fi
 done
 
 # where the waiting is (ranks.csv of the same repetitions)
@@ -297,7 +323,13 @@ echo "quota = the CPU quota of the job's cgroup in CPUs (- for none), thr% = the
 echo "time that it throttled them during the training run (cpu.stat)"
 printf "%-9s %5s %9s %11s %7s %7s %7s %7s %7s %8s %9s %9s %6s %6s %6s %6s %12s %s\n" mode ranks busy_imb sample_imb slowest \
   w_grad w_cg w_ls w_vf preempt pre_rank busy_cpu% steal% st_max% quota thr% phys_min phys_slowest
-for w in "${waits[@]}"; do echo "$w"; done
+if [ -z "${FIRST:-}" ]; then
+  for w in "${waits[@]}"; do echo "${wrow[$w]}"; done
+else
+  for mode in $modes; do
+    for n in $sorted; do if [ -n "${wrow[$mode $n]:-}" ]; then echo "${wrow[$mode $n]}"; fi; done
+  done
+fi
 
 # the targets, at the largest rank count of each mode
 echo

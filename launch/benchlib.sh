@@ -23,6 +23,23 @@ bench_need_cores() {
   [ "$(nproc)" -ge "$2" ] || { echo "$1: needs $2 cores, this machine has $(nproc)" >&2; exit 2; }
 }
 
+# bench_cores: the physical cores (lscpu's distinct core and socket pairs; nproc where lscpu cannot
+# tell)
+bench_cores() {
+  local n
+  n=$(lscpu -p=CORE,SOCKET 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+  if [ "$n" -gt 0 ]; then echo "$n"; else nproc; fi
+}
+# bindflags N: mpirun's binding for N ranks, given the globals ncore (bench_cores) and ncpu
+# (nproc): one rank per core; more ranks than cores on hardware threads (--bind-to core would
+# refuse to put two ranks on one core where a core has two); more than CPUs (development only)
+# unbound
+bindflags() {
+  if [ "$1" -le "$ncore" ]; then echo "--bind-to core --map-by core"
+  elif [ "$1" -le "$ncpu" ]; then echo "--bind-to hwthread --map-by hwthread"
+  else echo "--bind-to none"; fi
+}
+
 # the median of the numbers on stdin, one per line
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 

@@ -154,6 +154,11 @@ grep -q "^step 1-main: stopped at the budget's end" "$work/node2/1-main.txt" || 
 OUT=$work/node3 BUDGET=3 MIN_STEP=10 STEPS=3 bash "$src/launch/bench_node.sh" "$build" >"$work/node3.out" 2>&1 ||
   { cat "$work/node3.out"; fail "bench_node.sh (no time) failed"; }
 grep -q "^step 3-plain: skipped" "$work/node3/3-plain.txt" || fail "bench_node.sh: step 3 was not skipped"
+# a bad entry anywhere in STEPS ends the script before any step runs (it once ran step 6 first)
+rc=0
+OUT=$work/node5 STEPS="6 11" bash "$src/launch/bench_node.sh" "$build" >"$work/node5.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && [ ! -e "$work/node5" ] && grep -q "unknown step '11'" "$work/node5.out" ||
+  { cat "$work/node5.out"; fail "bench_node.sh: STEPS=\"6 11\" did not end at once with exit status 2"; }
 # PACK=1: keep/ and the *.err files in keep.tgz, at most 8 files in all (a device call's limit)
 OUT=$work/node4 BUDGET=120 MIN_STEP=5 STEPS=4 PACK=1 RANKS="1 2" REPS=1 WARMUP=1 ITERS=2 NSTEPS=32 \
   STRONG_NENV=4 STRONG_MB=64 PHYS_SECONDS=0.2 bash "$src/launch/bench_node.sh" "$build" >"$work/node4.out" 2>&1 ||
