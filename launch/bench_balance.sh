@@ -89,18 +89,23 @@ label() {
 bench_need_cores bench_balance.sh "$np"
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench_balance.XXXXXX")
 hog=""
+# also on SIGTERM, SIGINT and SIGHUP: the running job, the busy loop, the scratch directory; no
+# step may stop the rest
 cleanup() {
-  [ -n "$hog" ] && kill "$hog" 2>/dev/null
+  bench_stop
+  if [ -n "$hog" ]; then kill "$hog" 2>/dev/null || true; fi
   rm -rf "$work"
 }
-trap cleanup EXIT
+bench_on_exit cleanup
 
-# one run: rate wait% moves taken worked shares
+# one run: "rate wait% moves taken worked shares" on stdout. Called from this shell (not from
+# $(...), whose exit 1 would leave only the subshell and whose job a signal to the script would
+# not stop).
 run() {
   local rb win x k c dir=$work/run
   IFS=: read -r rb win x k c <<<"$1"
   rm -rf "$dir"
-  mpirun -np "$np" --bind-to core --map-by core "$trpo" train "$config" nenv="$nenv" \
+  bench_job mpirun -np "$np" --bind-to core --map-by core "$trpo" train "$config" nenv="$nenv" \
     nsteps="$nsteps" total_steps=$((nenv * nsteps * (warmup + iters))) rebalance="$rb" \
     rebalance_window="$win" steal="$x" steal_steps="$c" share_work="$k" rank_times=1 run_dir="$dir" \
     checkpoint_every=0 --restart >"$work/out" 2>&1 ||
@@ -144,7 +149,8 @@ for case in $cases; do
   for st in $settings; do : >"$work/r$st"; done
   for k in $(seq "$repeats"); do
     for st in $settings; do
-      read -r rate wait moves taken worked shares <<<"$(run "$st")"
+      run "$st" >"$work/res"
+      read -r rate wait moves taken worked shares <"$work/res"
       printf "%-9s %6d %10s %6s %6s %6s %6s  %s\n" "$(label "$st")" "$k" "$rate" "$wait" "$moves" "$taken" \
         "$worked" "$shares"
       echo "$rate" >>"$work/r$st"

@@ -11,8 +11,9 @@
 #
 # Usage: launch/bench_ckpt.sh [BUILD_DIR]        (BUILD_DIR defaults to build/)
 # Environment: NP=2 REPEATS=5 WARMUP=5 ITERS=20 STALL_MS=0 CONFIG=configs/hopper.ini
-# RUN_DIR (default: a temporary directory; set it to measure another file system). About a
-# minute per 5 repeats on 2 cores.
+# RUN_DIR: an existing directory on the file system to measure (default: TMPDIR's, /tmp); the
+# runs go to a new directory bench_ckpt.XXXXXX in it, removed at the end (nothing else in RUN_DIR
+# is touched). About a minute per 5 repeats on 2 cores.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=launch/benchlib.sh disable=SC1091
@@ -26,23 +27,38 @@ stall=${STALL_MS:-0}
 config=${CONFIG:-configs/hopper.ini}
 bench_need_cores bench_ckpt.sh "$np"
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench_ckpt.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-dir=${RUN_DIR:-$work/run}
+own=""
+# the training job first: it may still write its last checkpoint into the run directory
+cleanup() {
+  bench_stop
+  rm -rf "$work" ${own:+"$own"}
+}
+bench_on_exit cleanup
+dir=$work/run
+if [ -n "${RUN_DIR:-}" ]; then
+  # RUN_DIR names a file system, not a directory to use up: the runs go to one of our own in it,
+  # which alone is removed (every run restarts it)
+  [ -d "$RUN_DIR" ] || { echo "bench_ckpt.sh: RUN_DIR=$RUN_DIR is not a directory" >&2; exit 2; }
+  own=$(mktemp -d "$RUN_DIR/bench_ckpt.XXXXXX")
+  dir=$own/run
+fi
 nenv=$(config_value "$config" nenv)
 nsteps=$(config_value "$config" nsteps)
 
-# one run: "rate between_ms"
+# one run: "rate between_ms" on stdout. Called from this shell (not from $(...), whose exit 1
+# would leave only the subshell and whose job a signal to the script would not stop).
 run() {
   rm -rf "$dir"
-  TRPO_TEST_CKPT_STALL_MS=$stall mpirun -np "$np" --bind-to core --map-by core "$trpo" train \
-    "$config" total_steps=$((nenv * nsteps * (warmup + iters))) run_dir="$dir" \
+  bench_job env TRPO_TEST_CKPT_STALL_MS="$stall" mpirun -np "$np" --bind-to core --map-by core \
+    "$trpo" train "$config" total_steps=$((nenv * nsteps * (warmup + iters))) run_dir="$dir" \
     checkpoint_every="$1" keep_checkpoints=3 quiet=1 --restart >"$work/out" 2>&1 ||
     { cat "$work/out" >&2; echo "bench_ckpt.sh: training failed" >&2; exit 1; }
   awk -F, -v w="$warmup" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     $c["iteration"] == w { s0 = $c["env_steps"]; w0 = $c["wall_s"] }
     $c["iteration"] > w { s1 = $c["env_steps"]; w1 = $c["wall_s"]; ti += $c["t_iter"]; k++ }
     END { if (k == 0 || w1 <= w0) exit 1
-          printf "%.0f %.2f\n", (s1 - s0) / (w1 - w0), 1e3 * ((w1 - w0) - ti) / k }' "$dir/progress.csv"
+          printf "%.0f %.2f\n", (s1 - s0) / (w1 - w0), 1e3 * ((w1 - w0) - ti) / k }' "$dir/progress.csv" ||
+    { echo "bench_ckpt.sh: no measured iterations in $dir/progress.csv" >&2; exit 1; }
 }
 
 echo "bench_ckpt: $config, $np ranks, $warmup+$iters iterations, write pause ${stall} ms," \
@@ -51,7 +67,8 @@ printf "%-16s %6s %10s %12s\n" checkpoint_every repeat steps/s between_ms
 : >"$work/r1"; : >"$work/r0"
 for k in $(seq "$repeats"); do
   for ce in 1 0; do
-    read -r rate between <<<"$(run "$ce")"
+    run "$ce" >"$work/res"
+    read -r rate between <"$work/res"
     printf "%-16s %6d %10s %12s\n" "$ce" "$k" "$rate" "$between"
     echo "$rate" >>"$work/r$ce"
   done

@@ -38,13 +38,21 @@ cases=${CASES:-quota slower none}
 bench_need_cores bench_nap.sh "$np"
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench_nap.XXXXXX")
 cg=""
+# also on SIGTERM, SIGINT and SIGHUP: the running job first (the cgroup cannot be removed while it
+# holds the ranks), then the cgroup (its ranks may take a moment to be gone); no step may stop
+# the rest
 cleanup() {
-  [ -n "$cg" ] && rmdir "$cg" 2>/dev/null
+  bench_stop
+  if [ -n "$cg" ]; then
+    for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+    [ ! -d "$cg" ] || echo "bench_nap.sh: could not remove the cgroup $cg" >&2
+  fi
   rm -rf "$work"
 }
-trap cleanup EXIT
+bench_on_exit cleanup
 
-# one run: rate wait% cpu% thr%
+# one run: "rate wait% cpu% thr%" on stdout. Called from this shell (not from $(...), whose exit 1
+# would leave only the subshell and whose job a signal to the script would not stop).
 run() {
   local nap=$1 dir=$work/run mark0 thr
   rm -rf "$dir"
@@ -52,11 +60,8 @@ run() {
              nsteps="$nsteps" total_steps=$((nenv * nsteps * (warmup + iters))) rebalance=0
              comm_nap="$nap" rank_times=1 run_dir="$dir" checkpoint_every=0 quiet=1 --restart)
   mark0=$(throttle_mark ${cg:+"$cg"})
-  if [ -n "$cg" ]; then
-    cgroup_run "$cg" "${cmd[@]}" >"$work/out" 2>&1
-  else
-    "${cmd[@]}" >"$work/out" 2>&1
-  fi || { cat "$work/out" >&2; echo "bench_nap.sh: training failed" >&2; exit 1; }
+  bench_job ${cg:+--cgroup "$cg"} "${cmd[@]}" >"$work/out" 2>&1 ||
+    { cat "$work/out" >&2; echo "bench_nap.sh: training failed" >&2; exit 1; }
   thr=$(throttle_share "$mark0" "$(throttle_mark ${cg:+"$cg"})" "$np")
   awk -F, -v w="$warmup" -v thr="$thr" '
     FILENAME ~ /progress.csv$/ {
@@ -99,7 +104,8 @@ for case in $cases; do
   : >"$work/r0"; : >"$work/r1"
   for k in $(seq "$repeats"); do
     for nap in 0 1; do
-      read -r rate wait cpu thr <<<"$(run "$nap")"
+      run "$nap" >"$work/res"
+      read -r rate wait cpu thr <"$work/res"
       printf "%-8s %6d %10s %6s %6s %6s\n" "$nap" "$k" "$rate" "$wait" "$cpu" "$thr"
       echo "$rate" >>"$work/r$nap"
     done

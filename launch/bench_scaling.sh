@@ -118,14 +118,17 @@ trap 'rm -rf "$work"' EXIT
 
 quota=$(cgroup_quota)
 
+# physics and train run inside $(...) || ..., where set -e is off: every step that can fail says
+# so itself (return 1), or a run that failed half-way would still give a row
+
 # one physics-only measurement of N ranks holding NENV environments in all:
 # "rate sync_rate min/mean slowest bal_rate": the slowest rank's rate over the mean rank's, its
 # rank, and the best whole-environment split's synchronous rate at the measured rank speeds
 physics() {
   local n=$1 nenv=$2 out
   # shellcheck disable=SC2046
-  out=$("$mpirun" -np "$n" $(bindflags "$n") "$phys" "$task" "$nenv" "$nsteps" "$phys_s")
-  if [ -n "$keep" ]; then mkdir -p "$keep/$tag" && echo "$out" >"$keep/$tag/physics.txt"; fi
+  out=$("$mpirun" -np "$n" $(bindflags "$n") "$phys" "$task" "$nenv" "$nsteps" "$phys_s") || return 1
+  if [ -n "$keep" ]; then mkdir -p "$keep/$tag" && echo "$out" >"$keep/$tag/physics.txt" || return 1; fi
   awk -v n="$n" '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1) }
     END { if (v["rate"] > 0) printf "%s %s %.3f %s %s\n", v["rate"], v["sync_rate"], n * v["rank_min"] / v["rate"], v["slowest"], v["bal_rate"] }' <<<"$out"
 }
@@ -143,11 +146,11 @@ train() {
   "$mpirun" -np "$n" $(bindflags "$n") "$trpo" train "$config" env="$task" nenv="$nenv" \
     nsteps="$nsteps" vf_minibatch="$mb" total_steps=$((nenv * nsteps * (warmup + iters))) \
     run_dir="$dir" checkpoint_every=0 comm_timing="$timing" comm_nap="$nap" rank_times=1 quiet=1 \
-    $train_args --restart >/dev/null
+    $train_args --restart >/dev/null || return 1
   stat1=$(grep '^cpu[0-9]' /proc/stat 2>/dev/null || true)
   mark1=$(throttle_mark)
   if [ -n "$keep" ]; then
-    mkdir -p "$keep/$tag" && cp "$dir/progress.csv" "$dir/ranks.csv" "$dir/train.log" "$keep/$tag/"
+    mkdir -p "$keep/$tag" && cp "$dir/progress.csv" "$dir/ranks.csv" "$dir/train.log" "$keep/$tag/" || return 1
   fi
   # the hypervisor's share of the run (the 8th number of a /proc/stat cpu line: time a virtual
   # CPU was ready but the host ran something else), over all CPUs and on the most-stolen one;
@@ -260,7 +263,7 @@ for point in "${points[@]}"; do
   phys_out="" train_out=""
   for ((k = 0; k < reps; k++)); do
     tag="$mode-$n-$((k + 1))"
-    ph=$(physics "$n" "$nenv")
+    ph=$(physics "$n" "$nenv") || ph=""
     [[ $ph =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+\ [0-9.]+$ ]] || { echo "bench_scaling.sh: the physics run at $n ranks failed" >&2; exit 1; }
     phys_out+="$ph"$'\n'
     res=$(train "$n" "$nenv" "$mb") || { echo "bench_scaling.sh: training at $n ranks failed" >&2; exit 1; }

@@ -40,6 +40,46 @@ bindflags() {
   else echo "--bind-to none"; fi
 }
 
+# Jobs that a signal to the script must not leave running. bash runs a script's EXIT trap when
+# SIGTERM, SIGINT or SIGHUP ends it, but a job it was waiting for (mpirun in the foreground, or
+# inside $(...)) goes on, holding its cores, its run directory and any cgroup it is in (which
+# rmdir cannot remove while it has processes). So: bench_job [--cgroup DIR] CMD... runs CMD in
+# the background (in cgroup DIR, from cgroup_make_quota, when given), its pid in $bench_pid, and
+# waits for it, returning its status; call it from the script's own shell, not from $(...).
+# bench_stop ends that job, if one runs (SIGTERM, which mpirun passes on to the ranks), and waits
+# for it. bench_on_exit FUNC runs FUNC once when the script ends: at exit, or on SIGTERM, SIGINT or
+# SIGHUP, after which it exits 128 + the signal's number. FUNC should call bench_stop first, and
+# must not stop at a failing step (set -e applies inside it).
+bench_pid=""
+bench_job() {
+  local cg="" rc=0
+  if [ "$1" = --cgroup ]; then cg=$2; shift 2; fi
+  # one subshell that joins the cgroup and becomes CMD, so that $! is CMD's own pid
+  (if [ -n "$cg" ]; then echo "$BASHPID" >"$cg/cgroup.procs" || exit 1; fi; exec "$@") &
+  bench_pid=$!
+  wait "$bench_pid" || rc=$?
+  bench_pid=""
+  return "$rc"
+}
+bench_stop() {
+  [ -n "$bench_pid" ] || return 0
+  kill -TERM "$bench_pid" 2>/dev/null || true
+  wait "$bench_pid" 2>/dev/null || true
+  bench_pid=""
+}
+bench_on_exit() {
+  bench_exit_func=$1
+  trap bench_exit EXIT
+  trap 'bench_exit 129' HUP
+  trap 'bench_exit 130' INT
+  trap 'bench_exit 143' TERM
+}
+bench_exit() {
+  trap - EXIT
+  "$bench_exit_func"
+  [ $# -eq 0 ] || exit "$1"
+}
+
 # the median of the numbers on stdin, one per line
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
@@ -112,7 +152,8 @@ throttle_share() {
 # A child cgroup of this shell's with a CPU quota of $1 CPUs (cgroup v1's cpu hierarchy, or v2
 # where this shell's cgroup may delegate the cpu controller): prints its directory, or a reason
 # on stderr and returns 1. Needs root and a writable cgroup file system. Run a command in it with
-# cgroup_run DIR CMD..., remove it with rmdir once its processes are gone.
+# cgroup_run DIR CMD... (or bench_job --cgroup DIR CMD..., above, for a job a signal to the script
+# must stop), remove it with rmdir once its processes are gone.
 cgroup_make_quota() {
   local cpus=$1 leaf dir period=100000 q
   leaf=$(cgroup_cpu_dirs | head -1)
