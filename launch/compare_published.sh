@@ -10,7 +10,9 @@
 #          return over 10 trials", each point 10 test episodes), read off training episodes of
 #          the stochastic policy here, not test episodes;
 #   eval   with TRPO set (the trpo binary), the mean over seeds of `trpo eval` on each run's final
-#          checkpoint: the deterministic policy's mean return over 10 test episodes ("-" without);
+#          checkpoint: the deterministic policy's mean return over 10 test episodes ("-" without).
+#          A seed whose eval fails is named on stderr and left out: the figure then reads M(k/n),
+#          the mean of the k seeds of n that were evaluated ("-" when none was);
 # then the published figures at 1M steps. They are copied from the TRPO table of Tianshou's
 # MuJoCo benchmark (github.com/thu-ml/tianshou, examples/mujoco/README.md, commit 1da9b86):
 # Tianshou's own TRPO (10 seeds), and values read off the graphs of the ACKTR paper (Wu et al.
@@ -45,10 +47,28 @@ while read -r task name ts ac pp bl su; do
   for d in "$@"; do [ -f "$d/$name/progress.csv" ] && files+=("$d/$name/progress.csv"); done
   [ ${#files[@]} -gt 0 ] || continue
   if [ -n "$trpo" ]; then
+    # each seed's eval on its own, its status checked: in a pipeline a failed eval either ended
+    # the script without a word (the last seed, under pipefail) or vanished from the mean
     # "TASK iteration N (PATH): deterministic policy, 10 episodes: return M +- S, length L"
-    ev=$(for f in "${files[@]}"; do "$trpo" eval "$(dirname "$f")" 2>/dev/null | tail -1; done |
-      awk '{ for (i = 1; i < NF; i++) if ($i == "return") { t += $(i + 1); c++ } }
-           END { if (c) printf "%.1f", t / c; else print "-" }')
+    rets=()
+    for f in "${files[@]}"; do
+      d=$(dirname "$f")
+      r=""
+      # (its stderr kept for the report below; the figure from its last result line)
+      if out=$("$trpo" eval "$d" 2>&1); then
+        r=$(awk '/ policy, [0-9]+ episodes: return / {
+                   for (i = 1; i < NF; i++) if ($i == "return") v = $(i + 1) }
+                 END { print v }' <<<"$out")
+      fi
+      if [[ $r =~ ^-?[0-9.]+([eE][-+]?[0-9]+)?$ ]]; then
+        rets+=("$r")
+      else
+        { echo "compare_published.sh: $task: trpo eval $d failed; the eval column leaves this seed out:"
+          printf '  %s\n' "${out//$'\n'/$'\n'  }"; } >&2
+      fi
+    done
+    ev=$(printf '%s\n' "${rets[@]}" | awk -v n=${#files[@]} 'NF { t += $1; c++ }
+      END { if (!c) print "-"; else if (c < n) printf "%.1f(%d/%d)", t / c, c, n; else printf "%.1f", t / c }')
   fi
   awk -F, -v task="$task" -v ev="$ev" -v ts="$ts" -v ac="$ac" -v pp="$pp" -v bl="$bl" -v su="$su" '
     FNR == 1 { f++; for (i = 1; i <= NF; i++) col[$i] = i; n[f] = 0; next }
@@ -81,5 +101,6 @@ while read -r task name ts ac pp bl su; do
 done <<<"$published"
 echo "final: mean over seeds of the final return; best: highest point of the seeds' mean curve of"
 echo "10-episode means (training episodes); eval: the final checkpoints' deterministic policy over 10"
-echo "test episodes; the other columns: published TRPO at 1M steps (see the header of this script"
-echo "for the sources; all but tianshou read off graphs)"
+echo "test episodes (M(k/n): only k of the n seeds evaluated, the failures on stderr); the other"
+echo "columns: published TRPO at 1M steps (see the header of this script for the sources; all but"
+echo "tianshou read off graphs)"
