@@ -12,6 +12,7 @@ pkgs=(
   libinih-dev                          # INI config parser
   libcmocka-dev                        # unit-test assertions
   gnuplot-nox                          # learning-curve plot
+  procps                               # pgrep: the tests' "no process of the job left" checks
 )
 missing=()
 for p in "${pkgs[@]}"; do

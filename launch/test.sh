@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 bash launch/install-deps.sh
 source launch/env.sh
 jobs=$(nproc)
-bash launch/build.sh build -DTRPO_SLURM_TESTS=ON
+# both options explicit: a cache left by an earlier configure (-DTRPO_LEARNING_TESTS=OFF, or a
+# sanitizer build in build/) would otherwise keep its values and quietly shrink "every case"
+bash launch/build.sh build -DTRPO_SANITIZE=OFF -DTRPO_LEARNING_TESTS=ON -DTRPO_SLURM_TESTS=ON
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 1200
 bash launch/build.sh build-san -DTRPO_SANITIZE=ON -DTRPO_LEARNING_TESTS=OFF
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

@@ -13,6 +13,9 @@ fail() {
   exit 1
 }
 export TMPDIR=$work
+# the check that no rank outlives bench_node.sh needs pgrep; without it (no procps) it would pass
+# unseen
+command -v pgrep >/dev/null || fail "pgrep not found (Debian package procps, see launch/install-deps.sh)"
 
 # bench_scaling.sh: 1 and 2 ranks, all four modes, one repetition of 1+2 iterations
 out=$work/scaling.out
@@ -167,7 +170,8 @@ OUT=$work/node4 BUDGET=120 MIN_STEP=5 STEPS=4 PACK=1 RANKS="1 2" REPS=1 WARMUP=1
   ! ls "$work/node4"/[0-9]*-*.txt >/dev/null 2>&1 && grep -q "^== 4-nosteal$" "$work/node4/summary.txt" ||
   fail "bench_node.sh: PACK=1 did not pack keep/, the .err and the step files (or summary.txt lacks the step)"
 [ "$(find "$work/node4" -type f | wc -l)" -le 8 ] || fail "bench_node.sh: PACK=1 left more than 8 files"
-! pgrep -f "run_dir=$work/" >/dev/null || fail "bench_node.sh: a rank of the stopped step still runs after it returned"
+rc=0; pgrep -f "run_dir=$work/" >/dev/null || rc=$?
+[ $rc = 1 ] || fail "bench_node.sh: a rank of the stopped step still runs after it returned (pgrep: $rc)"
 
 # compare_published.sh on two hand-made seeds of Hopper whose figures are known: seed 1's
 # 10-episode curve is -, 15, 30, 30, 0 and seed 2's 40, 0, 0, 0, 10 (an iteration without episodes

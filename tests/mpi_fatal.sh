@@ -11,6 +11,9 @@ prog=$1 timing=$2
 shift 2
 launcher=("$@")
 limit=5
+# the leftover-process check below needs pgrep; without it (no procps) it would pass unseen
+command -v pgrep >/dev/null ||
+  { echo "FAILED: pgrep not found (Debian package procps, see launch/install-deps.sh)"; exit 1; }
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start=$(date +%s.%N)
@@ -32,8 +35,13 @@ fi
 if grep -q 'the collective returned' "$log"; then echo "FAILED: a collective returned"; exit 1; fi
 # no rank of the job survives it
 for _ in 1 2 3 4 5 6 7 8 9 10; do
-  pgrep -f "$prog collective" >/dev/null || { echo "ok"; exit 0; }
-  sleep 0.3
+  # pgrep: 1 no such process, 0 some, anything else it could not look
+  pgrep -f "$prog collective" >/dev/null
+  case $? in
+    0) sleep 0.3 ;;
+    1) echo "ok"; exit 0 ;;
+    *) echo "FAILED: pgrep could not list the processes"; exit 1 ;;
+  esac
 done
 echo "FAILED: processes of the job are still running:"; pgrep -af "$prog collective"
 exit 1

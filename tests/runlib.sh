@@ -14,6 +14,9 @@ runlib_init() {
   margs=("$@")
   # Open MPI as root, oversubscription, one BLAS thread per rank
   source "$src/launch/env.sh"
+  # rank_pids finds the ranks with pgrep; without it (no procps) a script that tolerates ranks
+  # not found would go on without the ranks it means to signal or kill
+  command -v pgrep >/dev/null || fail "pgrep not found (Debian package procps, see launch/install-deps.sh)"
   # a mount left under the scratch directory by an interrupted earlier run goes first
   local m
   for m in $(awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts 2>/dev/null | sort -r); do
