@@ -114,12 +114,12 @@ int main(int argc, char** argv) {
   trpo_config_default(&cfg);
   int bad = trpo_config_load(&cfg, path, nover, over, err, sizeof err);
   static char text[65536];
+  if (!bad) trpo_config_write(&cfg, text, sizeof text);
   if (!strcmp(cmd, "config")) {
     if (bad) fprintf(stderr, "trpo: %s\n", err);
-    else trpo_config_write(&cfg, text, sizeof text), fputs(text, stdout);
+    else fputs(text, stdout);
     return bad ? TRPO_EXIT_BADINPUT : 0;
   }
-  if (!bad) trpo_config_write(&cfg, text, sizeof text);
 
   // train: a config error is said once for the job, not once per rank (or by the ranks that alone
   // refuse theirs), after MPI_Init; every rank runs rank 0's config (checked in trpo_run_train);
