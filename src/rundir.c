@@ -103,13 +103,23 @@ typedef struct {
   long restart;
 } lockline;
 
+// the length of the Slurm job id at the start of s (digits, and '_' of an array task)
+static size_t jobid_len(const char* s) { return strspn(s, "0123456789_"); }
+
+// the exit code of a file that could not be made or written: a full or failing disk is exit 3
+// (free space, rerun); a path that cannot be written here (a file in the way, no permission, a
+// read-only file system) is input
+static int write_failure(int e) {
+  return e == ENOSPC || e == EIO || e == EDQUOT ? TRPO_EXIT_IOERROR : TRPO_EXIT_BADINPUT;
+}
+
 // this process's lock line
 static void mylock(lockline* l) {
   hostname(l->host, sizeof l->host);
   l->pid = (long)getpid();
   const char* job = getenv("SLURM_JOB_ID");
   const char* rs = getenv("SLURM_RESTART_COUNT");
-  snprintf(l->job, sizeof l->job, "%s", job && strspn(job, "0123456789_") == strlen(job) ? job : "");
+  snprintf(l->job, sizeof l->job, "%s", job && jobid_len(job) == strlen(job) ? job : "");
   l->restart = rs ? atol(rs) : 0;
 }
 
@@ -130,7 +140,7 @@ static int readlock(const char* path, lockline* l) {
   if (*end == ' ') {
     // " JOBID RESTART"
     char* job = end + 1;
-    size_t nj = strspn(job, "0123456789_");
+    size_t nj = jobid_len(job);
     if (nj == 0 || nj >= sizeof l->job || job[nj] != ' ') return -1;
     memcpy(l->job, job, nj);
     l->job[nj] = 0;
@@ -175,8 +185,7 @@ int trpo_rundir_make(const char* dir, char* err, size_t nerr) {
       int e = errno;
       snprintf(err, nerr, "key 'run_dir': cannot create run directory %s (at %s): %s", dir, p,
                strerror(e));
-      // a path that cannot be a directory here is bad input; a full or failing disk is not
-      return e == ENOSPC || e == EIO || e == EDQUOT ? TRPO_EXIT_IOERROR : TRPO_EXIT_BADINPUT;
+      return write_failure(e);
     }
     *s = c;
     if (!c) break;
@@ -203,12 +212,11 @@ int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
   int nline = me.job[0] ? snprintf(line, sizeof line, "%s %ld %s %ld\n", me.host, me.pid, me.job, me.restart)
                         : snprintf(line, sizeof line, "%s %ld\n", me.host, me.pid);
   // our lock, whole and durable, under a private name
-  // a full or failing disk is exit 3 (free space, rerun), a directory we may not write is input
   int fd = open(fresh, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
     int e = errno;
     snprintf(err, nerr, "cannot create lock %s: %s", fresh, strerror(e));
-    return e == ENOSPC || e == EIO || e == EDQUOT ? TRPO_EXIT_IOERROR : TRPO_EXIT_BADINPUT;
+    return write_failure(e);
   }
   int bad = writeall(fd, line, (size_t)nline) < 0 || fsync(fd) < 0;
   int e = errno;
@@ -216,7 +224,7 @@ int trpo_rundir_lock(const char* dir, int* stale, char* err, size_t nerr) {
     e = bad ? e : errno;
     snprintf(err, nerr, "cannot write lock %s: %s", fresh, strerror(e));
     unlink(fresh);
-    return e == ENOSPC || e == EIO || e == EDQUOT ? TRPO_EXIT_IOERROR : TRPO_EXIT_BADINPUT;
+    return write_failure(e);
   }
   int rc = TRPO_EXIT_BADINPUT, round = 0;
   // a few rounds: each either takes the lock, refuses, or clears one stale lock
