@@ -141,6 +141,12 @@ static VECTOR_CLONES void delta_tanh(double* restrict d, const double* restrict 
   }
 }
 
+long trpo_mlp_count(int nin, const int* hidden, int nhidden, int nout) {
+  long n = 0, a = nin;
+  for (int l = 0; l < nhidden; l++) n += a * hidden[l] + hidden[l], a = hidden[l];
+  return n + a * nout + nout;
+}
+
 void trpo_mlp_init(trpo_mlp* m, int nin, const int* hidden, int nhidden, int nout) {
   // sizes, input to output
   if (nhidden < 0 || nhidden + 1 > TRPO_MAXLAYER)

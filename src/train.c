@@ -241,13 +241,6 @@ static void unpack_env(trpo_train* t, int i, const double* p);
 
 static void* A(size_t n, size_t size) { return trpo_alloc(n * size); }
 
-// parameters of an MLP nin -> hidden... -> nout, counted without overflow
-static long mlp_params(long nin, const int* hidden, int nh, long nout) {
-  long n = 0, a = nin;
-  for (int l = 0; l < nh; l++) n += a * hidden[l] + hidden[l], a = hidden[l];
-  return n + a * nout + nout;
-}
-
 // the sizes this build can index, checked before anything large is allocated (int offsets in the
 // networks, int counts in the exact sums' reductions): 0 or TRPO_EXIT_BADINPUT naming the keys
 #define MAX_ROWS 2147483647L       // nenv * nsteps
@@ -258,8 +251,10 @@ static int sizes_fit(const trpo_config* cfg, const trpo_envinfo* in, char* err, 
     return snprintf(err, nerr, "keys 'nenv' and 'nsteps': %d x %d = %ld rows per iteration, more "
                     "than %ld", cfg->nenv, cfg->nsteps, rows, MAX_ROWS), TRPO_EXIT_BADINPUT;
   if (!in) return 0;   // the rows alone, before the environments are made
-  long pol = mlp_params(in->nobs, cfg->hidden_sizes, cfg->nhidden, 2L * in->nact);
-  long val = mlp_params(in->nobs, cfg->vf_hidden_sizes, cfg->nvf_hidden, 1);
+  // the policy: its network, and a log-std per action when Gaussian (trpo_policy_init)
+  long pol = trpo_mlp_count(in->nobs, cfg->hidden_sizes, cfg->nhidden, in->nact) +
+             (in->discrete ? 0 : in->nact);
+  long val = trpo_mlp_count(in->nobs, cfg->vf_hidden_sizes, cfg->nvf_hidden, 1);
   if (pol > MAX_PARAMS || val > MAX_PARAMS)
     return snprintf(err, nerr, "key '%s' = %s: a network of about %ld parameters, more than %ld",
                     pol > MAX_PARAMS ? "hidden" : "vf_hidden",

@@ -272,6 +272,8 @@ typedef struct trpo_mlpwork_ {
 } trpo_mlpwork;
 
 void trpo_mlp_init(trpo_mlp* m, int nin, const int* hidden, int nhidden, int nout);
+// the parameters such a network has, counted in long (checked before init, whose offsets are int)
+long trpo_mlp_count(int nin, const int* hidden, int nhidden, int nout);
 // W ~ N(0, 1/fan_in) (LeCun), output layer scaled by out_scale, biases 0
 void trpo_mlp_randomize(const trpo_mlp* m, double* theta, trpo_rng* rng, double out_scale);
 void trpo_mlp_workmake(const trpo_mlp* m, trpo_mlpwork* w, int maxrows);
