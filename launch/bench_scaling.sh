@@ -112,7 +112,19 @@ else
   for n in 1 2 4 8 16; do [ "$n" -le "$ncpu" ] && ranks="$ranks $n"; done
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench_scaling.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# A signal that ends this script (bench_node.sh stopping a step at its budget's end) also reaches
+# the training run's ranks, which publish their last iteration into run_dir on SIGTERM: removing
+# $work before they end made them say "cannot write checkpoint". So wait (up to 20 s) until no
+# process names $work on its command line (mpirun and the ranks do), then remove it.
+cleanup() {
+  local i
+  for ((i = 0; i < 200; i++)); do
+    pgrep -f -- "$work" >/dev/null 2>&1 || break
+    sleep 0.1
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 # binding: benchlib.sh's bindflags (one rank per core, then hardware threads; ncore and ncpu above)
 
