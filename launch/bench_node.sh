@@ -73,7 +73,8 @@
 # once (trpo config, and 1-rank runs of tests/bench_scaling and tests/bench_sums through mpirun):
 # a missing program or shared library ends the script in its first seconds, with exit status 2.
 # On the device machine (a build directory of trpo, tests/bench_scaling and tests/bench_sums alone
-# keeps the transfer under 64 MiB):
+# keeps the transfer under 64 MiB; launch/device_bundle.sh makes it, build-dev/, and the runtime
+# bundle .device/ here first):
 # source .device/unpack.sh; OUT=$OUT PACK=1 BUDGET=480 bash launch/bench_node.sh build-dev
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
