@@ -1281,10 +1281,12 @@ void trpo_train_vectors(const trpo_train* t, const double** g, const double** s,
 void trpo_train_rows_of(const trpo_train* t, int i, trpo_train_rows* rows) {
   envview e;
   env_view(t, t->comm->rank, i, &e);
-  *rows = (trpo_train_rows){.T = t->T, .nobs = t->nobs, .obs = e.obs, .rew = e.rew,
+  *rows = (trpo_train_rows){.T = t->T, .nobs = t->nobs, .fisher_start = t->sub_start[e.g],
+                            .fisher_rows = t->Tsub, .obs = e.obs, .rew = e.rew,
                             .final_obs = e.final_obs, .boot_obs = e.boot_obs, .ret = e.ret,
                             .flags = e.flags};
 }
+const trpo_policy* trpo_train_policy_def(const trpo_train* t) { return &t->pol; }
 long trpo_train_env_steps(const trpo_train* t) { return t->env_steps; }
 
 //---------------------------------- checkpoint state -----------------------------------------------

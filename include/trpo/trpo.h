@@ -643,14 +643,18 @@ void trpo_train_vectors(const trpo_train* t, const double** g, const double** s,
 // tests only: the last iteration's rows of this rank's local environment i (its nsteps rows, as
 // sampled): raw observations (T x nobs), rewards, TRPO_ENV_* flags, the raw final observation of
 // each truncated row (T x nobs; other rows unspecified), the observation after the segment (nobs),
-// and the lambda-returns the value network is fitted to (in the returns' units); valid until the
-// next iterate
+// and the lambda-returns the value network is fitted to (in the returns' units); the environment's
+// Fisher window (fvp_fraction): its fisher_rows rows from row fisher_start, which the iteration's
+// Fisher-vector products used; valid until the next iterate
 typedef struct trpo_train_rows_ {
-  int T, nobs;
+  int T, nobs, fisher_start, fisher_rows;
   const double *obs, *rew, *final_obs, *boot_obs, *ret;
   const int* flags;
 } trpo_train_rows;
 void trpo_train_rows_of(const trpo_train* t, int i, trpo_train_rows* rows);
+// tests only: the policy's definition (network shapes, distribution), for trpo_policy_* calls on
+// trpo_train_policy's parameters
+const trpo_policy* trpo_train_policy_def(const trpo_train* t);
 // rank 0, a checkpoint read into the item buffers: whether what they hold can be the state of this
 // run's config after `iteration` iterations (the file's number; counters consistent with it and
 // the config, episode clocks within the time limit, finite parameters): 0, or 1 with the reason
