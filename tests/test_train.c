@@ -2,7 +2,9 @@
 //
 // Same seed -> bitwise-identical parameters; no allocation inside the iteration loop; every
 // accepted step improves the surrogate and keeps KL <= max_kl; a rejected line search restores
-// the parameters bitwise.
+// the parameters bitwise. And the trainer's wiring against oracles computed here from what it
+// exposes: the step against the quadratic model, the Fisher products on their windows against
+// the KL's curvature, the lambda-returns from the rows, and the value fit against its targets.
 
 #include "testutil.h"   // first: it defines _GNU_SOURCE for feenableexcept
 
